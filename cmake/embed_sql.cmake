@@ -1,0 +1,15 @@
+# Writes a C++ file holding every migration (name, text) in file-name order.
+# Usage: cmake -DOUT=<file.cpp> -DFILES=<a.sql;b.sql> -P embed_sql.cmake
+set(body "// Generated from schemas/sql by cmake/embed_sql.cmake. Do not edit.\n")
+string(APPEND body "#include \"switchboard/store/migrations.hpp\"\n\nnamespace switchboard::store {\n")
+string(APPEND body "const std::vector<migration>& embedded_migrations() {\n")
+string(APPEND body "    static const std::vector<migration> all = {\n")
+foreach(f IN LISTS FILES)
+    get_filename_component(name ${f} NAME)
+    file(READ ${f} sql)
+    string(APPEND body "        {\"${name}\", R\"sbsql(${sql})sbsql\"},\n")
+endforeach()
+string(APPEND body "    };\n    return all;\n}\n}  // namespace switchboard::store\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
+file(REMOVE ${OUT}.tmp)

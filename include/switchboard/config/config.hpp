@@ -1,0 +1,106 @@
+#pragma once
+/// Service configuration: one struct per module, filled from flags and environment variables.
+/// Every flag `--foo-bar` has the variable `SWITCHBOARD_FOO_BAR` (except `DATABASE_URL`); a flag
+/// wins over the environment. `parse` validates everything and throws `config_error` with a
+/// message naming the bad setting, so a misconfigured service refuses to start.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace switchboard::config {
+
+struct config_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct http_config {
+    std::string listen_host = "0.0.0.0";
+    std::uint16_t listen_port = 8080;
+    unsigned io_threads = 2;
+    std::size_t max_body_bytes = 8u << 20;
+    std::size_t max_header_bytes = 16u << 10;
+    std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive wait for the next request
+    std::chrono::milliseconds read_timeout{30'000};   ///< one request, header and body
+    std::chrono::milliseconds write_timeout{30'000};  ///< one response
+    std::string port_file;  ///< when set, the bound port is written there once listening
+};
+
+enum class hmac_algorithm { sha256, sha512, sha1 };
+enum class signature_encoding { hex, base64 };
+
+/// Vapi's HMAC authentication plan (shared/vapi/spec.md §3.2).
+struct hmac_config {
+    std::string secret;  ///< empty: the HMAC scheme is off
+    bool secret_is_base64 = false;
+    hmac_algorithm algorithm = hmac_algorithm::sha256;
+    std::string signature_header = "x-signature";
+    std::string timestamp_header = "x-timestamp";
+    std::string message_id_header;  ///< fills `{svix-id}` in the payload format
+    std::string signature_prefix;   ///< e.g. "sha256="
+    signature_encoding encoding = signature_encoding::hex;
+    std::string payload_format = "{timestamp}.{body}";
+    std::chrono::seconds max_skew{300};  ///< replay window around the signed timestamp
+};
+
+/// Webhook authentication: a request passes when it satisfies any configured scheme.
+struct auth_config {
+    std::string secret;  ///< static shared secret, empty: off
+    std::string secret_header = "X-Vapi-Secret";
+    std::string bearer_token;  ///< empty: off
+    std::string bearer_header = "Authorization";
+    bool bearer_prefix = true;  ///< expect "Bearer <token>" rather than the bare token
+    hmac_config hmac;
+    bool allow_unauthenticated = false;  ///< must be chosen explicitly when no scheme is set
+
+    bool any_scheme() const { return !secret.empty() || !bearer_token.empty() || !hmac.secret.empty(); }
+};
+
+struct queue_config {
+    std::size_t capacity = 65'536;      ///< events admitted but not yet committed
+    std::size_t max_bytes = 256u << 20; ///< their bytes
+    std::chrono::milliseconds ack_timeout{5'000};  ///< longest a sender waits for the commit
+    std::chrono::seconds retry_after{1};           ///< Retry-After on 503
+};
+
+struct store_config {
+    std::string database_url;
+    unsigned writers = 4;
+    std::size_t batch_max_rows = 512;
+    std::chrono::microseconds batch_max_delay{2'000};
+    std::chrono::seconds connect_timeout{5};
+    std::chrono::milliseconds reconnect_max_backoff{2'000};
+};
+
+enum class command { serve, migrate };
+
+struct service_config {
+    command cmd = command::serve;
+    http_config http;
+    auth_config auth;
+    queue_config queue;
+    store_config store;
+    std::chrono::seconds shutdown_timeout{30};
+    std::string log_level = "info";
+};
+
+/// Result of parsing the command line: either a config, or text to print and an exit code
+/// (`--help`, `--version`).
+struct parse_result {
+    std::optional<service_config> config;
+    std::string output;
+    int exit_code = 0;
+};
+
+/// Parses argv and the environment (`envp`-style null-terminated array; nullptr: `environ`).
+/// Throws config_error for invalid values.
+parse_result parse(int argc, const char* const* argv, const char* const* envp = nullptr);
+
+/// Splits "host:port" or "[v6]:port".
+std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& text);
+
+}  // namespace switchboard::config

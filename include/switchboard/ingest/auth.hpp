@@ -1,0 +1,68 @@
+#pragma once
+/// Webhook authentication (shared/vapi/spec.md §3): a static shared-secret header, a bearer
+/// token, and Vapi's HMAC plan with a replay window. A request is authenticated when it
+/// satisfies any configured scheme; all comparisons are constant-time. Immutable after
+/// construction, so one instance is shared by every I/O thread.
+
+#include "switchboard/config/config.hpp"
+#include "switchboard/http/message.hpp"
+#include "switchboard/ingest/hmac.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::ingest {
+
+enum class auth_failure {
+    missing_credentials,  ///< none of the configured headers was sent
+    wrong_secret,
+    wrong_token,
+    bad_signature,
+    malformed_timestamp,
+    stale_timestamp,  ///< outside the replay window
+};
+
+inline constexpr std::size_t auth_failure_count = 6;
+
+std::string_view to_string(auth_failure f) noexcept;
+
+class authenticator {
+public:
+    /// Throws config::config_error when the HMAC secret is declared base64 but is not.
+    explicit authenticator(const config::auth_config& cfg);
+    ~authenticator();
+
+    /// nullopt when authenticated. `now_unix_ms` is the receive time (for the replay window).
+    std::optional<auth_failure> check(const http::request& req, std::int64_t now_unix_ms) const;
+
+    /// False when no scheme is configured (and the operator allowed that explicitly).
+    bool enabled() const noexcept { return enabled_; }
+
+    /// Signs like Vapi does (for tests, the load generator and documentation):
+    /// returns the header value of the signature for `body` at `timestamp`.
+    std::string sign(std::string_view timestamp, std::string_view body, std::string_view method = "POST",
+                     std::string_view url = {}, std::string_view message_id = {}) const;
+
+private:
+    struct segment {
+        enum kind_t { literal, timestamp, body, method, url, message_id } kind;
+        std::string text;  // for literals
+    };
+
+    std::optional<auth_failure> check_hmac(const http::request& req, std::int64_t now_unix_ms) const;
+    std::size_t compute(std::string_view timestamp, std::string_view body, std::string_view method,
+                        std::string_view url, std::string_view message_id, hmac::digest& out) const;
+
+    config::auth_config cfg_;
+    bool enabled_;
+    std::string secret_digest_;  // SHA-256 of the shared secret, compared in constant time
+    std::string token_digest_;
+    std::unique_ptr<hmac> hmac_;
+    std::vector<segment> payload_;
+};
+
+}  // namespace switchboard::ingest

@@ -1,0 +1,42 @@
+#pragma once
+/// Webhook body → event fields, with simdjson On-Demand (one parser per I/O thread, reused).
+///
+/// The body is walked once, completely: every string is unescaped and every number parsed, so a
+/// body that passes is valid JSON that Postgres' jsonb will also accept (a `\u0000` escape, which
+/// jsonb refuses, is refused here too). During the walk the fields the store needs are copied
+/// into the event; nothing keeps a view into parser memory.
+
+#include "switchboard/ingest/errc.hpp"
+#include "switchboard/ingest/event.hpp"
+
+#include <boost/system/result.hpp>
+
+#include <string>
+
+namespace switchboard::ingest {
+
+struct parse_error {
+    errc code;
+    std::string detail;  ///< for the 400 body, e.g. "message.type must be a string"
+};
+
+/// Parses `body` (which must have at least 64 bytes of capacity past its size, as
+/// http::padded_body guarantees) into `out`: message bounds, type, ids, timestamp, dedupe key
+/// and call facts. `out.body`, `received_us` and `ack` are left to the caller.
+boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out);
+
+/// The dedupe key of a message: type, Vapi timestamp and the fields that tell two messages of
+/// the same type and time apart (never a hash of the whole body: presigned URLs change between
+/// deliveries). Exposed for tests.
+struct dedupe_parts {
+    std::string_view status;
+    std::string_view role;
+    std::string_view transcript_type;
+    std::optional<std::int64_t> turn;
+    std::string_view discriminator;  ///< e.g. tool call ids, entity id
+    std::uint64_t text_hash = 0;     ///< FNV-1a of the message's text, when it has one
+};
+std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
+                            vapi::message_type type, const dedupe_parts& parts);
+
+}  // namespace switchboard::ingest

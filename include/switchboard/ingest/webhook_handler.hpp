@@ -1,0 +1,28 @@
+#pragma once
+/// POST /receive (and /webhooks/vapi): authenticate, parse, enqueue, wait for the commit, answer.
+/// A 2xx is sent only after the event is committed in Postgres. Shared by all connections;
+/// per-request state lives in the coroutine frame and the event's ack slot.
+
+#include "switchboard/http/message.hpp"
+#include "switchboard/ingest/auth.hpp"
+#include "switchboard/ingest/errc.hpp"
+#include "switchboard/ingest/event_queue.hpp"
+#include "switchboard/ingest/metrics.hpp"
+
+namespace switchboard::ingest {
+
+class webhook_handler {
+public:
+    webhook_handler(const authenticator& auth, event_queue& queue, ingest_metrics& metrics);
+
+    boost::asio::awaitable<http::response> handle(http::request& req);
+
+private:
+    http::response refuse(errc code, std::string_view detail, unsigned version) const;
+
+    const authenticator& auth_;
+    event_queue& queue_;
+    ingest_metrics& metrics_;
+};
+
+}  // namespace switchboard::ingest

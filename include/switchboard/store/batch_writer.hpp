@@ -1,0 +1,64 @@
+#pragma once
+/// One batch writer: a thread with its own Postgres connection. It takes events from the queue
+/// in bulk, flushes when the batch holds `batch_max_rows` events or its oldest event has waited
+/// `batch_max_delay`, and writes each batch in one transaction (COPY into staging tables, then
+/// INSERT … ON CONFLICT DO NOTHING for events and a forward-only upsert of `calls`). Only after
+/// COMMIT succeeds are the batch's events completed. A lost connection is re-established with
+/// backoff and the same batch retried (the dedupe key makes that idempotent); a batch whose data
+/// Postgres refuses is split until the one bad event is found and rejected alone.
+
+#include "switchboard/config/config.hpp"
+#include "switchboard/ingest/event_queue.hpp"
+#include "switchboard/store/copy_encoder.hpp"
+#include "switchboard/store/metrics.hpp"
+#include "switchboard/store/pg.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <span>
+#include <vector>
+
+namespace switchboard::store {
+
+class batch_writer {
+public:
+    batch_writer(unsigned id, const config::store_config& cfg, ingest::event_queue& queue,
+                 store_metrics& metrics);
+
+    /// The thread body. Returns once `stop` is set and the queue is empty, or when
+    /// `give_up_after` (set together with stop) has passed with events still unwritten; those
+    /// are completed as `failed`. Returns the number of events given up.
+    std::size_t run(const std::atomic<bool>& stop,
+                    const std::atomic<std::chrono::steady_clock::rep>& give_up_after);
+
+    bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
+
+    /// Writes `events` in one transaction (no retry). Public for the integration tests.
+    std::optional<pg_error> write_once(std::span<ingest::event> events, long& inserted);
+
+    /// Connects and prepares the session (staging tables). False on failure.
+    bool connect(std::string& error);
+
+private:
+    enum class result { done, gave_up };
+    result write(std::span<ingest::event> events);
+    bool reconnect_with_backoff();
+    bool giving_up() const;
+    void complete(std::span<ingest::event> events, ingest::ack_status status, const std::string& detail = {});
+    void encode(std::span<ingest::event> events);
+
+    unsigned id_;
+    const config::store_config& cfg_;
+    ingest::event_queue& queue_;
+    store_metrics& metrics_;
+    pg_connection conn_;
+    std::atomic<bool> connected_{false};
+    copy_encoder events_rows_;
+    copy_encoder calls_rows_;
+    std::size_t given_up_ = 0;
+    const std::atomic<bool>* stop_ = nullptr;
+    const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
+    std::chrono::steady_clock::time_point last_maintenance_{};
+};
+
+}  // namespace switchboard::store

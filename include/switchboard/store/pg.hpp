@@ -1,0 +1,60 @@
+#pragma once
+/// A thin RAII layer over one blocking libpq connection, used by one thread at a time (a batch
+/// writer, the migrator). Errors come back as values, classified so the caller can decide
+/// between reconnecting, retrying and refusing the data.
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::store {
+
+struct pg_error {
+    enum class kind {
+        connection,  ///< the connection is gone or unusable: reconnect and retry
+        transient,   ///< deadlock, serialization failure, …: retry the transaction
+        data,        ///< the data itself was refused (SQLSTATE class 22/23): never retry as is
+        other,       ///< anything else (schema missing, permissions): back off and retry
+    };
+    kind what = kind::other;
+    std::string sqlstate;
+    std::string message;
+};
+
+/// Owning PGresult.
+using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+
+class pg_connection {
+public:
+    pg_connection() = default;
+
+    /// Connects to `url` (a libpq URI or key=value string). Our defaults (application_name,
+    /// connect and TCP timeouts) come first so that anything in `url` overrides them.
+    static std::optional<pg_connection> connect(const std::string& url, std::chrono::seconds timeout,
+                                                std::string& error);
+
+    bool ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
+    PGconn* get() const { return conn_.get(); }
+    void reset() { conn_.reset(); }
+
+    /// Runs one or more statements (simple query protocol); the results of all are checked.
+    /// `affected` receives the row count of the first statement that reports one.
+    std::optional<pg_error> exec(const char* sql, long* affected = nullptr);
+
+    /// Runs `sql` and returns its (single) result for reading; errors as exec.
+    std::optional<pg_error> query(const char* sql, pg_result& out);
+
+    /// COPY … FROM STDIN with `data` in COPY text format.
+    std::optional<pg_error> copy_in(const char* copy_sql, std::string_view data);
+
+private:
+    std::optional<pg_error> error_from(const PGresult* res) const;
+
+    std::unique_ptr<PGconn, decltype(&PQfinish)> conn_{nullptr, &PQfinish};
+};
+
+}  // namespace switchboard::store

@@ -1,0 +1,182 @@
+#include "switchboard/app/service.hpp"
+
+#include "switchboard/base/log.hpp"
+#include "switchboard/http/response.hpp"
+#include "switchboard/http/router.hpp"
+#include "switchboard/http/server.hpp"
+#include "switchboard/ingest/auth.hpp"
+#include "switchboard/ingest/event_queue.hpp"
+#include "switchboard/ingest/metrics.hpp"
+#include "switchboard/ingest/webhook_handler.hpp"
+#include "switchboard/metrics/registry.hpp"
+#include "switchboard/store/migrations.hpp"
+#include "switchboard/store/writer_pool.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+namespace switchboard::app {
+namespace asio = boost::asio;
+namespace {
+
+/// Connects for the migration, waiting up to `wait` for Postgres to come up (a replica may
+/// start before its database).
+store::pg_connection connect_for_migration(const config::store_config& cfg, std::chrono::seconds wait) {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    for (int attempt = 1;; ++attempt) {
+        std::string error;
+        if (auto c = store::pg_connection::connect(cfg.database_url, cfg.connect_timeout, error)) {
+            return std::move(*c);
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw std::runtime_error("cannot connect to Postgres: " + error);
+        }
+        if (attempt == 1) log::warn("msg=\"waiting for Postgres\" error=\"{}\"", error);
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+}
+
+void apply_migrations(const config::service_config& cfg) {
+    auto conn = connect_for_migration(cfg.store, cfg.shutdown_timeout);
+    const auto applied = store::migrate(conn, store::embedded_migrations());
+    for (const auto& name : applied) log::info("msg=\"migration applied\" name={}", name);
+    log::info("msg=\"schema up to date\" migrations={} applied_now={}",
+              store::embedded_migrations().size(), applied.size());
+}
+
+asio::awaitable<http::response> healthz(http::request& req) {
+    co_return http::json_response(http::status::ok, R"({"status":"ok"})", req.version());
+}
+
+struct readiness {
+    const store::writer_pool* writers;
+    const ingest::event_queue* queue;
+    const std::atomic<bool>* stopping;
+};
+
+asio::awaitable<http::response> readyz(readiness r, http::request& req) {
+    const unsigned connected = r.writers->connected();
+    const bool saturated = r.queue->saturated();
+    const bool stopping = r.stopping->load();
+    boost::json::object body;
+    body["status"] = connected > 0 && !saturated && !stopping ? "ready" : "not ready";
+    body["postgres_writers_connected"] = connected;
+    body["queue_depth"] = r.queue->depth();
+    body["queue_saturated"] = saturated;
+    body["shutting_down"] = stopping;
+    const auto code = connected > 0 && !saturated && !stopping ? http::status::ok
+                                                               : http::status::service_unavailable;
+    co_return http::json_response(code, boost::json::serialize(body), req.version());
+}
+
+asio::awaitable<http::response> metrics_page(metrics::registry* reg, http::request& req) {
+    http::response res{http::status::ok, req.version()};
+    res.set(boost::beast::http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    res.body() = reg->serialize();
+    co_return res;
+}
+
+/// Calls `on_timeout` unless `disarm` is called within `timeout` of `arm`.
+class watchdog {
+public:
+    void arm(std::chrono::seconds timeout, std::function<void()> on_timeout) {
+        thread_ = std::thread([this, timeout, f = std::move(on_timeout)] {
+            std::unique_lock lock(mutex_);
+            if (!cv_.wait_for(lock, timeout, [this] { return disarmed_; })) f();
+        });
+    }
+    ~watchdog() {
+        {
+            std::lock_guard lock(mutex_);
+            disarmed_ = true;
+        }
+        cv_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    bool disarmed_ = false;
+    std::thread thread_;
+};
+
+}  // namespace
+
+int run_migrate(const config::service_config& cfg) {
+    apply_migrations(cfg);
+    return 0;
+}
+
+int run_service(const config::service_config& cfg) {
+    apply_migrations(cfg);
+
+    metrics::registry registry;
+    ingest::event_queue queue(cfg.queue);
+    store::writer_pool writers(cfg.store, queue, registry);
+    writers.start();
+
+    const ingest::authenticator auth(cfg.auth);
+    if (!auth.enabled()) {
+        log::warn("msg=\"webhook authentication is disabled (SWITCHBOARD_ALLOW_UNAUTHENTICATED)\"");
+    }
+    ingest::ingest_metrics ingest_metrics(registry, queue);
+    ingest::webhook_handler webhooks(auth, queue, ingest_metrics);
+    std::atomic<bool> stopping{false};
+
+    http::router routes;
+    auto receive = [&webhooks](http::request& req) { return webhooks.handle(req); };
+    routes.add(http::verb::post, "/receive", receive);
+    routes.add(http::verb::post, "/webhooks/vapi", receive);
+    routes.add(http::verb::get, "/healthz", healthz);
+    routes.add(http::verb::get, "/readyz",
+               [r = readiness{&writers, &queue, &stopping}](http::request& req) { return readyz(r, req); });
+    routes.add(http::verb::get, "/metrics",
+               [reg = &registry](http::request& req) { return metrics_page(reg, req); });
+
+    asio::io_context ioc(static_cast<int>(cfg.http.io_threads));
+    http::server server(ioc, cfg.http, routes, registry);
+    const auto endpoint = server.start();
+    log::info("msg=\"listening\" addr={}:{} io_threads={} writers={} batch_max_rows={} "
+              "batch_max_delay_us={} queue_capacity={}",
+              endpoint.address().to_string(), endpoint.port(), cfg.http.io_threads, cfg.store.writers,
+              cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
+
+    watchdog dog;
+    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        log::info("msg=\"shutting down\" signal={} open_connections={} queue_depth={}", signo,
+                  server.connection_count(), queue.depth());
+        stopping = true;
+        server.stop();
+        // In-flight requests end within the ack/read/write timeouts; this is the backstop.
+        dog.arm(cfg.shutdown_timeout, [&ioc] {
+            log::warn("msg=\"shutdown timeout: abandoning open connections\"");
+            ioc.stop();
+        });
+    });
+
+    std::vector<std::thread> io_threads;
+    for (unsigned i = 1; i < cfg.http.io_threads; ++i) io_threads.emplace_back([&ioc] { ioc.run(); });
+    ioc.run();
+    for (auto& t : io_threads) t.join();
+
+    const std::size_t lost = writers.stop(cfg.shutdown_timeout);
+    if (lost != 0) {
+        log::error("msg=\"stopped with unwritten events (never acknowledged)\" events={}", lost);
+        return 1;
+    }
+    log::info("msg=\"stopped cleanly\" queue_depth={}", queue.depth());
+    return 0;
+}
+
+}  // namespace switchboard::app

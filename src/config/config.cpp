@@ -1,0 +1,287 @@
+#include "switchboard/config/config.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+extern char** environ;
+
+namespace switchboard::config {
+namespace po = boost::program_options;
+namespace {
+
+/// Environment variable of a flag: database-url → DATABASE_URL, foo-bar → SWITCHBOARD_FOO_BAR.
+std::string env_name(const std::string& flag) {
+    if (flag == "database-url") return "DATABASE_URL";
+    std::string out = "SWITCHBOARD_";
+    for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+    return out;
+}
+
+struct option_spec {
+    const char* flag;
+    const char* fallback;  ///< nullptr: no default
+    const char* help;
+};
+
+// One table for --help, the environment mapping and defaults. Values are parsed below with
+// uniform range checks, so every bad value gets the same kind of message.
+const option_spec k_options[] = {
+    {"database-url", nullptr,
+     "Postgres connection URI (libpq syntax). Required by `serve` and `migrate`."},
+    {"listen", "0.0.0.0:8080", "Address and port of the HTTP listener (host:port, [v6]:port; port 0 picks one)."},
+    {"port-file", nullptr, "Write the bound port to this file once listening (for tests and supervisors)."},
+    {"io-threads", "0", "I/O threads running the HTTP listener (0: one per core)."},
+    {"max-body-bytes", "8388608", "Largest request body; larger requests get 413."},
+    {"max-header-bytes", "16384", "Largest request header block; larger get 431."},
+    {"idle-timeout-ms", "60000", "How long an idle keep-alive connection is kept open."},
+    {"read-timeout-ms", "30000", "Deadline to receive one whole request (header and body)."},
+    {"write-timeout-ms", "30000", "Deadline to send one response."},
+    {"webhook-secret", nullptr, "Shared secret expected in the header named by --webhook-secret-header."},
+    {"webhook-secret-header", "X-Vapi-Secret", "Header carrying the shared secret."},
+    {"webhook-bearer-token", nullptr, "Token expected as `Authorization: Bearer <token>` (Vapi bearer plan)."},
+    {"webhook-bearer-header", "Authorization", "Header carrying the bearer token."},
+    {"webhook-bearer-prefix", "true", "Expect the `Bearer ` prefix before the token (false: bare token)."},
+    {"hmac-secret", nullptr, "Secret of Vapi's HMAC plan (x-signature / x-timestamp headers)."},
+    {"hmac-secret-is-base64", "false", "The HMAC secret is base64 text; decode it before use."},
+    {"hmac-algorithm", "sha256", "HMAC digest: sha256, sha512 or sha1."},
+    {"hmac-signature-header", "x-signature", "Header carrying the HMAC signature."},
+    {"hmac-timestamp-header", "x-timestamp", "Header carrying the signed timestamp (seconds or milliseconds)."},
+    {"hmac-message-id-header", nullptr, "Header whose value fills {svix-id} in the payload format."},
+    {"hmac-signature-prefix", nullptr, "Prefix before the encoded signature, e.g. `sha256=`."},
+    {"hmac-encoding", "hex", "Signature encoding: hex or base64."},
+    {"hmac-payload-format", "{timestamp}.{body}",
+     "Signed payload; placeholders {timestamp} {body} {method} {url} {svix-id}."},
+    {"hmac-max-skew-s", "300", "Replay window: largest age (or future skew) of the signed timestamp."},
+    {"allow-unauthenticated", "false",
+     "Accept webhooks without authentication. Required when no secret, token or HMAC is set."},
+    {"queue-capacity", "65536", "Events admitted and not yet committed; beyond it requests get 503."},
+    {"queue-max-bytes", "268435456", "Bytes of admitted, uncommitted events; beyond it 503."},
+    {"ack-timeout-ms", "5000", "Longest a webhook waits for its commit before it is answered 503."},
+    {"retry-after-s", "1", "Retry-After value sent with 503."},
+    {"writers", "4", "Batch writer threads, one Postgres connection each."},
+    {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
+    {"batch-max-delay-us", "2000", "...or when its oldest event has waited this long (microseconds)."},
+    {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
+    {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
+    {"shutdown-timeout-s", "30", "On SIGTERM, how long to wait for in-flight work before giving up."},
+    {"log-level", "info", "trace, debug, info, warn, error or off."},
+};
+
+std::string usage_text(const po::options_description& desc) {
+    std::ostringstream out;
+    out << "Usage: switchboard [serve] [options]\n"
+           "       switchboard migrate [options]   apply schemas/sql to DATABASE_URL and exit\n\n"
+           "Receives Vapi server messages (webhooks), stores them durably in Postgres and\n"
+           "acknowledges each one only after it is committed.\n\n"
+           "Every option can also be set by the environment variable shown in brackets;\n"
+           "a flag wins over the environment.\n\n"
+        << desc;
+    return out.str();
+}
+
+class reader {
+public:
+    explicit reader(const po::variables_map& vm) : vm_(vm) {}
+
+    std::string str(const char* flag) const {
+        auto it = vm_.find(flag);
+        return it == vm_.end() ? std::string{} : it->second.as<std::string>();
+    }
+
+    std::int64_t integer(const char* flag, std::int64_t lo, std::int64_t hi) const {
+        const std::string text = str(flag);
+        std::int64_t v = 0;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || v < lo || v > hi) {
+            fail(flag, text, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
+        }
+        return v;
+    }
+
+    bool boolean(const char* flag) const {
+        std::string text = str(flag);
+        std::transform(text.begin(), text.end(), text.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
+        if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+        if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+        fail(flag, str(flag), "true or false");
+    }
+
+    template <class Enum>
+    Enum choice(const char* flag, std::initializer_list<std::pair<const char*, Enum>> values) const {
+        const std::string text = str(flag);
+        std::string expected;
+        for (auto& [name, value] : values) {
+            if (text == name) return value;
+            expected += (expected.empty() ? "" : ", ") + std::string(name);
+        }
+        fail(flag, text, "one of " + expected);
+    }
+
+    [[noreturn]] static void fail(const char* flag, const std::string& text,
+                                  const std::string& expected) {
+        throw config_error("invalid value for --" + std::string(flag) + " (" + env_name(flag) +
+                           "): '" + text + "' (expected " + expected + ")");
+    }
+
+private:
+    const po::variables_map& vm_;
+};
+
+}  // namespace
+
+std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& text) {
+    std::string host;
+    std::string port;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            throw config_error("invalid value for --listen (SWITCHBOARD_LISTEN): '" + text +
+                               "' (expected [v6-address]:port)");
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string::npos || colon == 0) {
+            throw config_error("invalid value for --listen (SWITCHBOARD_LISTEN): '" + text +
+                               "' (expected host:port)");
+        }
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+    }
+    unsigned value = 0;
+    auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (port.empty() || ec != std::errc{} || ptr != port.data() + port.size() || value > 65535) {
+        throw config_error("invalid value for --listen (SWITCHBOARD_LISTEN): '" + text +
+                           "' (port must be 0 to 65535)");
+    }
+    return {host, static_cast<std::uint16_t>(value)};
+}
+
+parse_result parse(int argc, const char* const* argv, const char* const* envp) {
+    po::options_description desc("Options");
+    desc.add_options()("help,h", "Print this help and exit.")("version", "Print the version and exit.");
+    for (const auto& o : k_options) {
+        std::string help = std::string(o.help) + " [" + env_name(o.flag) + "]";
+        auto* value = po::value<std::string>()->value_name("");
+        if (o.fallback != nullptr) value->default_value(o.fallback);
+        desc.add_options()(o.flag, value, help.c_str());
+    }
+
+    service_config cfg;
+    std::vector<std::string> args(argv + std::min(argc, 1), argv + argc);
+    if (!args.empty() && (args.front() == "migrate" || args.front() == "serve")) {
+        cfg.cmd = args.front() == "migrate" ? command::migrate : command::serve;
+        args.erase(args.begin());
+    }
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        // The environment fills what the command line did not (po::store keeps the first value).
+        po::parsed_options from_env(&desc);
+        for (auto env = envp != nullptr ? envp : environ; env != nullptr && *env != nullptr; ++env) {
+            std::string_view entry(*env);
+            auto eq = entry.find('=');
+            if (eq == std::string_view::npos) continue;
+            std::string name(entry.substr(0, eq));
+            for (const auto& o : k_options) {
+                if (env_name(o.flag) == name) {
+                    from_env.options.emplace_back(o.flag, std::vector<std::string>{std::string(entry.substr(eq + 1))});
+                    break;
+                }
+            }
+        }
+        po::store(from_env, vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw config_error(std::string(e.what()) + " (see --help)");
+    }
+
+    if (vm.count("help") != 0u) return {std::nullopt, usage_text(desc), 0};
+    if (vm.count("version") != 0u) return {std::nullopt, "switchboard 0.1.0\n", 0};
+
+    const reader r(vm);
+    cfg.log_level = r.choice<std::string>(
+        "log-level", {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
+                      {"error", "error"}, {"off", "off"}});
+
+    auto& h = cfg.http;
+    std::tie(h.listen_host, h.listen_port) = parse_listen_address(r.str("listen"));
+    h.port_file = r.str("port-file");
+    h.io_threads = static_cast<unsigned>(r.integer("io-threads", 0, 256));
+    if (h.io_threads == 0) h.io_threads = std::max(1u, std::thread::hardware_concurrency());
+    h.max_body_bytes = static_cast<std::size_t>(r.integer("max-body-bytes", 1024, std::int64_t{1} << 30));
+    h.max_header_bytes = static_cast<std::size_t>(r.integer("max-header-bytes", 1024, 1 << 20));
+    h.idle_timeout = std::chrono::milliseconds(r.integer("idle-timeout-ms", 10, 3'600'000));
+    h.read_timeout = std::chrono::milliseconds(r.integer("read-timeout-ms", 10, 3'600'000));
+    h.write_timeout = std::chrono::milliseconds(r.integer("write-timeout-ms", 10, 3'600'000));
+
+    auto& a = cfg.auth;
+    a.secret = r.str("webhook-secret");
+    a.secret_header = r.str("webhook-secret-header");
+    a.bearer_token = r.str("webhook-bearer-token");
+    a.bearer_header = r.str("webhook-bearer-header");
+    a.bearer_prefix = r.boolean("webhook-bearer-prefix");
+    a.allow_unauthenticated = r.boolean("allow-unauthenticated");
+    auto& m = a.hmac;
+    m.secret = r.str("hmac-secret");
+    m.secret_is_base64 = r.boolean("hmac-secret-is-base64");
+    m.algorithm = r.choice<hmac_algorithm>(
+        "hmac-algorithm",
+        {{"sha256", hmac_algorithm::sha256}, {"sha512", hmac_algorithm::sha512}, {"sha1", hmac_algorithm::sha1}});
+    m.signature_header = r.str("hmac-signature-header");
+    m.timestamp_header = r.str("hmac-timestamp-header");
+    m.message_id_header = r.str("hmac-message-id-header");
+    m.signature_prefix = r.str("hmac-signature-prefix");
+    m.encoding = r.choice<signature_encoding>(
+        "hmac-encoding", {{"hex", signature_encoding::hex}, {"base64", signature_encoding::base64}});
+    m.payload_format = r.str("hmac-payload-format");
+    m.max_skew = std::chrono::seconds(r.integer("hmac-max-skew-s", 1, 86'400 * 7));
+    for (const char* flag : {"webhook-secret-header", "webhook-bearer-header", "hmac-signature-header",
+                             "hmac-timestamp-header"}) {
+        if (r.str(flag).empty()) reader::fail(flag, "", "a header name");
+    }
+    if (!m.secret.empty() && m.payload_format.find("{body}") == std::string::npos) {
+        reader::fail("hmac-payload-format", m.payload_format, "a format containing {body}");
+    }
+    if (!m.secret.empty() && m.payload_format.find("{timestamp}") == std::string::npos) {
+        // Without a signed timestamp there is no replay window; Vapi's default includes it.
+        reader::fail("hmac-payload-format", m.payload_format, "a format containing {timestamp}");
+    }
+
+    auto& q = cfg.queue;
+    q.capacity = static_cast<std::size_t>(r.integer("queue-capacity", 1, 16'777'216));
+    q.max_bytes = static_cast<std::size_t>(r.integer("queue-max-bytes", 1 << 20, std::int64_t{1} << 40));
+    q.ack_timeout = std::chrono::milliseconds(r.integer("ack-timeout-ms", 1, 600'000));
+    q.retry_after = std::chrono::seconds(r.integer("retry-after-s", 0, 3600));
+
+    auto& s = cfg.store;
+    s.database_url = r.str("database-url");
+    s.writers = static_cast<unsigned>(r.integer("writers", 1, 64));
+    s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));
+    s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
+    s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
+    s.reconnect_max_backoff = std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
+    cfg.shutdown_timeout = std::chrono::seconds(r.integer("shutdown-timeout-s", 1, 3600));
+
+    if (s.database_url.empty()) {
+        throw config_error("DATABASE_URL (or --database-url) is required");
+    }
+    if (cfg.cmd == command::serve && !a.any_scheme() && !a.allow_unauthenticated) {
+        throw config_error(
+            "no webhook authentication configured: set SWITCHBOARD_WEBHOOK_SECRET, "
+            "SWITCHBOARD_WEBHOOK_BEARER_TOKEN or SWITCHBOARD_HMAC_SECRET, or choose "
+            "SWITCHBOARD_ALLOW_UNAUTHENTICATED=true explicitly");
+    }
+    return {std::move(cfg), {}, 0};
+}
+
+}  // namespace switchboard::config

@@ -1,0 +1,266 @@
+#include "switchboard/http/server.hpp"
+
+#include "switchboard/base/log.hpp"
+#include "switchboard/http/response.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/core/string.hpp>
+
+#include <fstream>
+
+namespace switchboard::http {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+http_metrics::http_metrics(metrics::registry& reg)
+    : connections(prometheus::BuildGauge()
+                      .Name("switchboard_http_connections")
+                      .Help("Open HTTP connections")
+                      .Register(reg.prom())
+                      .Add({})),
+      responses_(prometheus::BuildCounter()
+                     .Name("switchboard_http_responses_total")
+                     .Help("HTTP responses sent, by status code")
+                     .Register(reg.prom())) {
+    // The common codes exist from the start, so dashboards see them at zero.
+    for (unsigned code : {200u, 400u, 401u, 404u, 405u, 413u, 503u}) {
+        by_code_[code - 100] = &responses_.Add({{"code", std::to_string(code)}});
+    }
+}
+
+void http_metrics::response_sent(unsigned code) {
+    if (code < 100 || code > 599) code = 599;
+    auto& slot = by_code_[code - 100];
+    prometheus::Counter* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+        c = &responses_.Add({{"code", std::to_string(code)}});
+        slot.store(c, std::memory_order_release);
+    }
+    c->Increment();
+}
+
+/// One client connection. Shared by its coroutine and the server's registry, so `stop()` can
+/// close an idle connection from outside; every member is touched only on `strand`.
+struct server::connection {
+    explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
+    beast::tcp_stream stream;
+    bool idle = true;  ///< waiting for the next request's header
+    bool stop_requested = false;
+};
+
+server::server(asio::io_context& ioc, const config::http_config& cfg, const router& routes,
+               metrics::registry& reg)
+    : ioc_(ioc), cfg_(cfg), routes_(routes), metrics_(reg), acceptor_(ioc) {}
+
+server::~server() = default;
+
+tcp::endpoint server::start() {
+    tcp::endpoint ep(asio::ip::make_address(cfg_.listen_host), cfg_.listen_port);
+    acceptor_.open(ep.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(ep);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    const tcp::endpoint bound = acceptor_.local_endpoint();
+    if (!cfg_.port_file.empty()) {
+        // Written to a temporary name first so a reader never sees a partial file.
+        const std::string tmp = cfg_.port_file + ".tmp";
+        std::ofstream(tmp) << bound.port() << '\n';
+        std::rename(tmp.c_str(), cfg_.port_file.c_str());
+    }
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+    return bound;
+}
+
+void server::stop() {
+    if (stopping_.exchange(true)) return;
+    asio::post(acceptor_.get_executor(), [this] {
+        beast::error_code ignored;
+        acceptor_.close(ignored);
+    });
+    std::lock_guard lock(connections_mutex_);
+    for (const auto& conn : connections_) {
+        asio::post(conn->stream.get_executor(), [conn] {
+            conn->stop_requested = true;
+            if (conn->idle) conn->stream.cancel();
+        });
+    }
+}
+
+std::size_t server::connection_count() const {
+    std::lock_guard lock(connections_mutex_);
+    return connections_.size();
+}
+
+void server::forget(connection* conn) {
+    std::lock_guard lock(connections_mutex_);
+    for (auto it = connections_.begin(); it != connections_.end(); ++it) {
+        if (it->get() == conn) {
+            connections_.erase(it);
+            break;
+        }
+    }
+}
+
+asio::awaitable<void> server::accept_loop() {
+    while (!stopping_.load()) {
+        auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+        if (ec) {
+            if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+            log::warn("msg=\"accept failed\" error=\"{}\"", ec.message());
+            continue;
+        }
+        beast::error_code ignored;
+        socket.set_option(tcp::no_delay(true), ignored);
+        auto conn = std::make_shared<connection>(std::move(socket));
+        {
+            std::lock_guard lock(connections_mutex_);
+            connections_.insert(conn);
+        }
+        if (stopping_.load()) conn->stop_requested = true;
+        asio::co_spawn(conn->stream.get_executor(), run_connection(conn), asio::detached);
+    }
+}
+
+namespace {
+
+bool is_timeout_or_close(const beast::error_code& ec) {
+    return ec == beast::error::timeout || ec == beast::http::error::end_of_stream ||
+           ec == asio::error::eof || ec == asio::error::operation_aborted ||
+           ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+// After refusing a request whose body we did not read, keep reading (and discarding) for a
+// moment before closing: closing a socket with unread data makes the kernel send RST, and the
+// client may then never see our error response.
+asio::awaitable<void> linger_and_close(beast::tcp_stream& stream) {
+    beast::error_code ec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    std::array<char, 16384> scratch{};
+    std::size_t drained = 0;
+    stream.expires_after(std::chrono::seconds(2));
+    while (drained < (64u << 20)) {
+        auto [rec, n] = co_await stream.async_read_some(asio::buffer(scratch), use_tuple);
+        if (rec) break;
+        drained += n;
+    }
+    stream.socket().close(ec);
+}
+
+}  // namespace
+
+asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
+    metrics_.connections.Increment();
+    beast::tcp_stream& stream = conn->stream;
+    beast::flat_buffer buffer;
+    bool close_gracefully = false;
+
+    for (;;) {
+        if (conn->stop_requested && buffer.size() == 0) break;
+        beast_http::request_parser<padded_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
+        parser.body_limit(cfg_.max_body_bytes);
+
+        conn->idle = true;
+        stream.expires_after(cfg_.idle_timeout);
+        auto [hec, hn] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
+        conn->idle = false;
+
+        std::optional<response> refusal;
+        if (hec == beast_http::error::body_limit) {
+            refusal = json_error(status::payload_too_large,
+                                 "request body exceeds " + std::to_string(cfg_.max_body_bytes) +
+                                     " bytes");
+        } else if (hec == beast_http::error::header_limit) {
+            refusal = json_error(status::request_header_fields_too_large,
+                                 "request header exceeds " +
+                                     std::to_string(cfg_.max_header_bytes) + " bytes");
+        } else if (hec) {
+            if (!is_timeout_or_close(hec)) {
+                refusal = json_error(status::bad_request, "malformed HTTP request: " + hec.message());
+            }
+            if (!refusal) break;
+        }
+
+        if (!refusal) {
+            auto& header = parser.get();
+            if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
+                beast_http::response<beast_http::empty_body> cont{status::continue_, header.version()};
+                stream.expires_after(cfg_.write_timeout);
+                auto [cec, cn] = co_await beast_http::async_write(stream, cont, use_tuple);
+                if (cec) break;
+            }
+            stream.expires_after(cfg_.read_timeout);
+            auto [bec, bn] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
+            if (bec == beast_http::error::body_limit) {
+                refusal = json_error(status::payload_too_large,
+                                     "request body exceeds " + std::to_string(cfg_.max_body_bytes) +
+                                         " bytes");
+            } else if (bec == beast::error::timeout) {
+                refusal = json_error(status::request_timeout, "request not received in time");
+            } else if (bec) {
+                if (!is_timeout_or_close(bec)) {
+                    refusal = json_error(status::bad_request, "malformed HTTP request: " + bec.message());
+                }
+                if (!refusal) break;
+            }
+        }
+
+        response res;
+        bool keep_alive = false;
+        if (refusal) {
+            // The rest of the request was not read: the connection cannot be reused.
+            res = std::move(*refusal);
+            res.keep_alive(false);
+            close_gracefully = true;
+        } else {
+            request req = parser.release();
+            bool failed = false;
+            try {
+                res = co_await routes_.dispatch(req);
+            } catch (const std::exception& e) {
+                log::error("msg=\"handler failed\" target=\"{}\" error=\"{}\"",
+                           std::string(req.target()), e.what());
+                failed = true;
+            }
+            if (failed) res = json_error(status::internal_server_error, "internal error");
+            keep_alive = req.keep_alive() && !conn->stop_requested && !stopping_.load();
+            res.version(req.version());
+            res.keep_alive(keep_alive);
+        }
+        res.prepare_payload();
+        stream.expires_after(cfg_.write_timeout);
+        auto [wec, wn] = co_await beast_http::async_write(stream, res, use_tuple);
+        metrics_.response_sent(res.result_int());
+        if (wec) break;
+        if (close_gracefully) {
+            co_await linger_and_close(stream);
+            break;
+        }
+        if (!keep_alive) {
+            beast::error_code ec;
+            stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+            break;
+        }
+    }
+
+    beast::error_code ec;
+    stream.socket().close(ec);
+    metrics_.connections.Decrement();
+    forget(conn.get());
+}
+
+}  // namespace switchboard::http

@@ -1,0 +1,473 @@
+#include "switchboard/ingest/parse.hpp"
+
+#include "switchboard/base/clock.hpp"
+#include "switchboard/http/padded_body.hpp"
+
+#include <simdjson.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace switchboard::ingest {
+namespace od = simdjson::ondemand;
+
+static_assert(http::body_padding >= simdjson::SIMDJSON_PADDING);
+
+namespace {
+
+constexpr int k_max_depth = 128;
+
+std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+
+/// RFC 8259 number grammar: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+/// Checked on the raw token instead of converting it: numbers of any size are valid JSON and
+/// valid jsonb, and must not be refused just because they do not fit a double.
+bool valid_json_number(std::string_view t) {
+    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r')) {
+        t.remove_suffix(1);
+    }
+    std::size_t i = 0;
+    auto digit = [&](std::size_t k) { return k < t.size() && t[k] >= '0' && t[k] <= '9'; };
+    if (i < t.size() && t[i] == '-') ++i;
+    if (!digit(i)) return false;
+    if (t[i] == '0') {
+        ++i;
+    } else {
+        while (digit(i)) ++i;
+    }
+    if (i < t.size() && t[i] == '.') {
+        ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+        ++i;
+        if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+        if (!digit(i)) return false;
+        while (digit(i)) ++i;
+    }
+    return i == t.size();
+}
+
+/// Everything one walk collects besides what goes straight into the event.
+struct collected {
+    std::string status;  // message.status (status-update, speech-update)
+    std::string role;
+    std::string transcript_type;
+    std::optional<std::int64_t> turn;
+    std::string discriminator;
+    std::uint64_t text_hash = 0;
+    std::string call_status;
+    std::string started_at, ended_at, call_started_at, call_ended_at, call_created_at;
+    std::string ended_reason, call_ended_reason;
+    std::string customer_number, call_customer_number;
+    std::optional<double> cost, call_cost;
+    std::string chat_id, session_id, campaign_id, contact_id;
+    bool has_tool_call_list = false;
+    bool type_present = false;
+};
+
+class walker {
+public:
+    walker(event& ev, collected& c) : ev_(ev), c_(c) {}
+
+    std::string detail;  // set with invalid_field
+
+    simdjson::error_code any(od::value v, int depth) {
+        if (depth > k_max_depth) return simdjson::DEPTH_ERROR;
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        switch (t) {
+            case od::json_type::object: {
+                od::object o;
+                if (auto e = v.get_object().get(o)) return e;
+                for (auto fr : o) {
+                    od::field f;
+                    if (auto e = std::move(fr).get(f)) return e;
+                    std::string_view key;
+                    if (auto e = f.unescaped_key().get(key)) return e;
+                    if (auto e = no_nul(key)) return e;
+                    if (auto e = any(f.value(), depth + 1)) return e;
+                }
+                return simdjson::SUCCESS;
+            }
+            case od::json_type::array: {
+                od::array a;
+                if (auto e = v.get_array().get(a)) return e;
+                for (auto er : a) {
+                    od::value el;
+                    if (auto e = std::move(er).get(el)) return e;
+                    if (auto e = any(el, depth + 1)) return e;
+                }
+                return simdjson::SUCCESS;
+            }
+            case od::json_type::string: {
+                std::string_view s;
+                if (auto e = v.get_string().get(s)) return e;
+                return no_nul(s);
+            }
+            case od::json_type::number:
+                return valid_json_number(v.raw_json_token()) ? simdjson::SUCCESS
+                                                             : simdjson::NUMBER_ERROR;
+            case od::json_type::boolean: {
+                bool b;
+                return v.get_bool().get(b);
+            }
+            case od::json_type::null: {
+                bool is_null = false;
+                if (auto e = v.is_null().get(is_null)) return e;
+                return is_null ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+            }
+        }
+        return simdjson::TAPE_ERROR;
+    }
+
+    /// Reads a string field into `out`; a value of another type is validated and ignored.
+    simdjson::error_code str(od::value v, std::string& out, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::string) return any(v, depth);
+        std::string_view s;
+        if (auto e = v.get_string().get(s)) return e;
+        if (auto e = no_nul(s)) return e;
+        out.assign(s);
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code hashed_text(od::value v, int depth) {
+        std::string text;
+        if (auto e = str(v, text, depth)) return e;
+        c_.text_hash = fnv1a(text, c_.text_hash == 0 ? 1469598103934665603ull : c_.text_hash);
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code num(od::value v, std::optional<double>& out, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::number) return any(v, depth);
+        double d = 0;
+        if (auto e = v.get_double().get(d)) return e;
+        out = d;
+        return simdjson::SUCCESS;
+    }
+
+    /// message.timestamp: a number (ms), or a string of digits.
+    simdjson::error_code timestamp(od::value v, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t == od::json_type::number) {
+            double d = 0;
+            if (auto e = v.get_double().get(d)) return e;
+            if (std::isfinite(d) && std::fabs(d) < 9e15) ev_.timestamp_ms = static_cast<std::int64_t>(d);
+            return simdjson::SUCCESS;
+        }
+        std::string s;
+        if (auto e = str(v, s, depth)) return e;
+        std::int64_t ms = 0;
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), ms);
+        if (ec == std::errc{} && p == s.data() + s.size()) {
+            ev_.timestamp_ms = ms;
+        } else if (auto us = base::parse_iso8601_micros(s)) {
+            ev_.timestamp_ms = *us / 1000;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// Iterates an object, handing each (key, value) to `on_field`, which returns
+    /// std::nullopt when it does not handle the key (the value is then validated and skipped).
+    template <class OnField>
+    simdjson::error_code fields(od::value v, int depth, OnField&& on_field) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::object) return any(v, depth);
+        od::object o;
+        if (auto e = v.get_object().get(o)) return e;
+        return fields_of(o, depth, on_field);
+    }
+
+    template <class OnField>
+    simdjson::error_code fields_of(od::object o, int depth, OnField& on_field) {
+        if (depth > k_max_depth) return simdjson::DEPTH_ERROR;
+        for (auto fr : o) {
+            od::field f;
+            if (auto e = std::move(fr).get(f)) return e;
+            std::string_view key;
+            if (auto e = f.unescaped_key().get(key)) return e;
+            if (auto e = no_nul(key)) return e;
+            // The key view lives in the parser's string buffer, which the value's strings append
+            // to but never move within one document: it stays valid for this call.
+            std::optional<simdjson::error_code> handled = on_field(key, f.value());
+            if (!handled) {
+                if (auto e = any(f.value(), depth + 1)) return e;
+            } else if (*handled) {
+                return *handled;
+            }
+        }
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code id_of(od::value v, std::string& out, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "id") return str(fv, out, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    simdjson::error_code customer(od::value v, std::string& number, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "number") return str(fv, number, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    simdjson::error_code call(od::value v, int depth) {
+        auto& f = ev_.call;
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            const int d = depth + 2;
+            if (key == "id") return str(fv, ev_.call_id, d);
+            if (key == "orgId") return str(fv, ev_.org_id, d);
+            if (key == "status") return str(fv, c_.call_status, d);
+            if (key == "type") return str(fv, f.call_type, d);
+            if (key == "assistantId") return str(fv, f.assistant_id, d);
+            if (key == "phoneNumberId") return str(fv, f.phone_number_id, d);
+            if (key == "createdAt") return str(fv, c_.call_created_at, d);
+            if (key == "startedAt") return str(fv, c_.call_started_at, d);
+            if (key == "endedAt") return str(fv, c_.call_ended_at, d);
+            if (key == "endedReason") return str(fv, c_.call_ended_reason, d);
+            if (key == "cost") return num(fv, c_.call_cost, d);
+            if (key == "customer") return customer(fv, c_.call_customer_number, d);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    simdjson::error_code tool_call_list(od::value v, int depth) {
+        c_.has_tool_call_list = true;
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::array) return any(v, depth);
+        od::array a;
+        if (auto e = v.get_array().get(a)) return e;
+        for (auto er : a) {
+            od::value el;
+            if (auto e = std::move(er).get(el)) return e;
+            std::string id;
+            if (auto e = id_of(el, id, depth + 1)) return e;
+            if (!c_.discriminator.empty()) c_.discriminator += ',';
+            c_.discriminator += id;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code message(od::object o) {
+        std::optional<double> turn;
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            constexpr int d = 2;
+            if (key == "type") {
+                c_.type_present = true;
+                od::json_type t;
+                if (auto e = fv.type().get(t)) return e;
+                if (t != od::json_type::string) {
+                    detail = "message.type must be a string";
+                    return simdjson::INCORRECT_TYPE;
+                }
+                return str(fv, ev_.type_name, d);
+            }
+            if (key == "timestamp") return timestamp(fv, d);
+            if (key == "call") return call(fv, d);
+            if (key == "status") return str(fv, c_.status, d);
+            if (key == "role") return str(fv, c_.role, d);
+            if (key == "transcriptType") return str(fv, c_.transcript_type, d);
+            if (key == "turn") return num(fv, turn, d);
+            if (key == "transcript" || key == "text" || key == "input" || key == "language" ||
+                key == "request" || key == "turnId") {
+                return hashed_text(fv, d);
+            }
+            if (key == "endedReason") return str(fv, c_.ended_reason, d);
+            if (key == "startedAt") return str(fv, c_.started_at, d);
+            if (key == "endedAt") return str(fv, c_.ended_at, d);
+            if (key == "cost") return num(fv, c_.cost, d);
+            if (key == "customer") return customer(fv, c_.customer_number, d);
+            if (key == "toolCallList") return tool_call_list(fv, d);
+            if (key == "chat") return id_of(fv, c_.chat_id, d);
+            if (key == "session") return id_of(fv, c_.session_id, d);
+            if (key == "contact") return id_of(fv, c_.contact_id, d);
+            if (key == "campaignId") return str(fv, c_.campaign_id, d);
+            return std::nullopt;
+        };
+        auto e = fields_of(o, 1, on);
+        if (turn && std::isfinite(*turn)) c_.turn = static_cast<std::int64_t>(*turn);
+        return e;
+    }
+
+private:
+    simdjson::error_code no_nul(std::string_view s) {
+        if (std::memchr(s.data(), '\0', s.size()) != nullptr) {
+            detail = "strings must not contain U+0000";
+            return simdjson::STRING_ERROR;
+        }
+        return simdjson::SUCCESS;
+    }
+
+    event& ev_;
+    collected& c_;
+};
+
+boost::system::result<void, parse_error> malformed(simdjson::error_code e, std::string detail) {
+    if (detail.empty()) detail = std::string("malformed JSON: ") + simdjson::error_message(e);
+    return parse_error{errc::malformed_json, std::move(detail)};
+}
+
+std::optional<std::int64_t> iso(const std::string& primary, const std::string& fallback) {
+    if (!primary.empty()) {
+        if (auto v = base::parse_iso8601_micros(primary)) return v;
+    }
+    if (!fallback.empty()) return base::parse_iso8601_micros(fallback);
+    return std::nullopt;
+}
+
+const std::string& first(const std::string& a, const std::string& b) { return a.empty() ? b : a; }
+
+}  // namespace
+
+std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
+                            vapi::message_type type, const dedupe_parts& p) {
+    using vapi::message_type;
+    std::string key(type_name);
+    // Exactly one end-of-call report exists per call; a redelivery may carry a new timestamp.
+    if (type == message_type::end_of_call_report) return key;
+    key += '|';
+    if (timestamp_ms) key += std::to_string(*timestamp_ms);
+    auto add = [&key](std::string_view part) {
+        key += '|';
+        key += part;
+    };
+    if (!p.status.empty()) add(p.status);
+    if (!p.role.empty()) add(p.role);
+    if (!p.transcript_type.empty()) add(p.transcript_type);
+    if (p.turn) add(std::to_string(*p.turn));
+    if (!p.discriminator.empty()) add(p.discriminator);
+    if (p.text_hash != 0) {
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(p.text_hash));
+        add(hex);
+    }
+    return key;
+}
+
+boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out) {
+    thread_local od::parser parser;
+    collected c;
+    walker w(out, c);
+
+    od::document doc;
+    if (auto e = parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+                     .get(doc)) {
+        return malformed(e, e == simdjson::EMPTY ? "empty body" : "");
+    }
+    od::object envelope;
+    if (auto e = doc.get_object().get(envelope)) {
+        if (e == simdjson::INCORRECT_TYPE) {
+            return parse_error{errc::invalid_envelope, "body must be a JSON object {\"message\": {...}}"};
+        }
+        return malformed(e, {});
+    }
+
+    bool has_message = false;
+    for (auto fr : envelope) {
+        od::field f;
+        if (auto e = std::move(fr).get(f)) return malformed(e, w.detail);
+        std::string_view key;
+        if (auto e = f.unescaped_key().get(key)) return malformed(e, w.detail);
+        od::value v = f.value();
+        if (key != "message" || has_message) {
+            if (auto e = w.any(v, 1)) return malformed(e, w.detail);
+            continue;
+        }
+        has_message = true;
+        od::json_type t;
+        if (auto e = v.type().get(t)) return malformed(e, w.detail);
+        if (t != od::json_type::object) {
+            return parse_error{errc::invalid_envelope, "message must be a JSON object"};
+        }
+        const std::string_view start = v.raw_json_token();
+        od::object message;
+        if (auto e = v.get_object().get(message)) return malformed(e, w.detail);
+        if (auto e = w.message(message)) {
+            if (e == simdjson::INCORRECT_TYPE && !w.detail.empty()) {
+                return parse_error{errc::invalid_field, w.detail};
+            }
+            return malformed(e, w.detail);
+        }
+        // The walk ended just past the message's closing brace: the parser now points at the
+        // envelope's next token. Step back over whitespace to the brace.
+        const char* next = nullptr;
+        if (auto e = doc.current_location().get(next)) return malformed(e, w.detail);
+        const char* end = next;
+        while (end > start.data() && end[-1] != '}') --end;
+        out.message_offset = static_cast<std::uint32_t>(start.data() - body.data());
+        out.message_length = static_cast<std::uint32_t>(end - start.data());
+    }
+    // In bounds after the envelope means there is more than one JSON value in the body.
+    if (!doc.current_location().error()) {
+        return parse_error{errc::malformed_json, "malformed JSON: trailing content"};
+    }
+    if (!has_message) return parse_error{errc::invalid_envelope, "body has no \"message\" object"};
+
+    // tool-calls is the one type whose `type` may be missing (spec.md §1.2).
+    if (!c.type_present) {
+        if (!c.has_tool_call_list) return parse_error{errc::missing_type, "message.type is missing"};
+        out.type_name = "tool-calls";
+    }
+    if (out.type_name.empty()) return parse_error{errc::missing_type, "message.type is empty"};
+    out.type = vapi::parse_message_type(out.type_name);
+
+    using vapi::message_type;
+    if (out.call_id.empty()) {
+        if (!c.chat_id.empty()) {
+            out.call_id = c.chat_id;
+        } else if (!c.session_id.empty()) {
+            out.call_id = c.session_id;
+        } else if (!c.contact_id.empty()) {
+            out.call_id = "campaign:" + c.campaign_id + ":" + c.contact_id;
+        }
+    }
+
+    auto& f = out.call;
+    if (out.type == message_type::status_update) {
+        f.status = c.status;
+    } else if (out.type == message_type::end_of_call_report) {
+        f.status = "ended";
+    } else {
+        f.status = c.call_status;
+    }
+    f.ended_reason = first(c.ended_reason, c.call_ended_reason);
+    f.customer_number = first(c.customer_number, c.call_customer_number);
+    f.cost = c.cost ? c.cost : c.call_cost;
+    f.created_at_us = iso(c.call_created_at, {});
+    f.started_at_us = iso(c.started_at, c.call_started_at);
+    f.ended_at_us = iso(c.ended_at, c.call_ended_at);
+
+    dedupe_parts parts;
+    parts.status = c.status;
+    parts.role = c.role;
+    parts.transcript_type = c.transcript_type;
+    parts.turn = c.turn;
+    parts.discriminator = c.discriminator;
+    parts.text_hash = c.text_hash;
+    if (out.type == message_type::chat_created || out.type == message_type::chat_deleted ||
+        out.type == message_type::session_created || out.type == message_type::session_updated ||
+        out.type == message_type::session_deleted) {
+        parts.discriminator = out.call_id;
+    }
+    out.dedupe_key = make_dedupe_key(out.type_name, out.timestamp_ms, out.type, parts);
+    return {};
+}
+
+}  // namespace switchboard::ingest

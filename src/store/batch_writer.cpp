@@ -1,0 +1,378 @@
+#include "switchboard/store/batch_writer.hpp"
+
+#include "switchboard/base/log.hpp"
+#include "switchboard/vapi/call_status.hpp"
+
+#include <algorithm>
+#include <thread>
+#include <unordered_map>
+
+namespace switchboard::store {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+constexpr const char* k_prepare_session = R"sql(
+CREATE TEMP TABLE IF NOT EXISTS sb_stage_events (
+    call_id text, sent_at_us bigint, dedupe_key text, type text, vapi_timestamp bigint,
+    received_at_us bigint, org_id text, message jsonb) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (
+    id text, org_id text, type text, status text, status_rank smallint, ended_reason text,
+    assistant_id text, phone_number_id text, customer_number text, cost numeric,
+    created_at_us bigint, started_at_us bigint, ended_at_us bigint,
+    first_event_us bigint, last_event_us bigint) ON COMMIT DELETE ROWS;
+)sql";
+
+constexpr const char* k_copy_events =
+    "COPY sb_stage_events (call_id, sent_at_us, dedupe_key, type, vapi_timestamp, received_at_us,"
+    " org_id, message) FROM STDIN";
+constexpr const char* k_copy_calls =
+    "COPY sb_stage_calls (id, org_id, type, status, status_rank, ended_reason, assistant_id,"
+    " phone_number_id, customer_number, cost, created_at_us, started_at_us, ended_at_us,"
+    " first_event_us, last_event_us) FROM STDIN";
+
+// Rows are inserted in key order so that concurrent writers take row locks in the same order.
+constexpr const char* k_merge_and_commit = R"sql(
+INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id, message)
+SELECT call_id, timestamptz 'epoch' + sent_at_us * interval '1 microsecond', dedupe_key, type,
+       vapi_timestamp, timestamptz 'epoch' + received_at_us * interval '1 microsecond', org_id, message
+FROM sb_stage_events ORDER BY call_id, sent_at_us, dedupe_key
+ON CONFLICT DO NOTHING;
+INSERT INTO calls AS c (id, org_id, type, status, status_rank, ended_reason, assistant_id,
+                       phone_number_id, customer_number, cost, created_at, started_at, ended_at,
+                       first_event_at, last_event_at)
+SELECT id, org_id, type, status, status_rank, ended_reason, assistant_id, phone_number_id,
+       customer_number, cost,
+       timestamptz 'epoch' + created_at_us * interval '1 microsecond',
+       timestamptz 'epoch' + started_at_us * interval '1 microsecond',
+       timestamptz 'epoch' + ended_at_us * interval '1 microsecond',
+       timestamptz 'epoch' + first_event_us * interval '1 microsecond',
+       timestamptz 'epoch' + last_event_us * interval '1 microsecond'
+FROM sb_stage_calls ORDER BY id
+ON CONFLICT (id) DO UPDATE SET
+    org_id = coalesce(c.org_id, excluded.org_id),
+    type = coalesce(c.type, excluded.type),
+    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL
+                  THEN coalesce(excluded.status, c.status) ELSE c.status END,
+    status_rank = greatest(c.status_rank, excluded.status_rank),
+    ended_reason = coalesce(c.ended_reason, excluded.ended_reason),
+    assistant_id = coalesce(c.assistant_id, excluded.assistant_id),
+    phone_number_id = coalesce(c.phone_number_id, excluded.phone_number_id),
+    customer_number = coalesce(c.customer_number, excluded.customer_number),
+    cost = greatest(c.cost, excluded.cost),
+    created_at = least(c.created_at, excluded.created_at),
+    started_at = least(c.started_at, excluded.started_at),
+    ended_at = greatest(c.ended_at, excluded.ended_at),
+    first_event_at = least(c.first_event_at, excluded.first_event_at),
+    last_event_at = greatest(c.last_event_at, excluded.last_event_at),
+    updated_at = now();
+COMMIT;
+)sql";
+
+/// The merge of one batch's facts about one call, with the same rules as the SQL upsert.
+struct call_row {
+    std::string_view id, org_id, type, status, ended_reason, assistant_id, phone_number_id,
+        customer_number;
+    std::int16_t status_rank = 0;
+    std::optional<double> cost;
+    std::optional<std::int64_t> created_at, started_at, ended_at;
+    std::int64_t first_event = 0, last_event = 0;
+};
+
+template <class T>
+void keep_min(std::optional<T>& a, const std::optional<T>& b) {
+    if (b && (!a || *b < *a)) a = b;
+}
+template <class T>
+void keep_max(std::optional<T>& a, const std::optional<T>& b) {
+    if (b && (!a || *b > *a)) a = b;
+}
+void keep_first(std::string_view& a, std::string_view b) {
+    if (a.empty()) a = b;
+}
+
+}  // namespace
+
+store_metrics::store_metrics(metrics::registry& reg)
+    : batch_rows(prometheus::BuildHistogram()
+                     .Name("switchboard_batch_rows")
+                     .Help("Events per committed batch")
+                     .Register(reg.prom())
+                     .Add({}, metrics::count_buckets(8192))),
+      commit_seconds(prometheus::BuildHistogram()
+                         .Name("switchboard_batch_commit_seconds")
+                         .Help("Time to write and commit one batch")
+                         .Register(reg.prom())
+                         .Add({}, metrics::latency_buckets())),
+      inserted(prometheus::BuildCounter()
+                   .Name("switchboard_events_inserted_total")
+                   .Help("Events stored as new rows of call_events")
+                   .Register(reg.prom())
+                   .Add({})),
+      duplicates(prometheus::BuildCounter()
+                     .Name("switchboard_events_duplicate_total")
+                     .Help("Events acknowledged that were already stored")
+                     .Register(reg.prom())
+                     .Add({})),
+      rejected(prometheus::BuildCounter()
+                   .Name("switchboard_events_rejected_total")
+                   .Help("Events Postgres refused to store")
+                   .Register(reg.prom())
+                   .Add({})),
+      reconnects(prometheus::BuildCounter()
+                     .Name("switchboard_pg_reconnects_total")
+                     .Help("Postgres connections re-established by writers")
+                     .Register(reg.prom())
+                     .Add({})),
+      connected_writers(prometheus::BuildGauge()
+                            .Name("switchboard_pg_connected_writers")
+                            .Help("Batch writers with a working Postgres connection")
+                            .Register(reg.prom())
+                            .Add({})) {
+    auto& family = prometheus::BuildCounter()
+                       .Name("switchboard_pg_errors_total")
+                       .Help("Postgres errors seen by writers, by kind")
+                       .Register(reg.prom());
+    const char* kinds[] = {"connection", "transient", "data", "other"};
+    for (std::size_t i = 0; i < errors.size(); ++i) errors[i] = &family.Add({{"kind", kinds[i]}});
+}
+
+batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest::event_queue& queue,
+                           store_metrics& metrics)
+    : id_(id), cfg_(cfg), queue_(queue), metrics_(metrics) {}
+
+bool batch_writer::connect(std::string& error) {
+    auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
+    if (!c) return false;
+    conn_ = std::move(*c);
+    if (auto e = conn_.exec(k_prepare_session)) {
+        error = e->message;
+        conn_.reset();
+        return false;
+    }
+    // An acknowledgement promises durability: never let a server default of
+    // synchronous_commit=off weaken it (stronger settings such as remote_apply are kept).
+    pg_result res(nullptr, &PQclear);
+    if (!conn_.query("SELECT current_setting('synchronous_commit')", res) &&
+        PQntuples(res.get()) == 1) {
+        const std::string_view v = PQgetvalue(res.get(), 0, 0);
+        if (v == "off" || v == "local") conn_.exec("SET synchronous_commit = on");
+    }
+    connected_ = true;
+    metrics_.connected_writers.Increment();
+    return true;
+}
+
+bool batch_writer::giving_up() const {
+    return stop_ != nullptr && stop_->load() &&
+           clock::now().time_since_epoch().count() > give_up_after_->load();
+}
+
+bool batch_writer::reconnect_with_backoff() {
+    auto backoff = std::chrono::milliseconds(50);
+    for (int attempt = 1;; ++attempt) {
+        std::string error;
+        if (connect(error)) {
+            metrics_.reconnects.Increment();
+            log::info("msg=\"writer reconnected\" writer={} attempts={}", id_, attempt);
+            return true;
+        }
+        if (attempt == 1 || attempt % 20 == 0) {
+            log::warn("msg=\"writer cannot reach Postgres\" writer={} attempt={} error=\"{}\"", id_,
+                      attempt, error);
+        }
+        for (auto slept = std::chrono::milliseconds(0); slept < backoff;
+             slept += std::chrono::milliseconds(25)) {
+            if (giving_up()) return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        backoff = std::min(backoff * 2, cfg_.reconnect_max_backoff);
+    }
+}
+
+void batch_writer::complete(std::span<ingest::event> events, ingest::ack_status status,
+                            const std::string& detail) {
+    for (auto& ev : events) {
+        if (ev.ack) ev.ack->complete(status, detail);
+        ev.ack.reset();
+    }
+}
+
+void batch_writer::encode(std::span<ingest::event> events) {
+    events_rows_.clear();
+    calls_rows_.clear();
+    std::vector<call_row> calls;
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (const auto& ev : events) {
+        events_rows_.text(ev.call_id);
+        events_rows_.integer(ev.timestamp_ms.value_or(0) * 1000);
+        events_rows_.text(ev.dedupe_key);
+        events_rows_.text(ev.type_name);
+        events_rows_.integer(ev.timestamp_ms);
+        events_rows_.integer(ev.received_us);
+        events_rows_.text_or_null(ev.org_id);
+        events_rows_.text(ev.message());
+        events_rows_.end_row();
+
+        if (ev.call_id.empty()) continue;
+        auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
+        if (fresh) {
+            calls.push_back(call_row{.id = ev.call_id,
+                                     .first_event = ev.received_us,
+                                     .last_event = ev.received_us});
+        }
+        call_row& row = calls[it->second];
+        const auto& f = ev.call;
+        keep_first(row.org_id, ev.org_id);
+        keep_first(row.type, f.call_type);
+        const std::int16_t rank = vapi::call_status_rank(f.status);
+        if (!f.status.empty() && (rank > row.status_rank || row.status.empty())) {
+            row.status = f.status;
+            row.status_rank = std::max(rank, row.status_rank);
+        }
+        keep_first(row.ended_reason, f.ended_reason);
+        keep_first(row.assistant_id, f.assistant_id);
+        keep_first(row.phone_number_id, f.phone_number_id);
+        keep_first(row.customer_number, f.customer_number);
+        keep_max(row.cost, f.cost);
+        keep_min(row.created_at, f.created_at_us);
+        keep_min(row.started_at, f.started_at_us);
+        keep_max(row.ended_at, f.ended_at_us);
+        row.first_event = std::min(row.first_event, ev.received_us);
+        row.last_event = std::max(row.last_event, ev.received_us);
+    }
+    for (const auto& row : calls) {
+        calls_rows_.text(row.id);
+        calls_rows_.text_or_null(row.org_id);
+        calls_rows_.text_or_null(row.type);
+        calls_rows_.text_or_null(row.status);
+        calls_rows_.integer(row.status_rank);
+        calls_rows_.text_or_null(row.ended_reason);
+        calls_rows_.text_or_null(row.assistant_id);
+        calls_rows_.text_or_null(row.phone_number_id);
+        calls_rows_.text_or_null(row.customer_number);
+        calls_rows_.real(row.cost);
+        calls_rows_.integer(row.created_at);
+        calls_rows_.integer(row.started_at);
+        calls_rows_.integer(row.ended_at);
+        calls_rows_.integer(row.first_event);
+        calls_rows_.integer(row.last_event);
+        calls_rows_.end_row();
+    }
+}
+
+std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted) {
+    encode(events);
+    inserted = 0;
+    std::optional<pg_error> e = conn_.exec("BEGIN");
+    if (!e) e = conn_.copy_in(k_copy_events, events_rows_.data());
+    if (!e && !calls_rows_.data().empty()) e = conn_.copy_in(k_copy_calls, calls_rows_.data());
+    if (!e) e = conn_.exec(k_merge_and_commit, &inserted);
+    if (e && conn_.ok()) conn_.exec("ROLLBACK");
+    return e;
+}
+
+batch_writer::result batch_writer::write(std::span<ingest::event> events) {
+    auto backoff = std::chrono::milliseconds(50);
+    for (;;) {
+        if (!conn_.ok()) {
+            if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
+            if (!reconnect_with_backoff()) {
+                complete(events, ingest::ack_status::failed);
+                given_up_ += events.size();
+                return result::gave_up;
+            }
+        }
+        const auto started = clock::now();
+        long inserted = 0;
+        auto error = write_once(events, inserted);
+        if (!error) {
+            metrics_.commit_seconds.Observe(std::chrono::duration<double>(clock::now() - started).count());
+            metrics_.batch_rows.Observe(static_cast<double>(events.size()));
+            metrics_.inserted.Increment(static_cast<double>(inserted));
+            metrics_.duplicates.Increment(static_cast<double>(events.size()) - static_cast<double>(inserted));
+            complete(events, ingest::ack_status::committed);
+            return result::done;
+        }
+        metrics_.error(error->what);
+        switch (error->what) {
+            case pg_error::kind::connection:
+                log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                          error->message);
+                conn_.reset();
+                continue;
+            case pg_error::kind::transient:
+                continue;
+            case pg_error::kind::data: {
+                if (events.size() == 1) {
+                    log::warn("msg=\"event refused by Postgres\" writer={} type={} call={} error=\"{}\"",
+                              id_, events[0].type_name, events[0].call_id, error->message);
+                    metrics_.rejected.Increment();
+                    complete(events, ingest::ack_status::rejected, error->message);
+                    return result::done;
+                }
+                // Find the bad event(s) by halving; the good ones still get committed.
+                const std::size_t half = events.size() / 2;
+                const result a = write(events.first(half));
+                const result b = write(events.subspan(half));
+                return a == result::gave_up || b == result::gave_up ? result::gave_up : result::done;
+            }
+            case pg_error::kind::other:
+                log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
+                           error->sqlstate, error->message);
+                if (giving_up()) {
+                    complete(events, ingest::ack_status::failed);
+                    given_up_ += events.size();
+                    return result::gave_up;
+                }
+                std::this_thread::sleep_for(backoff);
+                backoff = std::min(backoff * 2, cfg_.reconnect_max_backoff);
+                continue;
+        }
+    }
+}
+
+std::size_t batch_writer::run(const std::atomic<bool>& stop,
+                              const std::atomic<clock::rep>& give_up_after) {
+    stop_ = &stop;
+    give_up_after_ = &give_up_after;
+    std::string error;
+    if (!conn_.ok() && !connect(error)) {
+        log::warn("msg=\"writer cannot reach Postgres yet\" writer={} error=\"{}\"", id_, error);
+    }
+    auto token = queue_.consumer_token();
+    const std::size_t max_rows = cfg_.batch_max_rows;
+    std::vector<ingest::event> batch(max_rows);
+
+    for (;;) {
+        std::size_t n = queue_.pop_bulk(token, batch.data(), max_rows, std::chrono::milliseconds(50));
+        if (n == 0) {
+            if (stop.load() && queue_.queued() == 0) break;
+            if (id_ == 0 && conn_.ok() && clock::now() - last_maintenance_ > std::chrono::hours(6)) {
+                last_maintenance_ = clock::now();
+                if (auto e = conn_.exec("SELECT switchboard_ensure_event_partitions()")) {
+                    log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
+                }
+            }
+            continue;
+        }
+        // Fill the batch until it is full or its first event has waited long enough.
+        const auto deadline = clock::now() + cfg_.batch_max_delay;
+        while (n < max_rows) {
+            const auto now = clock::now();
+            if (now >= deadline) break;
+            n += queue_.pop_bulk(token, batch.data() + n, max_rows - n,
+                                 std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
+        }
+        std::size_t bytes = 0;
+        for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();
+        write(std::span(batch.data(), n));
+        for (std::size_t i = 0; i < n; ++i) batch[i] = ingest::event{};
+        queue_.release(n, bytes);
+    }
+    if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
+    conn_.reset();
+    return given_up_;
+}
+
+}  // namespace switchboard::store

@@ -1,0 +1,107 @@
+#include "switchboard/store/pg.hpp"
+
+#include <cstdlib>
+#include <string>
+
+namespace switchboard::store {
+
+std::optional<pg_connection> pg_connection::connect(const std::string& url,
+                                                    std::chrono::seconds timeout,
+                                                    std::string& error) {
+    const std::string connect_timeout = std::to_string(timeout.count());
+    // Keywords before "dbname" are defaults; the expanded URL overrides them.
+    const char* keys[] = {"application_name", "connect_timeout", "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "dbname", nullptr};
+    const char* values[] = {"switchboard", connect_timeout.c_str(), "10", "5", "3", "15000",
+                            url.c_str(), nullptr};
+    pg_connection c;
+    c.conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
+    if (!c.conn_ || PQstatus(c.conn_.get()) != CONNECTION_OK) {
+        error = c.conn_ ? PQerrorMessage(c.conn_.get()) : "out of memory";
+        while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+        return std::nullopt;
+    }
+    return c;
+}
+
+std::optional<pg_error> pg_connection::error_from(const PGresult* res) const {
+    const ExecStatusType st = res != nullptr ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_COPY_IN ||
+        st == PGRES_EMPTY_QUERY) {
+        return std::nullopt;
+    }
+    pg_error e;
+    const char* state = res != nullptr ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : nullptr;
+    e.sqlstate = state != nullptr ? state : "";
+    e.message = res != nullptr ? PQresultErrorMessage(res) : PQerrorMessage(conn_.get());
+    if (e.message.empty() && conn_) e.message = PQerrorMessage(conn_.get());
+    while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) {
+        e.message.pop_back();
+    }
+    const std::string_view cls = std::string_view(e.sqlstate).substr(0, std::min<std::size_t>(2, e.sqlstate.size()));
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK || cls == "08" || cls == "57" ||
+        e.sqlstate.empty()) {
+        // No SQLSTATE means libpq itself failed (lost connection, protocol error).
+        e.what = pg_error::kind::connection;
+    } else if (e.sqlstate == "40001" || e.sqlstate == "40P01" || cls == "53") {
+        e.what = pg_error::kind::transient;
+    } else if (cls == "22" || cls == "23") {
+        e.what = pg_error::kind::data;
+    } else {
+        e.what = pg_error::kind::other;
+    }
+    return e;
+}
+
+std::optional<pg_error> pg_connection::exec(const char* sql, long* affected) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    if (PQsendQuery(conn_.get(), sql) != 1) return error_from(nullptr);
+    std::optional<pg_error> first_error;
+    bool counted = affected == nullptr;
+    while (PGresult* raw = PQgetResult(conn_.get())) {
+        pg_result res(raw, &PQclear);
+        if (auto e = error_from(res.get()); e && !first_error) first_error = std::move(e);
+        if (!counted && !first_error) {
+            const char* n = PQcmdTuples(res.get());
+            if (n != nullptr && *n != '\0') {
+                *affected = std::strtol(n, nullptr, 10);
+                counted = true;
+            }
+        }
+    }
+    if (!first_error && PQstatus(conn_.get()) != CONNECTION_OK) return error_from(nullptr);
+    return first_error;
+}
+
+std::optional<pg_error> pg_connection::query(const char* sql, pg_result& out) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    out.reset(PQexec(conn_.get(), sql));
+    return error_from(out.get());
+}
+
+std::optional<pg_error> pg_connection::copy_in(const char* copy_sql, std::string_view data) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    {
+        pg_result start(PQexec(conn_.get(), copy_sql), &PQclear);
+        if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) return error_from(start.get());
+    }
+    // PQputCopyData may buffer; large buffers are sent in pieces to bound libpq's own copy.
+    constexpr std::size_t k_chunk = 1u << 20;
+    bool sent = true;
+    for (std::size_t off = 0; off < data.size() && sent; off += k_chunk) {
+        const std::size_t n = std::min(k_chunk, data.size() - off);
+        sent = PQputCopyData(conn_.get(), data.data() + off, static_cast<int>(n)) == 1;
+    }
+    if (PQputCopyEnd(conn_.get(), sent ? nullptr : "switchboard: sending COPY data failed") != 1) {
+        return error_from(nullptr);
+    }
+    std::optional<pg_error> first_error;
+    while (PGresult* raw = PQgetResult(conn_.get())) {
+        pg_result res(raw, &PQclear);
+        if (auto e = error_from(res.get()); e && !first_error) first_error = std::move(e);
+    }
+    return first_error;
+}
+
+}  // namespace switchboard::store
