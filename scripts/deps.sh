@@ -10,9 +10,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-client
 )
-# Test-only tools: promtool (checks /metrics), wrk (load), nodejs/npm (SDK conformance checks).
+# Test-only tools: promtool (checks /metrics) and wrk (load). Node.js and npm (SDK conformance
+# checks) come with the machine image; Debian's own packages are the fallback.
 if [[ "${1:-}" == "--test" ]]; then
-  PACKAGES+=(prometheus wrk nodejs npm)
+  PACKAGES+=(prometheus wrk)
+  command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 fi
 missing=()
 for p in "${PACKAGES[@]}"; do
