@@ -45,7 +45,7 @@ store::pg_connection connect_for_migration(const config::store_config& cfg, std:
 }
 
 void apply_migrations(const config::service_config& cfg) {
-    auto conn = connect_for_migration(cfg.store, cfg.shutdown_timeout);
+    auto conn = connect_for_migration(cfg.store, cfg.store.startup_wait);
     const auto applied = store::migrate(conn, store::embedded_migrations());
     for (const auto& name : applied) log::info("msg=\"migration applied\" name={}", name);
     log::info("msg=\"schema up to date\" migrations={} applied_now={}",

@@ -69,6 +69,7 @@ const option_spec k_options[] = {
     {"batch-max-delay-us", "2000", "...or when its oldest event has waited this long (microseconds)."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
+    {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
     {"shutdown-timeout-s", "30", "On SIGTERM, how long to wait for in-flight work before giving up."},
     {"log-level", "info", "trace, debug, info, warn, error or off."},
 };
@@ -166,7 +167,7 @@ std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& te
 }
 
 parse_result parse(int argc, const char* const* argv, const char* const* envp) {
-    po::options_description desc("Options");
+    po::options_description desc("Options", 132, 66);
     desc.add_options()("help,h", "Print this help and exit.")("version", "Print the version and exit.");
     for (const auto& o : k_options) {
         std::string help = std::string(o.help) + " [" + env_name(o.flag) + "]";
@@ -270,6 +271,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
     s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
     s.reconnect_max_backoff = std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
+    s.startup_wait = std::chrono::seconds(r.integer("pg-startup-wait-s", 0, 3600));
     cfg.shutdown_timeout = std::chrono::seconds(r.integer("shutdown-timeout-s", 1, 3600));
 
     if (s.database_url.empty()) {

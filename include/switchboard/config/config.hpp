@@ -74,6 +74,7 @@ struct store_config {
     std::chrono::microseconds batch_max_delay{2'000};
     std::chrono::seconds connect_timeout{5};
     std::chrono::milliseconds reconnect_max_backoff{2'000};
+    std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres
 };
 
 enum class command { serve, migrate };
