@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -120,7 +121,11 @@ asio::awaitable<void> server::accept_loop() {
         auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
+            // E.g. EMFILE: out of descriptors. Pause instead of spinning; idle connections time
+            // out and free descriptors meanwhile.
             log::warn("msg=\"accept failed\" error=\"{}\"", ec.message());
+            asio::steady_timer pause(acceptor_.get_executor(), std::chrono::milliseconds(50));
+            co_await pause.async_wait(use_tuple);
             continue;
         }
         beast::error_code ignored;
