@@ -11,8 +11,10 @@ int main(int argc, char** argv) {
     using namespace switchboard;
 #ifdef SWITCHBOARD_SIMD_HASWELL
     if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) {
-        std::fputs("switchboard: this build needs an x86-64 CPU with AVX2 and BMI2; rebuild with "
-                   "-DSWITCHBOARD_SIMD_HASWELL=OFF\n", stderr);
+        std::fputs(
+            "switchboard: this build needs an x86-64 CPU with AVX2 and BMI2; rebuild with "
+            "-DSWITCHBOARD_SIMD_HASWELL=OFF\n",
+            stderr);
         return 2;
     }
 #endif

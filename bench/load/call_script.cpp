@@ -51,11 +51,16 @@ bool is_raw(body_template::slot s) {
 
 body_template::body_template(const std::string& text) {
     static const std::pair<std::string_view, slot> k_names[] = {
-        {"CALL_ID", slot::call_id},     {"TIMESTAMP", slot::timestamp},
-        {"STATUS", slot::status},       {"ROLE", slot::role},
-        {"TURN", slot::turn},           {"TRANSCRIPT_TYPE", slot::transcript_type},
-        {"TEXT", slot::text},           {"TOOL_ID", slot::tool_id},
-        {"MESSAGES", slot::messages},   {"OPENAI", slot::openai},
+        {"CALL_ID", slot::call_id},
+        {"TIMESTAMP", slot::timestamp},
+        {"STATUS", slot::status},
+        {"ROLE", slot::role},
+        {"TURN", slot::turn},
+        {"TRANSCRIPT_TYPE", slot::transcript_type},
+        {"TEXT", slot::text},
+        {"TOOL_ID", slot::tool_id},
+        {"MESSAGES", slot::messages},
+        {"OPENAI", slot::openai},
         {"TRANSCRIPT_LOG", slot::transcript_log}};
     std::size_t pos = 0;
     std::string piece;
@@ -91,17 +96,39 @@ void body_template::render(const values& v, std::string& out) const {
     for (std::size_t i = 0; i < slots_.size(); ++i) {
         out += pieces_[i];
         switch (slots_[i]) {
-            case slot::call_id: out += v.call_id; break;
-            case slot::timestamp: out += std::to_string(v.timestamp); break;
-            case slot::status: out += v.status; break;
-            case slot::role: out += v.role; break;
-            case slot::turn: out += std::to_string(v.turn); break;
-            case slot::transcript_type: out += v.transcript_type; break;
-            case slot::text: out += v.text; break;
-            case slot::tool_id: out += v.tool_id; break;
-            case slot::messages: out += '[', out += v.messages, out += ']'; break;
-            case slot::openai: out += '[', out += v.openai, out += ']'; break;
-            case slot::transcript_log: out += v.transcript_log; break;
+            case slot::call_id:
+                out += v.call_id;
+                break;
+            case slot::timestamp:
+                out += std::to_string(v.timestamp);
+                break;
+            case slot::status:
+                out += v.status;
+                break;
+            case slot::role:
+                out += v.role;
+                break;
+            case slot::turn:
+                out += std::to_string(v.turn);
+                break;
+            case slot::transcript_type:
+                out += v.transcript_type;
+                break;
+            case slot::text:
+                out += v.text;
+                break;
+            case slot::tool_id:
+                out += v.tool_id;
+                break;
+            case slot::messages:
+                out += '[', out += v.messages, out += ']';
+                break;
+            case slot::openai:
+                out += '[', out += v.openai, out += ']';
+                break;
+            case slot::transcript_log:
+                out += v.transcript_log;
+                break;
         }
     }
     out += pieces_.back();
@@ -109,9 +136,13 @@ void body_template::render(const values& v, std::string& out) const {
 
 namespace {
 
-std::string make(json::value doc) { return json::serialize(doc); }
+std::string make(json::value doc) {
+    return json::serialize(doc);
+}
 
-json::object& msg(json::value& doc) { return doc.as_object()["message"].as_object(); }
+json::object& msg(json::value& doc) {
+    return doc.as_object()["message"].as_object();
+}
 
 }  // namespace
 
@@ -172,7 +203,8 @@ call_templates::call_templates(const std::string& dir)
         if (role == "user") user_lines.push_back(text);
         if (role == "bot") bot_lines.push_back(text);
     }
-    if (user_lines.empty() || bot_lines.empty()) throw std::runtime_error("no conversation lines in examples");
+    if (user_lines.empty() || bot_lines.empty())
+        throw std::runtime_error("no conversation lines in examples");
 }
 
 call_script::call_script(const call_templates& t, std::string id, int turns, std::int64_t start_ms)
@@ -180,24 +212,28 @@ call_script::call_script(const call_templates& t, std::string id, int turns, std
     int per_turns = 0;
     for (int turn = 0; turn < turns_; ++turn) per_turns += turn % 3 == 2 ? 8 : 7;
     total_steps_ = 3 + per_turns + 2;
-    messages_ = R"({"role":"system","message":"You are Riley, the scheduling assistant for Maple Street Dental.","time":)" +
-                std::to_string(start_ms_) + R"(,"secondsFromStart":0})";
-    openai_ = R"({"role":"system","content":"You are Riley, the scheduling assistant for Maple Street Dental."})";
+    messages_ =
+        R"({"role":"system","message":"You are Riley, the scheduling assistant for Maple Street Dental.","time":)" +
+        std::to_string(start_ms_) + R"(,"secondsFromStart":0})";
+    openai_ =
+        R"({"role":"system","content":"You are Riley, the scheduling assistant for Maple Street Dental."})";
 }
 
 void call_script::add_turn_items(int turn) {
     const auto& bot = t_.bot_lines[static_cast<std::size_t>(turn) % t_.bot_lines.size()];
     const auto& user = t_.user_lines[static_cast<std::size_t>(turn) % t_.user_lines.size()];
     const std::int64_t t0 = start_ms_ + 2000 + turn * 9000;
-    const auto item = [&](const char* role, const std::string& text, std::int64_t at, std::int64_t dur) {
+    const auto item = [&](const char* role, const std::string& text, std::int64_t at,
+                          std::int64_t dur) {
         messages_ += R"(,{"role":")";
         messages_ += role;
         messages_ += R"(","message":")" + text + R"(","time":)" + std::to_string(at) +
                      R"(,"endTime":)" + std::to_string(at + dur) + R"(,"secondsFromStart":)" +
                      std::to_string(static_cast<double>(at - start_ms_) / 1000.0) +
                      R"(,"duration":)" + std::to_string(dur) + "}";
-        openai_ += std::string(R"(,{"role":")") + (std::string_view(role) == "bot" ? "assistant" : "user") +
-                   R"(","content":")" + text + R"("})";
+        openai_ += std::string(R"(,{"role":")") +
+                   (std::string_view(role) == "bot" ? "assistant" : "user") + R"(","content":")" +
+                   text + R"("})";
         transcript_log_ += std::string_view(role) == "bot" ? "AI: " : "User: ";
         transcript_log_ += text;
         transcript_log_ += "\\n";
@@ -242,16 +278,31 @@ std::int64_t call_script::next(std::string& out) {
     const auto& user = t_.user_lines[static_cast<std::size_t>(turn) % t_.user_lines.size()];
     const std::string tool_id = "call_" + id_.substr(0, 8) + "_" + std::to_string(turn);
     switch (s) {
-        case 0: v.status = "started", v.role = "assistant"; t_.speech_update.render(v, out); break;
-        case 1: v.status = "stopped", v.role = "assistant"; t_.speech_update.render(v, out); break;
-        case 2: v.status = "started", v.role = "user"; t_.speech_update.render(v, out); break;
+        case 0:
+            v.status = "started", v.role = "assistant";
+            t_.speech_update.render(v, out);
+            break;
+        case 1:
+            v.status = "stopped", v.role = "assistant";
+            t_.speech_update.render(v, out);
+            break;
+        case 2:
+            v.status = "started", v.role = "user";
+            t_.speech_update.render(v, out);
+            break;
         case 3:
             v.role = "user", v.transcript_type = "partial";
             v.text = std::string_view(user).substr(0, user.size() / 2);
             t_.transcript.render(v, out);
             break;
-        case 4: v.role = "user", v.transcript_type = "final", v.text = user; t_.transcript.render(v, out); break;
-        case 5: v.status = "stopped", v.role = "user"; t_.speech_update.render(v, out); break;
+        case 4:
+            v.role = "user", v.transcript_type = "final", v.text = user;
+            t_.transcript.render(v, out);
+            break;
+        case 5:
+            v.status = "stopped", v.role = "user";
+            t_.speech_update.render(v, out);
+            break;
         case 6:
             add_turn_items(turn);
             v.messages = messages_;

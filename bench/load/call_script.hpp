@@ -19,9 +19,18 @@ namespace switchboard::load {
 
 /// A body with placeholders: pieces interleaved with slots.
 class body_template {
-public:
+  public:
     enum class slot : std::uint8_t {
-        call_id, timestamp, status, role, turn, transcript_type, text, tool_id, messages, openai,
+        call_id,
+        timestamp,
+        status,
+        role,
+        turn,
+        transcript_type,
+        text,
+        tool_id,
+        messages,
+        openai,
         transcript_log
     };
     /// `json` contains placeholders of the form @@NAME@@ (see call_script.cpp).
@@ -35,7 +44,7 @@ public:
     };
     void render(const values& v, std::string& out) const;
 
-private:
+  private:
     std::vector<std::string> pieces_;
     std::vector<slot> slots_;
 };
@@ -50,7 +59,7 @@ struct call_templates {
 
 /// One call's message sequence; `next` renders the next body until the call is over.
 class call_script {
-public:
+  public:
     /// `id` must be unique per run; `turns` user/assistant exchanges.
     call_script(const call_templates& t, std::string id, int turns, std::int64_t start_ms);
 
@@ -61,7 +70,7 @@ public:
     /// Messages the whole call sends.
     int total() const { return total_steps_; }
 
-private:
+  private:
     void add_turn_items(int turn);
 
     const call_templates& t_;

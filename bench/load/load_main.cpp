@@ -10,15 +10,15 @@
 // not balance is reported as void and exits 3.
 #include "call_script.hpp"
 
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
-#include <libpq-fe.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <chrono>
@@ -92,14 +92,15 @@ std::string hmac_hex(const std::string& key, const std::string& payload) {
 
 double percentile(std::vector<std::uint32_t>& v, double p) {
     if (v.empty()) return 0;
-    const auto k = static_cast<std::size_t>(std::min<double>(v.size() - 1, std::floor(p * v.size())));
+    const auto k =
+        static_cast<std::size_t>(std::min<double>(v.size() - 1, std::floor(p * v.size())));
     std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
     return v[k];
 }
 
 /// Produces the next message of the run: round-robin over `concurrent` live calls.
 class call_pool {
-public:
+  public:
     call_pool(const call_templates& t, const options& o, stats& s) : t_(t), o_(o), s_(s) {
         std::random_device rd;
         run_id_ = static_cast<std::uint32_t>(rd());
@@ -123,12 +124,12 @@ public:
         return j;
     }
 
-private:
+  private:
     void start_call() {
         char id[40];
         const auto n = static_cast<unsigned long long>(s_.call_ids.size());
-        std::snprintf(id, sizeof id, "%s-%04llx-4000-8000-%012llx", prefix_.c_str(), (n >> 48) & 0xffff,
-                      n & 0xffffffffffffULL);
+        std::snprintf(id, sizeof id, "%s-%04llx-4000-8000-%012llx", prefix_.c_str(),
+                      (n >> 48) & 0xffff, n & 0xffffffffffffULL);
         s_.call_ids.emplace_back(id);
         const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
@@ -147,11 +148,12 @@ private:
 };
 
 class driver {
-public:
+  public:
     driver(asio::io_context& ioc, const options& o, call_pool& pool, stats& s)
         : ioc_(ioc), o_(o), pool_(pool), s_(s) {
         auto u = boost::urls::parse_uri(o.url);
-        if (!u || u->scheme() != "http") throw std::runtime_error("--url must be http://host:port/path");
+        if (!u || u->scheme() != "http")
+            throw std::runtime_error("--url must be http://host:port/path");
         host_ = std::string(u->host());
         port_ = u->has_port() ? std::string(u->port()) : "80";
         target_ = std::string(u->encoded_path());
@@ -160,7 +162,8 @@ public:
 
     void start() {
         start_ = clock_type::now();
-        end_ = start_ + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o_.duration_s));
+        end_ = start_ + std::chrono::duration_cast<clock_type::duration>(
+                            std::chrono::duration<double>(o_.duration_s));
         for (unsigned i = 0; i < o_.connections; ++i) {
             conns_.push_back(std::make_unique<connection>(ioc_));
             asio::co_spawn(ioc_, run(*conns_.back()), asio::detached);
@@ -171,7 +174,7 @@ public:
 
     double elapsed_s() const { return std::chrono::duration<double>(finished_ - start_).count(); }
 
-private:
+  private:
     struct connection {
         explicit connection(asio::io_context& ioc) : stream(ioc), wake(ioc) {}
         beast::tcp_stream stream;
@@ -187,7 +190,8 @@ private:
         asio::steady_timer tick(ioc_);
         std::uint64_t produced = 0;
         while (producing()) {
-            const double due = std::chrono::duration<double>(clock_type::now() - start_).count() * o_.rate;
+            const double due =
+                std::chrono::duration<double>(clock_type::now() - start_).count() * o_.rate;
             while (static_cast<double>(produced) < due) {
                 const auto at = start_ + std::chrono::duration_cast<clock_type::duration>(
                                              std::chrono::duration<double>(produced / o_.rate));
@@ -248,9 +252,11 @@ private:
             }
             if (!c.connected) {
                 asio::ip::tcp::resolver resolver(ioc_);
-                auto [rec, eps] = co_await resolver.async_resolve(host_, port_, asio::as_tuple(asio::use_awaitable));
+                auto [rec, eps] = co_await resolver.async_resolve(
+                    host_, port_, asio::as_tuple(asio::use_awaitable));
                 c.stream.expires_after(std::chrono::seconds(10));
-                auto [cec, ep] = co_await c.stream.async_connect(eps, asio::as_tuple(asio::use_awaitable));
+                auto [cec, ep] =
+                    co_await c.stream.async_connect(eps, asio::as_tuple(asio::use_awaitable));
                 if (rec || cec) {
                     record_failure(0);
                     c.stream.close();
@@ -263,9 +269,10 @@ private:
                 buffer.clear();
             }
             if (!o_.hmac_secret.empty()) {
-                const std::string ts = std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                          std::chrono::system_clock::now().time_since_epoch())
-                                                          .count());
+                const std::string ts =
+                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
                 req.set("x-timestamp", ts);
                 req.set("x-signature", hmac_hex(o_.hmac_secret, ts + "." + j->body));
             }
@@ -276,11 +283,13 @@ private:
             ++s_.sent;
             ++s_.in_flight;
             c.stream.expires_after(std::chrono::seconds(60));
-            auto [wec, wn] = co_await bhttp::async_write(c.stream, req, asio::as_tuple(asio::use_awaitable));
+            auto [wec, wn] =
+                co_await bhttp::async_write(c.stream, req, asio::as_tuple(asio::use_awaitable));
             bhttp::response<bhttp::string_body> res;
             beast::error_code rec2 = wec;
             if (!wec) {
-                auto [rec, rn] = co_await bhttp::async_read(c.stream, buffer, res, asio::as_tuple(asio::use_awaitable));
+                auto [rec, rn] = co_await bhttp::async_read(c.stream, buffer, res,
+                                                            asio::as_tuple(asio::use_awaitable));
                 rec2 = rec;
             }
             --s_.in_flight;
@@ -291,12 +300,15 @@ private:
                 continue;
             }
             const auto origin = o_.mode == "open" ? j->scheduled : sent_at;
-            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - origin).count();
+            const auto us =
+                std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - origin)
+                    .count();
             const unsigned code = res.result_int();
             if (code >= 200 && code < 300) {
                 ++s_.acked;
                 ++s_.window_acked;
-                s_.ack_latency_us.push_back(static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
+                s_.ack_latency_us.push_back(
+                    static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
                 s_.window_latency.push_back(s_.ack_latency_us.back());
                 s_.acked_keys.emplace_back(j->call, j->vapi_ts);
             } else {
@@ -319,18 +331,21 @@ private:
         asio::steady_timer t(ioc_);
         auto last = clock_type::now();
         while (closed_ < conns_.size()) {
-            t.expires_after(std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o_.progress_s)));
+            t.expires_after(std::chrono::duration_cast<clock_type::duration>(
+                std::chrono::duration<double>(o_.progress_s)));
             co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
             const auto now = clock_type::now();
             const double dt = std::chrono::duration<double>(now - last).count();
             last = now;
             std::uint64_t refused = 0;
             for (auto& [k, v] : s_.refused) refused += v;
-            std::fprintf(stderr, "[%6.1fs] acked %8.0f/s  p99 %8.2f ms  sent %llu  refused %llu  backlog %zu\n",
-                         std::chrono::duration<double>(now - start_).count(), s_.window_acked / dt,
-                         percentile(s_.window_latency, 0.99) / 1000.0,
-                         static_cast<unsigned long long>(s_.sent), static_cast<unsigned long long>(refused),
-                         backlog_.size());
+            std::fprintf(
+                stderr,
+                "[%6.1fs] acked %8.0f/s  p99 %8.2f ms  sent %llu  refused %llu  backlog %zu\n",
+                std::chrono::duration<double>(now - start_).count(), s_.window_acked / dt,
+                percentile(s_.window_latency, 0.99) / 1000.0,
+                static_cast<unsigned long long>(s_.sent), static_cast<unsigned long long>(refused),
+                backlog_.size());
             s_.window_acked = 0;
             s_.window_latency.clear();
         }
@@ -365,7 +380,8 @@ ledger_result verify(const options& o, const stats& s, const std::string& prefix
         PQfinish(conn);
         return r;
     }
-    const std::string sql = "SELECT call_id, vapi_timestamp FROM call_events WHERE call_id LIKE '" + prefix + "-%'";
+    const std::string sql =
+        "SELECT call_id, vapi_timestamp FROM call_events WHERE call_id LIKE '" + prefix + "-%'";
     PGresult* res = PQexec(conn, sql.c_str());
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         r.error = PQresultErrorMessage(res);
@@ -400,23 +416,31 @@ ledger_result verify(const options& o, const stats& s, const std::string& prefix
 int main(int argc, char** argv) {
     options o;
     po::options_description desc("switchboard-load options", 120, 60);
-    desc.add_options()("help,h", "Print this help.")
-        ("url", po::value(&o.url)->default_value(o.url), "Webhook URL (http only).")
-        ("mode", po::value(&o.mode)->default_value(o.mode), "open (fixed rate) or max (closed loop).")
-        ("rate", po::value(&o.rate)->default_value(o.rate), "open mode: webhooks per second.")
-        ("duration", po::value(&o.duration_s)->default_value(o.duration_s), "Seconds of sending.")
-        ("connections", po::value(&o.connections)->default_value(o.connections), "Keep-alive connections.")
-        ("calls", po::value(&o.concurrent_calls)->default_value(o.concurrent_calls), "Calls in progress at once.")
-        ("turns", po::value(&o.turns)->default_value(o.turns), "Conversation turns per call.")
-        ("secret", po::value(&o.secret), "Shared secret header value.")
-        ("secret-header", po::value(&o.secret_header)->default_value(o.secret_header), "Shared secret header name.")
-        ("bearer", po::value(&o.bearer), "Bearer token.")
-        ("hmac-secret", po::value(&o.hmac_secret), "Sign with Vapi's HMAC plan (sha256, hex, {timestamp}.{body}).")
-        ("database-url", po::value(&o.database_url), "Postgres to verify the ledger against (required for a valid run).")
-        ("examples", po::value(&o.examples)->default_value(o.examples), "Folder of the Vapi example bodies.")
-        ("report", po::value(&o.report), "Write the JSON report here.")
-        ("progress", po::value(&o.progress_s)->default_value(o.progress_s), "Seconds between progress lines.")
-        ("drain-timeout", po::value(&o.drain_timeout_s)->default_value(o.drain_timeout_s), "Seconds to wait for answers after sending stops.");
+    desc.add_options()("help,h", "Print this help.")("url", po::value(&o.url)->default_value(o.url),
+                                                     "Webhook URL (http only).")(
+        "mode", po::value(&o.mode)->default_value(o.mode),
+        "open (fixed rate) or max (closed loop).")(
+        "rate", po::value(&o.rate)->default_value(o.rate), "open mode: webhooks per second.")(
+        "duration", po::value(&o.duration_s)->default_value(o.duration_s), "Seconds of sending.")(
+        "connections", po::value(&o.connections)->default_value(o.connections),
+        "Keep-alive connections.")(
+        "calls", po::value(&o.concurrent_calls)->default_value(o.concurrent_calls),
+        "Calls in progress at once.")("turns", po::value(&o.turns)->default_value(o.turns),
+                                      "Conversation turns per call.")(
+        "secret", po::value(&o.secret), "Shared secret header value.")(
+        "secret-header", po::value(&o.secret_header)->default_value(o.secret_header),
+        "Shared secret header name.")("bearer", po::value(&o.bearer), "Bearer token.")(
+        "hmac-secret", po::value(&o.hmac_secret),
+        "Sign with Vapi's HMAC plan (sha256, hex, {timestamp}.{body}).")(
+        "database-url", po::value(&o.database_url),
+        "Postgres to verify the ledger against (required for a valid run).")(
+        "examples", po::value(&o.examples)->default_value(o.examples),
+        "Folder of the Vapi example bodies.")("report", po::value(&o.report),
+                                              "Write the JSON report here.")(
+        "progress", po::value(&o.progress_s)->default_value(o.progress_s),
+        "Seconds between progress lines.")(
+        "drain-timeout", po::value(&o.drain_timeout_s)->default_value(o.drain_timeout_s),
+        "Seconds to wait for answers after sending stops.");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -458,7 +482,8 @@ int main(int argc, char** argv) {
     mean = lat.empty() ? 0 : mean / static_cast<double>(lat.size());
     boost::json::object report{
         {"mode", o.mode},
-        {"target_rate", o.mode == "open" ? boost::json::value(o.rate) : boost::json::value(nullptr)},
+        {"target_rate",
+         o.mode == "open" ? boost::json::value(o.rate) : boost::json::value(nullptr)},
         {"duration_s", secs},
         {"connections", o.connections},
         {"calls_started", s.call_ids.size()},
@@ -469,40 +494,48 @@ int main(int argc, char** argv) {
         {"unanswered", unanswered},
         {"bytes_sent", s.bytes},
         {"acked_per_s", static_cast<double>(s.acked) / secs},
-        {"latency_ms", {{"p50", percentile(lat, 0.50) / 1000.0},
-                        {"p90", percentile(lat, 0.90) / 1000.0},
-                        {"p99", percentile(lat, 0.99) / 1000.0},
-                        {"p999", percentile(lat, 0.999) / 1000.0},
-                        {"max", lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()) / 1000.0},
-                        {"mean", mean / 1000.0}}},
-        {"ledger", {{"balanced", balanced},
-                    {"checked_in_postgres", ledger.checked},
-                    {"acked_found", ledger.found},
-                    {"acked_missing", ledger.missing},
-                    {"error", ledger.error},
-                    {"valid", valid}}}};
+        {"latency_ms",
+         {{"p50", percentile(lat, 0.50) / 1000.0},
+          {"p90", percentile(lat, 0.90) / 1000.0},
+          {"p99", percentile(lat, 0.99) / 1000.0},
+          {"p999", percentile(lat, 0.999) / 1000.0},
+          {"max", lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()) / 1000.0},
+          {"mean", mean / 1000.0}}},
+        {"ledger",
+         {{"balanced", balanced},
+          {"checked_in_postgres", ledger.checked},
+          {"acked_found", ledger.found},
+          {"acked_missing", ledger.missing},
+          {"error", ledger.error},
+          {"valid", valid}}}};
     boost::json::object by_status;
     for (auto& [k, v] : s.refused) by_status[k == 0 ? "no_response" : std::to_string(k)] = v;
     report["refused_by_status"] = by_status;
     const std::string text = boost::json::serialize(report);
     if (!o.report.empty()) std::ofstream(o.report) << text << "\n";
 
-    std::printf("\n%s %s: %llu sent, %llu acked (%.0f/s), %llu refused, %llu unanswered in %.1f s\n",
-                o.mode.c_str(), o.mode == "open" ? (std::to_string(static_cast<long>(o.rate)) + "/s").c_str() : "",
-                static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
-                static_cast<double>(s.acked) / secs, static_cast<unsigned long long>(refused),
-                static_cast<unsigned long long>(unanswered), secs);
-    std::printf("ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
-                report["latency_ms"].at("p50").as_double(), report["latency_ms"].at("p90").as_double(),
-                report["latency_ms"].at("p99").as_double(), report["latency_ms"].at("p999").as_double(),
-                report["latency_ms"].at("max").as_double());
-    for (auto& [k, v] : s.refused) std::printf("refused %s: %llu\n", k == 0 ? "no response" : std::to_string(k).c_str(), static_cast<unsigned long long>(v));
+    std::printf(
+        "\n%s %s: %llu sent, %llu acked (%.0f/s), %llu refused, %llu unanswered in %.1f s\n",
+        o.mode.c_str(),
+        o.mode == "open" ? (std::to_string(static_cast<long>(o.rate)) + "/s").c_str() : "",
+        static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
+        static_cast<double>(s.acked) / secs, static_cast<unsigned long long>(refused),
+        static_cast<unsigned long long>(unanswered), secs);
+    std::printf(
+        "ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
+        report["latency_ms"].at("p50").as_double(), report["latency_ms"].at("p90").as_double(),
+        report["latency_ms"].at("p99").as_double(), report["latency_ms"].at("p999").as_double(),
+        report["latency_ms"].at("max").as_double());
+    for (auto& [k, v] : s.refused)
+        std::printf("refused %s: %llu\n", k == 0 ? "no response" : std::to_string(k).c_str(),
+                    static_cast<unsigned long long>(v));
     if (ledger.checked) {
-        std::printf("ledger: %s (acked found in Postgres %llu, missing %llu)\n", valid ? "BALANCED" : "VOID",
-                    static_cast<unsigned long long>(ledger.found), static_cast<unsigned long long>(ledger.missing));
+        std::printf("ledger: %s (acked found in Postgres %llu, missing %llu)\n",
+                    valid ? "BALANCED" : "VOID", static_cast<unsigned long long>(ledger.found),
+                    static_cast<unsigned long long>(ledger.missing));
     } else {
-        std::printf("ledger: VOID (not checked in Postgres%s%s)\n", ledger.error.empty() ? "" : ": ",
-                    ledger.error.c_str());
+        std::printf("ledger: VOID (not checked in Postgres%s%s)\n",
+                    ledger.error.empty() ? "" : ": ", ledger.error.c_str());
     }
     return valid ? 0 : 3;
 }

@@ -43,7 +43,8 @@ BENCHMARK_CAPTURE(parse, tool_calls, "08-tool-calls.json");
 BENCHMARK_CAPTURE(parse, conversation_update, "10-conversation-update.json");
 BENCHMARK_CAPTURE(parse, end_of_call_report, "12-end-of-call-report.json");
 
-http::request signed_request(const ingest::authenticator& auth, const std::string& body, bool hmac) {
+http::request signed_request(const ingest::authenticator& auth, const std::string& body,
+                             bool hmac) {
     http::request req;
     req.body() = body;
     if (hmac) {
@@ -120,7 +121,8 @@ void copy_encode(benchmark::State& state) {
         benchmark::DoNotOptimize(enc.data().data());
     }
     state.SetItemsProcessed(state.iterations() * 512);
-    state.SetBytesProcessed(state.iterations() * 512 * static_cast<std::int64_t>(ev.message().size()));
+    state.SetBytesProcessed(state.iterations() * 512 *
+                            static_cast<std::int64_t>(ev.message().size()));
 }
 BENCHMARK(copy_encode);
 

@@ -29,7 +29,8 @@ namespace {
 
 /// Connects for the migration, waiting up to `wait` for Postgres to come up (a replica may
 /// start before its database).
-store::pg_connection connect_for_migration(const config::store_config& cfg, std::chrono::seconds wait) {
+store::pg_connection connect_for_migration(const config::store_config& cfg,
+                                           std::chrono::seconds wait) {
     const auto deadline = std::chrono::steady_clock::now() + wait;
     for (int attempt = 1;; ++attempt) {
         std::string error;
@@ -86,7 +87,7 @@ asio::awaitable<http::response> metrics_page(metrics::registry* reg, http::reque
 
 /// Calls `on_timeout` unless `disarm` is called within `timeout` of `arm`.
 class watchdog {
-public:
+  public:
     void arm(std::chrono::seconds timeout, std::function<void()> on_timeout) {
         thread_ = std::thread([this, timeout, f = std::move(on_timeout)] {
             std::unique_lock lock(mutex_);
@@ -102,7 +103,7 @@ public:
         if (thread_.joinable()) thread_.join();
     }
 
-private:
+  private:
     std::mutex mutex_;
     std::condition_variable cv_;
     bool disarmed_ = false;
@@ -138,17 +139,20 @@ int run_service(const config::service_config& cfg) {
     routes.add(http::verb::post, "/webhooks/vapi", receive);
     routes.add(http::verb::get, "/healthz", healthz);
     routes.add(http::verb::get, "/readyz",
-               [r = readiness{&writers, &queue, &stopping}](http::request& req) { return readyz(r, req); });
+               [r = readiness{&writers, &queue, &stopping}](http::request& req) {
+                   return readyz(r, req);
+               });
     routes.add(http::verb::get, "/metrics",
                [reg = &registry](http::request& req) { return metrics_page(reg, req); });
 
     asio::io_context ioc(static_cast<int>(cfg.http.io_threads));
     http::server server(ioc, cfg.http, routes, registry);
     const auto endpoint = server.start();
-    log::info("msg=\"listening\" addr={}:{} io_threads={} writers={} batch_max_rows={} "
-              "batch_max_delay_us={} queue_capacity={}",
-              endpoint.address().to_string(), endpoint.port(), cfg.http.io_threads, cfg.store.writers,
-              cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
+    log::info(
+        "msg=\"listening\" addr={}:{} io_threads={} writers={} batch_max_rows={} "
+        "batch_max_delay_us={} queue_capacity={}",
+        endpoint.address().to_string(), endpoint.port(), cfg.http.io_threads, cfg.store.writers,
+        cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
 
     watchdog dog;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
@@ -166,7 +170,8 @@ int run_service(const config::service_config& cfg) {
     });
 
     std::vector<std::thread> io_threads;
-    for (unsigned i = 1; i < cfg.http.io_threads; ++i) io_threads.emplace_back([&ioc] { ioc.run(); });
+    for (unsigned i = 1; i < cfg.http.io_threads; ++i)
+        io_threads.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : io_threads) t.join();
 

@@ -34,43 +34,54 @@ struct option_spec {
 const option_spec k_options[] = {
     {"database-url", nullptr,
      "Postgres connection URI (libpq syntax). Required by `serve` and `migrate`."},
-    {"listen", "0.0.0.0:8080", "Address and port of the HTTP listener (host:port, [v6]:port; port 0 picks one)."},
-    {"port-file", nullptr, "Write the bound port to this file once listening (for tests and supervisors)."},
+    {"listen", "0.0.0.0:8080",
+     "Address and port of the HTTP listener (host:port, [v6]:port; port 0 picks one)."},
+    {"port-file", nullptr,
+     "Write the bound port to this file once listening (for tests and supervisors)."},
     {"io-threads", "0", "I/O threads running the HTTP listener (0: one per core)."},
     {"max-body-bytes", "8388608", "Largest request body; larger requests get 413."},
     {"max-header-bytes", "16384", "Largest request header block; larger get 431."},
     {"idle-timeout-ms", "60000", "How long an idle keep-alive connection is kept open."},
     {"read-timeout-ms", "30000", "Deadline to receive one whole request (header and body)."},
     {"write-timeout-ms", "30000", "Deadline to send one response."},
-    {"webhook-secret", nullptr, "Shared secret expected in the header named by --webhook-secret-header."},
+    {"webhook-secret", nullptr,
+     "Shared secret expected in the header named by --webhook-secret-header."},
     {"webhook-secret-header", "X-Vapi-Secret", "Header carrying the shared secret."},
-    {"webhook-bearer-token", nullptr, "Token expected as `Authorization: Bearer <token>` (Vapi bearer plan)."},
+    {"webhook-bearer-token", nullptr,
+     "Token expected as `Authorization: Bearer <token>` (Vapi bearer plan)."},
     {"webhook-bearer-header", "Authorization", "Header carrying the bearer token."},
-    {"webhook-bearer-prefix", "true", "Expect the `Bearer ` prefix before the token (false: bare token)."},
+    {"webhook-bearer-prefix", "true",
+     "Expect the `Bearer ` prefix before the token (false: bare token)."},
     {"hmac-secret", nullptr, "Secret of Vapi's HMAC plan (x-signature / x-timestamp headers)."},
     {"hmac-secret-is-base64", "false", "The HMAC secret is base64 text; decode it before use."},
     {"hmac-algorithm", "sha256", "HMAC digest: sha256, sha512 or sha1."},
     {"hmac-signature-header", "x-signature", "Header carrying the HMAC signature."},
-    {"hmac-timestamp-header", "x-timestamp", "Header carrying the signed timestamp (seconds or milliseconds)."},
-    {"hmac-message-id-header", nullptr, "Header whose value fills {svix-id} in the payload format."},
+    {"hmac-timestamp-header", "x-timestamp",
+     "Header carrying the signed timestamp (seconds or milliseconds)."},
+    {"hmac-message-id-header", nullptr,
+     "Header whose value fills {svix-id} in the payload format."},
     {"hmac-signature-prefix", nullptr, "Prefix before the encoded signature, e.g. `sha256=`."},
     {"hmac-encoding", "hex", "Signature encoding: hex or base64."},
     {"hmac-payload-format", "{timestamp}.{body}",
      "Signed payload; placeholders {timestamp} {body} {method} {url} {svix-id}."},
-    {"hmac-max-skew-s", "300", "Replay window: largest age (or future skew) of the signed timestamp."},
+    {"hmac-max-skew-s", "300",
+     "Replay window: largest age (or future skew) of the signed timestamp."},
     {"allow-unauthenticated", "false",
      "Accept webhooks without authentication. Required when no secret, token or HMAC is set."},
-    {"queue-capacity", "65536", "Events admitted and not yet committed; beyond it requests get 503."},
+    {"queue-capacity", "65536",
+     "Events admitted and not yet committed; beyond it requests get 503."},
     {"queue-max-bytes", "268435456", "Bytes of admitted, uncommitted events; beyond it 503."},
     {"ack-timeout-ms", "5000", "Longest a webhook waits for its commit before it is answered 503."},
     {"retry-after-s", "1", "Retry-After value sent with 503."},
     {"writers", "4", "Batch writer threads, one Postgres connection each."},
     {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
-    {"batch-max-delay-us", "2000", "...or when its oldest event has waited this long (microseconds)."},
+    {"batch-max-delay-us", "2000",
+     "...or when its oldest event has waited this long (microseconds)."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
-    {"shutdown-timeout-s", "30", "On SIGTERM, how long to wait for in-flight work before giving up."},
+    {"shutdown-timeout-s", "30",
+     "On SIGTERM, how long to wait for in-flight work before giving up."},
     {"log-level", "info", "trace, debug, info, warn, error or off."},
 };
 
@@ -87,7 +98,7 @@ std::string usage_text(const po::options_description& desc) {
 }
 
 class reader {
-public:
+  public:
     explicit reader(const po::variables_map& vm) : vm_(vm) {}
 
     std::string str(const char* flag) const {
@@ -115,7 +126,8 @@ public:
     }
 
     template <class Enum>
-    Enum choice(const char* flag, std::initializer_list<std::pair<const char*, Enum>> values) const {
+    Enum choice(const char* flag,
+                std::initializer_list<std::pair<const char*, Enum>> values) const {
         const std::string text = str(flag);
         std::string expected;
         for (auto& [name, value] : values) {
@@ -131,7 +143,7 @@ public:
                            "): '" + text + "' (expected " + expected + ")");
     }
 
-private:
+  private:
     const po::variables_map& vm_;
 };
 
@@ -168,7 +180,8 @@ std::pair<std::string, std::uint16_t> parse_listen_address(const std::string& te
 
 parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     po::options_description desc("Options", 132, 66);
-    desc.add_options()("help,h", "Print this help and exit.")("version", "Print the version and exit.");
+    desc.add_options()("help,h", "Print this help and exit.")("version",
+                                                              "Print the version and exit.");
     for (const auto& o : k_options) {
         std::string help = std::string(o.help) + " [" + env_name(o.flag) + "]";
         auto* value = po::value<std::string>()->value_name("");
@@ -188,14 +201,16 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         po::store(po::command_line_parser(args).options(desc).run(), vm);
         // The environment fills what the command line did not (po::store keeps the first value).
         po::parsed_options from_env(&desc);
-        for (auto env = envp != nullptr ? envp : environ; env != nullptr && *env != nullptr; ++env) {
+        for (auto env = envp != nullptr ? envp : environ; env != nullptr && *env != nullptr;
+             ++env) {
             std::string_view entry(*env);
             auto eq = entry.find('=');
             if (eq == std::string_view::npos) continue;
             std::string name(entry.substr(0, eq));
             for (const auto& o : k_options) {
                 if (env_name(o.flag) == name) {
-                    from_env.options.emplace_back(o.flag, std::vector<std::string>{std::string(entry.substr(eq + 1))});
+                    from_env.options.emplace_back(
+                        o.flag, std::vector<std::string>{std::string(entry.substr(eq + 1))});
                     break;
                 }
             }
@@ -210,16 +225,20 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     if (vm.count("version") != 0u) return {std::nullopt, "switchboard 0.1.0\n", 0};
 
     const reader r(vm);
-    cfg.log_level = r.choice<std::string>(
-        "log-level", {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
-                      {"error", "error"}, {"off", "off"}});
+    cfg.log_level = r.choice<std::string>("log-level", {{"trace", "trace"},
+                                                        {"debug", "debug"},
+                                                        {"info", "info"},
+                                                        {"warn", "warn"},
+                                                        {"error", "error"},
+                                                        {"off", "off"}});
 
     auto& h = cfg.http;
     std::tie(h.listen_host, h.listen_port) = parse_listen_address(r.str("listen"));
     h.port_file = r.str("port-file");
     h.io_threads = static_cast<unsigned>(r.integer("io-threads", 0, 256));
     if (h.io_threads == 0) h.io_threads = std::max(1u, std::thread::hardware_concurrency());
-    h.max_body_bytes = static_cast<std::size_t>(r.integer("max-body-bytes", 1024, std::int64_t{1} << 30));
+    h.max_body_bytes =
+        static_cast<std::size_t>(r.integer("max-body-bytes", 1024, std::int64_t{1} << 30));
     h.max_header_bytes = static_cast<std::size_t>(r.integer("max-header-bytes", 1024, 1 << 20));
     h.idle_timeout = std::chrono::milliseconds(r.integer("idle-timeout-ms", 10, 3'600'000));
     h.read_timeout = std::chrono::milliseconds(r.integer("read-timeout-ms", 10, 3'600'000));
@@ -235,19 +254,20 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     auto& m = a.hmac;
     m.secret = r.str("hmac-secret");
     m.secret_is_base64 = r.boolean("hmac-secret-is-base64");
-    m.algorithm = r.choice<hmac_algorithm>(
-        "hmac-algorithm",
-        {{"sha256", hmac_algorithm::sha256}, {"sha512", hmac_algorithm::sha512}, {"sha1", hmac_algorithm::sha1}});
+    m.algorithm = r.choice<hmac_algorithm>("hmac-algorithm", {{"sha256", hmac_algorithm::sha256},
+                                                              {"sha512", hmac_algorithm::sha512},
+                                                              {"sha1", hmac_algorithm::sha1}});
     m.signature_header = r.str("hmac-signature-header");
     m.timestamp_header = r.str("hmac-timestamp-header");
     m.message_id_header = r.str("hmac-message-id-header");
     m.signature_prefix = r.str("hmac-signature-prefix");
     m.encoding = r.choice<signature_encoding>(
-        "hmac-encoding", {{"hex", signature_encoding::hex}, {"base64", signature_encoding::base64}});
+        "hmac-encoding",
+        {{"hex", signature_encoding::hex}, {"base64", signature_encoding::base64}});
     m.payload_format = r.str("hmac-payload-format");
     m.max_skew = std::chrono::seconds(r.integer("hmac-max-skew-s", 1, 86'400 * 7));
-    for (const char* flag : {"webhook-secret-header", "webhook-bearer-header", "hmac-signature-header",
-                             "hmac-timestamp-header"}) {
+    for (const char* flag : {"webhook-secret-header", "webhook-bearer-header",
+                             "hmac-signature-header", "hmac-timestamp-header"}) {
         if (r.str(flag).empty()) reader::fail(flag, "", "a header name");
     }
     if (!m.secret.empty() && m.payload_format.find("{body}") == std::string::npos) {
@@ -260,7 +280,8 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
 
     auto& q = cfg.queue;
     q.capacity = static_cast<std::size_t>(r.integer("queue-capacity", 1, 16'777'216));
-    q.max_bytes = static_cast<std::size_t>(r.integer("queue-max-bytes", 1 << 20, std::int64_t{1} << 40));
+    q.max_bytes =
+        static_cast<std::size_t>(r.integer("queue-max-bytes", 1 << 20, std::int64_t{1} << 40));
     q.ack_timeout = std::chrono::milliseconds(r.integer("ack-timeout-ms", 1, 600'000));
     q.retry_after = std::chrono::seconds(r.integer("retry-after-s", 0, 3600));
 
@@ -270,7 +291,8 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));
     s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
     s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
-    s.reconnect_max_backoff = std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
+    s.reconnect_max_backoff =
+        std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
     s.startup_wait = std::chrono::seconds(r.integer("pg-startup-wait-s", 0, 3600));
     cfg.shutdown_timeout = std::chrono::seconds(r.integer("shutdown-timeout-s", 1, 3600));
 

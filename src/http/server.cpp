@@ -12,12 +12,12 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/core/string.hpp>
 
 #include <fstream>
 
@@ -186,16 +186,17 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
 
         std::optional<response> refusal;
         if (hec == beast_http::error::body_limit) {
-            refusal = json_error(status::payload_too_large,
-                                 "request body exceeds " + std::to_string(cfg_.max_body_bytes) +
-                                     " bytes");
+            refusal = json_error(
+                status::payload_too_large,
+                "request body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes");
         } else if (hec == beast_http::error::header_limit) {
-            refusal = json_error(status::request_header_fields_too_large,
-                                 "request header exceeds " +
-                                     std::to_string(cfg_.max_header_bytes) + " bytes");
+            refusal = json_error(
+                status::request_header_fields_too_large,
+                "request header exceeds " + std::to_string(cfg_.max_header_bytes) + " bytes");
         } else if (hec) {
             if (!is_timeout_or_close(hec)) {
-                refusal = json_error(status::bad_request, "malformed HTTP request: " + hec.message());
+                refusal =
+                    json_error(status::bad_request, "malformed HTTP request: " + hec.message());
             }
             if (!refusal) break;
         }
@@ -203,7 +204,8 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         if (!refusal) {
             auto& header = parser.get();
             if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
-                beast_http::response<beast_http::empty_body> cont{status::continue_, header.version()};
+                beast_http::response<beast_http::empty_body> cont{status::continue_,
+                                                                  header.version()};
                 stream.expires_after(cfg_.write_timeout);
                 auto [cec, cn] = co_await beast_http::async_write(stream, cont, use_tuple);
                 if (cec) break;
@@ -211,14 +213,15 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             stream.expires_after(cfg_.read_timeout);
             auto [bec, bn] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
             if (bec == beast_http::error::body_limit) {
-                refusal = json_error(status::payload_too_large,
-                                     "request body exceeds " + std::to_string(cfg_.max_body_bytes) +
-                                         " bytes");
+                refusal = json_error(
+                    status::payload_too_large,
+                    "request body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes");
             } else if (bec == beast::error::timeout) {
                 refusal = json_error(status::request_timeout, "request not received in time");
             } else if (bec) {
                 if (!is_timeout_or_close(bec)) {
-                    refusal = json_error(status::bad_request, "malformed HTTP request: " + bec.message());
+                    refusal =
+                        json_error(status::bad_request, "malformed HTTP request: " + bec.message());
                 }
                 if (!refusal) break;
             }

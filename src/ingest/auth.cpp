@@ -1,7 +1,7 @@
 #include "switchboard/ingest/auth.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <openssl/evp.h>
+#include <boost/beast/core/string.hpp>
 
 #include <charconv>
 
@@ -40,12 +40,18 @@ std::optional<std::int64_t> parse_timestamp_ms(std::string_view text) {
 
 std::string_view to_string(auth_failure f) noexcept {
     switch (f) {
-        case auth_failure::missing_credentials: return "missing_credentials";
-        case auth_failure::wrong_secret: return "wrong_secret";
-        case auth_failure::wrong_token: return "wrong_token";
-        case auth_failure::bad_signature: return "bad_signature";
-        case auth_failure::malformed_timestamp: return "malformed_timestamp";
-        case auth_failure::stale_timestamp: return "stale_timestamp";
+        case auth_failure::missing_credentials:
+            return "missing_credentials";
+        case auth_failure::wrong_secret:
+            return "wrong_secret";
+        case auth_failure::wrong_token:
+            return "wrong_token";
+        case auth_failure::bad_signature:
+            return "bad_signature";
+        case auth_failure::malformed_timestamp:
+            return "malformed_timestamp";
+        case auth_failure::stale_timestamp:
+            return "stale_timestamp";
     }
     return "unknown";
 }
@@ -65,8 +71,10 @@ authenticator::authenticator(const config::auth_config& cfg)
 
         // Pre-split the payload format so each request only feeds byte ranges to the MAC.
         static constexpr std::pair<std::string_view, segment::kind_t> k_placeholders[] = {
-            {"{timestamp}", segment::timestamp}, {"{body}", segment::body},
-            {"{method}", segment::method},       {"{url}", segment::url},
+            {"{timestamp}", segment::timestamp},
+            {"{body}", segment::body},
+            {"{method}", segment::method},
+            {"{url}", segment::url},
             {"{svix-id}", segment::message_id}};
         std::string_view fmt = cfg_.hmac.payload_format;
         std::string literal;
@@ -74,7 +82,8 @@ authenticator::authenticator(const config::auth_config& cfg)
             bool matched = false;
             for (auto [name, kind] : k_placeholders) {
                 if (fmt.starts_with(name)) {
-                    if (!literal.empty()) payload_.push_back({segment::literal, std::move(literal)});
+                    if (!literal.empty())
+                        payload_.push_back({segment::literal, std::move(literal)});
                     literal.clear();
                     payload_.push_back({kind, {}});
                     fmt.remove_prefix(name.size());
@@ -101,26 +110,39 @@ std::size_t authenticator::compute(std::string_view timestamp, std::string_view 
     for (const auto& seg : payload_) {
         if (n == parts.size()) return 0;
         switch (seg.kind) {
-            case segment::literal: parts[n++] = seg.text; break;
-            case segment::timestamp: parts[n++] = timestamp; break;
-            case segment::body: parts[n++] = body; break;
-            case segment::method: parts[n++] = method; break;
-            case segment::url: parts[n++] = url; break;
-            case segment::message_id: parts[n++] = message_id; break;
+            case segment::literal:
+                parts[n++] = seg.text;
+                break;
+            case segment::timestamp:
+                parts[n++] = timestamp;
+                break;
+            case segment::body:
+                parts[n++] = body;
+                break;
+            case segment::method:
+                parts[n++] = method;
+                break;
+            case segment::url:
+                parts[n++] = url;
+                break;
+            case segment::message_id:
+                parts[n++] = message_id;
+                break;
         }
     }
     return hmac_->compute(std::span(parts.data(), n), out);
 }
 
 std::string authenticator::sign(std::string_view timestamp, std::string_view body,
-                                 std::string_view method, std::string_view url,
-                                 std::string_view message_id) const {
+                                std::string_view method, std::string_view url,
+                                std::string_view message_id) const {
     if (!hmac_) return {};
     hmac::digest d{};
     const std::size_t n = compute(timestamp, body, method, url, message_id, d);
     const std::string_view raw(reinterpret_cast<const char*>(d.data()), n);
-    return cfg_.hmac.signature_prefix +
-           (cfg_.hmac.encoding == config::signature_encoding::hex ? encode_hex(raw) : encode_base64(raw));
+    return cfg_.hmac.signature_prefix + (cfg_.hmac.encoding == config::signature_encoding::hex
+                                             ? encode_hex(raw)
+                                             : encode_base64(raw));
 }
 
 std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
@@ -143,7 +165,7 @@ std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
         encoded.remove_prefix(h.signature_prefix.size());
     }
     const auto received = h.encoding == config::signature_encoding::hex ? decode_hex(encoded)
-                                                                         : decode_base64(encoded);
+                                                                        : decode_base64(encoded);
     if (!received) return auth_failure::bad_signature;
 
     std::string url;
@@ -156,10 +178,11 @@ std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
         }
     }
     hmac::digest expected{};
-    const std::size_t n = compute(timestamp, req.body(), req.method_string(), url,
-                                  h.message_id_header.empty() ? std::string_view{}
-                                                              : std::string_view(req[h.message_id_header]),
-                                  expected);
+    const std::size_t n =
+        compute(timestamp, req.body(), req.method_string(), url,
+                h.message_id_header.empty() ? std::string_view{}
+                                            : std::string_view(req[h.message_id_header]),
+                expected);
     if (n == 0) return auth_failure::bad_signature;
     if (!constant_time_equal(*received,
                              std::string_view(reinterpret_cast<const char*>(expected.data()), n))) {

@@ -27,7 +27,8 @@ std::size_t event_queue::pop_bulk(moodycamel::ConsumerToken& token, event* out, 
     return queue_.wait_dequeue_bulk_timed(token, out, max, timeout);
 }
 
-std::size_t event_queue::try_pop_bulk(moodycamel::ConsumerToken& token, event* out, std::size_t max) {
+std::size_t event_queue::try_pop_bulk(moodycamel::ConsumerToken& token, event* out,
+                                      std::size_t max) {
     return queue_.try_dequeue_bulk(token, out, max);
 }
 

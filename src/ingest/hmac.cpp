@@ -12,15 +12,23 @@ namespace switchboard::ingest {
 hmac::hmac(config::hmac_algorithm algorithm, std::string key)
     : mac_(EVP_MAC_fetch(nullptr, "HMAC", nullptr)), key_(std::move(key)) {
     switch (algorithm) {
-        case config::hmac_algorithm::sha1: digest_name_ = "SHA1", size_ = 20; break;
-        case config::hmac_algorithm::sha512: digest_name_ = "SHA512", size_ = 64; break;
+        case config::hmac_algorithm::sha1:
+            digest_name_ = "SHA1", size_ = 20;
+            break;
+        case config::hmac_algorithm::sha512:
+            digest_name_ = "SHA512", size_ = 64;
+            break;
         case config::hmac_algorithm::sha256:
-        default: digest_name_ = "SHA256", size_ = 32; break;
+        default:
+            digest_name_ = "SHA256", size_ = 32;
+            break;
     }
     if (mac_ == nullptr) throw std::runtime_error("OpenSSL has no HMAC implementation");
 }
 
-hmac::~hmac() { EVP_MAC_free(mac_); }
+hmac::~hmac() {
+    EVP_MAC_free(mac_);
+}
 
 std::size_t hmac::compute(std::span<const std::string_view> parts, digest& out) const noexcept {
     EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac_);
@@ -33,7 +41,8 @@ std::size_t hmac::compute(std::span<const std::string_view> parts, digest& out) 
                            params) == 1;
     for (std::string_view part : parts) {
         if (!ok) break;
-        ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()), part.size()) == 1;
+        ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()),
+                            part.size()) == 1;
     }
     if (ok) ok = EVP_MAC_final(ctx, out.data(), &written, out.size()) == 1;
     EVP_MAC_CTX_free(ctx);

@@ -30,7 +30,8 @@ ingest_metrics::ingest_metrics(metrics::registry& reg, const event_queue& queue)
                      .Help("Webhooks refused with 401, by reason")
                      .Register(reg.prom());
     for (std::size_t f = 0; f < auth_failure_count; ++f) {
-        auth_failures_[f] = &auth.Add({{"reason", std::string(to_string(static_cast<auth_failure>(f)))}});
+        auth_failures_[f] =
+            &auth.Add({{"reason", std::string(to_string(static_cast<auth_failure>(f)))}});
     }
 
     auto& depth = prometheus::BuildGauge()

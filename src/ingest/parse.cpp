@@ -27,7 +27,8 @@ std::uint64_t fnv1a(std::string_view s, std::uint64_t h = 1469598103934665603ull
 /// Checked on the raw token instead of converting it: numbers of any size are valid JSON and
 /// valid jsonb, and must not be refused just because they do not fit a double.
 bool valid_json_number(std::string_view t) {
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r')) {
+    while (!t.empty() &&
+           (t.back() == ' ' || t.back() == '\t' || t.back() == '\n' || t.back() == '\r')) {
         t.remove_suffix(1);
     }
     std::size_t i = 0;
@@ -72,7 +73,7 @@ struct collected {
 };
 
 class walker {
-public:
+  public:
     walker(event& ev, collected& c) : ev_(ev), c_(c) {}
 
     std::string detail;  // set with invalid_field
@@ -162,7 +163,8 @@ public:
         if (t == od::json_type::number) {
             double d = 0;
             if (auto e = v.get_double().get(d)) return e;
-            if (std::isfinite(d) && std::fabs(d) < 9e15) ev_.timestamp_ms = static_cast<std::int64_t>(d);
+            if (std::isfinite(d) && std::fabs(d) < 9e15)
+                ev_.timestamp_ms = static_cast<std::int64_t>(d);
             return simdjson::SUCCESS;
         }
         std::string s;
@@ -306,7 +308,7 @@ public:
         return e;
     }
 
-private:
+  private:
     simdjson::error_code no_nul(std::string_view s) {
         if (std::memchr(s.data(), '\0', s.size()) != nullptr) {
             detail = "strings must not contain U+0000";
@@ -332,7 +334,9 @@ std::optional<std::int64_t> iso(const std::string& primary, const std::string& f
     return std::nullopt;
 }
 
-const std::string& first(const std::string& a, const std::string& b) { return a.empty() ? b : a; }
+const std::string& first(const std::string& a, const std::string& b) {
+    return a.empty() ? b : a;
+}
 
 }  // namespace
 
@@ -367,14 +371,16 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     walker w(out, c);
 
     od::document doc;
-    if (auto e = parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
-                     .get(doc)) {
+    if (auto e =
+            parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
+                .get(doc)) {
         return malformed(e, e == simdjson::EMPTY ? "empty body" : "");
     }
     od::object envelope;
     if (auto e = doc.get_object().get(envelope)) {
         if (e == simdjson::INCORRECT_TYPE) {
-            return parse_error{errc::invalid_envelope, "body must be a JSON object {\"message\": {...}}"};
+            return parse_error{errc::invalid_envelope,
+                               "body must be a JSON object {\"message\": {...}}"};
         }
         return malformed(e, {});
     }
@@ -422,7 +428,8 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
 
     // tool-calls is the one type whose `type` may be missing (spec.md §1.2).
     if (!c.type_present) {
-        if (!c.has_tool_call_list) return parse_error{errc::missing_type, "message.type is missing"};
+        if (!c.has_tool_call_list)
+            return parse_error{errc::missing_type, "message.type is missing"};
         out.type_name = "tool-calls";
     }
     if (out.type_name.empty()) return parse_error{errc::missing_type, "message.type is empty"};

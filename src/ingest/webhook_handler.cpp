@@ -58,12 +58,12 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     }
     if (status == ack_status::rejected) {
         metrics_.count(type, outcome::rejected);
-        co_return refuse(errc::store_rejected, "the database refused this message: " + slot->detail(),
-                         version);
+        co_return refuse(errc::store_rejected,
+                         "the database refused this message: " + slot->detail(), version);
     }
     metrics_.count(type, outcome::timeout);
-    co_return refuse(errc::commit_timeout, "the message could not be committed in time, retry later",
-                     version);
+    co_return refuse(errc::commit_timeout,
+                     "the message could not be committed in time, retry later", version);
 }
 
 }  // namespace switchboard::ingest

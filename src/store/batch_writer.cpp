@@ -217,9 +217,8 @@ void batch_writer::encode(std::span<ingest::event> events) {
         if (ev.call_id.empty()) continue;
         auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
         if (fresh) {
-            calls.push_back(call_row{.id = ev.call_id,
-                                     .first_event = ev.received_us,
-                                     .last_event = ev.received_us});
+            calls.push_back(call_row{
+                .id = ev.call_id, .first_event = ev.received_us, .last_event = ev.received_us});
         }
         call_row& row = calls[it->second];
         const auto& f = ev.call;
@@ -287,10 +286,12 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
         long inserted = 0;
         auto error = write_once(events, inserted);
         if (!error) {
-            metrics_.commit_seconds.Observe(std::chrono::duration<double>(clock::now() - started).count());
+            metrics_.commit_seconds.Observe(
+                std::chrono::duration<double>(clock::now() - started).count());
             metrics_.batch_rows.Observe(static_cast<double>(events.size()));
             metrics_.inserted.Increment(static_cast<double>(inserted));
-            metrics_.duplicates.Increment(static_cast<double>(events.size()) - static_cast<double>(inserted));
+            metrics_.duplicates.Increment(static_cast<double>(events.size()) -
+                                          static_cast<double>(inserted));
             complete(events, ingest::ack_status::committed);
             return result::done;
         }
@@ -305,8 +306,9 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 continue;
             case pg_error::kind::data: {
                 if (events.size() == 1) {
-                    log::warn("msg=\"event refused by Postgres\" writer={} type={} call={} error=\"{}\"",
-                              id_, events[0].type_name, events[0].call_id, error->message);
+                    log::warn(
+                        "msg=\"event refused by Postgres\" writer={} type={} call={} error=\"{}\"",
+                        id_, events[0].type_name, events[0].call_id, error->message);
                     metrics_.rejected.Increment();
                     complete(events, ingest::ack_status::rejected, error->message);
                     return result::done;
@@ -315,7 +317,8 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 const std::size_t half = events.size() / 2;
                 const result a = write(events.first(half));
                 const result b = write(events.subspan(half));
-                return a == result::gave_up || b == result::gave_up ? result::gave_up : result::done;
+                return a == result::gave_up || b == result::gave_up ? result::gave_up
+                                                                    : result::done;
             }
             case pg_error::kind::other:
                 log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
@@ -345,10 +348,12 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     std::vector<ingest::event> batch(max_rows);
 
     for (;;) {
-        std::size_t n = queue_.pop_bulk(token, batch.data(), max_rows, std::chrono::milliseconds(50));
+        std::size_t n =
+            queue_.pop_bulk(token, batch.data(), max_rows, std::chrono::milliseconds(50));
         if (n == 0) {
             if (stop.load() && queue_.queued() == 0) break;
-            if (id_ == 0 && conn_.ok() && clock::now() - last_maintenance_ > std::chrono::hours(6)) {
+            if (id_ == 0 && conn_.ok() &&
+                clock::now() - last_maintenance_ > std::chrono::hours(6)) {
                 last_maintenance_ = clock::now();
                 if (auto e = conn_.exec("SELECT switchboard_ensure_event_partitions()")) {
                     log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
@@ -361,8 +366,9 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         while (n < max_rows) {
             const auto now = clock::now();
             if (now >= deadline) break;
-            n += queue_.pop_bulk(token, batch.data() + n, max_rows - n,
-                                 std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
+            n += queue_.pop_bulk(
+                token, batch.data() + n, max_rows - n,
+                std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
         }
         std::size_t bytes = 0;
         for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();

@@ -18,11 +18,20 @@ void copy_encoder::text(std::string_view value) {
         const char c = value[i];
         const char* esc = nullptr;
         switch (c) {
-            case '\\': esc = "\\\\"; break;
-            case '\t': esc = "\\t"; break;
-            case '\n': esc = "\\n"; break;
-            case '\r': esc = "\\r"; break;
-            default: continue;
+            case '\\':
+                esc = "\\\\";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
+            default:
+                continue;
         }
         buffer_.append(value.data() + run, i - run);
         buffer_.append(esc);

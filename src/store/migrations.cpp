@@ -51,18 +51,21 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
             const std::string sum = checksum(m.sql);
             if (auto it = done.find(m.name); it != done.end()) {
                 if (it->second != sum) {
-                    throw std::runtime_error("migration " + std::string(m.name) +
-                                             " was changed after it was applied (checksum differs)");
+                    throw std::runtime_error(
+                        "migration " + std::string(m.name) +
+                        " was changed after it was applied (checksum differs)");
                 }
                 continue;
             }
             check(conn.exec("BEGIN"), "BEGIN");
             if (auto e = conn.exec(std::string(m.sql).c_str())) {
                 conn.exec("ROLLBACK");
-                throw std::runtime_error("migration " + std::string(m.name) + " failed: " + e->message);
+                throw std::runtime_error("migration " + std::string(m.name) +
+                                         " failed: " + e->message);
             }
-            const std::string record = "INSERT INTO switchboard_migrations (name, checksum) VALUES ('" +
-                                       std::string(m.name) + "', '" + sum + "')";
+            const std::string record =
+                "INSERT INTO switchboard_migrations (name, checksum) VALUES ('" +
+                std::string(m.name) + "', '" + sum + "')";
             check(conn.exec(record.c_str()), "recording " + std::string(m.name));
             check(conn.exec("COMMIT"), "committing " + std::string(m.name));
             applied_now.emplace_back(m.name);

@@ -10,11 +10,11 @@ std::optional<pg_connection> pg_connection::connect(const std::string& url,
                                                     std::string& error) {
     const std::string connect_timeout = std::to_string(timeout.count());
     // Keywords before "dbname" are defaults; the expanded URL overrides them.
-    const char* keys[] = {"application_name", "connect_timeout", "keepalives_idle",
-                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-                          "dbname", nullptr};
-    const char* values[] = {"switchboard", connect_timeout.c_str(), "10", "5", "3", "15000",
-                            url.c_str(), nullptr};
+    const char* keys[] = {
+        "application_name", "connect_timeout",  "keepalives_idle", "keepalives_interval",
+        "keepalives_count", "tcp_user_timeout", "dbname",          nullptr};
+    const char* values[] = {
+        "switchboard", connect_timeout.c_str(), "10", "5", "3", "15000", url.c_str(), nullptr};
     pg_connection c;
     c.conn_.reset(PQconnectdbParams(keys, values, /*expand_dbname=*/1));
     if (!c.conn_ || PQstatus(c.conn_.get()) != CONNECTION_OK) {
@@ -39,7 +39,8 @@ std::optional<pg_error> pg_connection::error_from(const PGresult* res) const {
     while (!e.message.empty() && (e.message.back() == '\n' || e.message.back() == ' ')) {
         e.message.pop_back();
     }
-    const std::string_view cls = std::string_view(e.sqlstate).substr(0, std::min<std::size_t>(2, e.sqlstate.size()));
+    const std::string_view cls =
+        std::string_view(e.sqlstate).substr(0, std::min<std::size_t>(2, e.sqlstate.size()));
     if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK || cls == "08" || cls == "57" ||
         e.sqlstate.empty()) {
         // No SQLSTATE means libpq itself failed (lost connection, protocol error).

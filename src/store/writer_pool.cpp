@@ -16,7 +16,8 @@ writer_pool::~writer_pool() {
 
 void writer_pool::start() {
     for (std::size_t i = 0; i < writers_.size(); ++i) {
-        threads_.emplace_back([this, i] { given_up_[i] = writers_[i]->run(stop_, give_up_after_); });
+        threads_.emplace_back(
+            [this, i] { given_up_[i] = writers_[i]->run(stop_, give_up_after_); });
     }
 }
 

@@ -9,10 +9,10 @@ namespace switchboard::base {
 [[noreturn]] void check_failed(const char* expr, std::source_location where) noexcept;
 }  // namespace switchboard::base
 
-#define SWITCHBOARD_CHECK(expr)                                                              \
-    do {                                                                                     \
-        if (!(expr)) [[unlikely]]                                                            \
-            ::switchboard::base::check_failed(#expr, std::source_location::current());       \
+#define SWITCHBOARD_CHECK(expr)                                                        \
+    do {                                                                               \
+        if (!(expr)) [[unlikely]]                                                      \
+            ::switchboard::base::check_failed(#expr, std::source_location::current()); \
     } while (false)
 
 #ifdef NDEBUG

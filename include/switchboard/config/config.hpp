@@ -57,12 +57,14 @@ struct auth_config {
     hmac_config hmac;
     bool allow_unauthenticated = false;  ///< must be chosen explicitly when no scheme is set
 
-    bool any_scheme() const { return !secret.empty() || !bearer_token.empty() || !hmac.secret.empty(); }
+    bool any_scheme() const {
+        return !secret.empty() || !bearer_token.empty() || !hmac.secret.empty();
+    }
 };
 
 struct queue_config {
-    std::size_t capacity = 65'536;      ///< events admitted but not yet committed
-    std::size_t max_bytes = 256u << 20; ///< their bytes
+    std::size_t capacity = 65'536;                 ///< events admitted but not yet committed
+    std::size_t max_bytes = 256u << 20;            ///< their bytes
     std::chrono::milliseconds ack_timeout{5'000};  ///< longest a sender waits for the commit
     std::chrono::seconds retry_after{1};           ///< Retry-After on 503
 };

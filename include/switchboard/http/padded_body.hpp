@@ -23,7 +23,7 @@ struct padded_body {
     static std::uint64_t size(const value_type& body) { return body.size(); }
 
     class reader {
-    public:
+      public:
         template <bool IsRequest, class Fields>
         reader(boost::beast::http::header<IsRequest, Fields>& /*header*/, value_type& body)
             : body_(body) {}
@@ -49,10 +49,11 @@ struct padded_body {
 
         void finish(boost::beast::error_code& ec) {
             ec = {};
-            if (body_.capacity() < body_.size() + body_padding) body_.reserve(body_.size() + body_padding);
+            if (body_.capacity() < body_.size() + body_padding)
+                body_.reserve(body_.size() + body_padding);
         }
 
-    private:
+      private:
         value_type& body_;
     };
 };

@@ -13,7 +13,7 @@
 namespace switchboard::http {
 
 class router {
-public:
+  public:
     /// Registers `h` for `method` on the exact path `path` (query strings are ignored).
     void add(verb method, std::string path, handler h);
 
@@ -23,7 +23,7 @@ public:
     /// The path part of a request target ("/a/b?x=1" → "/a/b").
     static std::string_view path_of(std::string_view target);
 
-private:
+  private:
     struct route {
         verb method;
         handler h;

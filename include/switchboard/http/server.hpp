@@ -24,19 +24,19 @@ namespace switchboard::http {
 
 /// Prometheus series of the listener, resolved once.
 class http_metrics {
-public:
+  public:
     explicit http_metrics(metrics::registry& reg);
     void response_sent(unsigned code);
     prometheus::Gauge& connections;
 
-private:
+  private:
     prometheus::Family<prometheus::Counter>& responses_;
     // Series per status code 100–599, added on first use (Family::Add is locked), then cached.
     std::array<std::atomic<prometheus::Counter*>, 500> by_code_{};
 };
 
 class server {
-public:
+  public:
     server(boost::asio::io_context& ioc, const config::http_config& cfg, const router& routes,
            metrics::registry& reg);
     ~server();
@@ -56,7 +56,7 @@ public:
 
     struct connection;  // defined in server.cpp
 
-private:
+  private:
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> run_connection(std::shared_ptr<connection> conn);
     void forget(connection* conn);

@@ -27,7 +27,7 @@ enum class ack_status : std::uint8_t {
 };
 
 class ack_slot : public std::enable_shared_from_this<ack_slot> {
-public:
+  public:
     explicit ack_slot(boost::asio::any_io_executor strand);
 
     /// Connection strand: prepare for one event. Returns false while an earlier event still
@@ -43,7 +43,7 @@ public:
     /// Connection strand: why the event was rejected (after wait returned `rejected`).
     const std::string& detail() const { return detail_; }
 
-private:
+  private:
     boost::asio::steady_timer timer_;
     ack_status status_ = ack_status::pending;
     bool in_flight_ = false;

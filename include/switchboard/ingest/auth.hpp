@@ -31,7 +31,7 @@ inline constexpr std::size_t auth_failure_count = 6;
 std::string_view to_string(auth_failure f) noexcept;
 
 class authenticator {
-public:
+  public:
     /// Throws config::config_error when the HMAC secret is declared base64 but is not.
     explicit authenticator(const config::auth_config& cfg);
     ~authenticator();
@@ -44,16 +44,18 @@ public:
 
     /// Signs like Vapi does (for tests, the load generator and documentation):
     /// returns the header value of the signature for `body` at `timestamp`.
-    std::string sign(std::string_view timestamp, std::string_view body, std::string_view method = "POST",
-                     std::string_view url = {}, std::string_view message_id = {}) const;
+    std::string sign(std::string_view timestamp, std::string_view body,
+                     std::string_view method = "POST", std::string_view url = {},
+                     std::string_view message_id = {}) const;
 
-private:
+  private:
     struct segment {
         enum kind_t { literal, timestamp, body, method, url, message_id } kind;
         std::string text;  // for literals
     };
 
-    std::optional<auth_failure> check_hmac(const http::request& req, std::int64_t now_unix_ms) const;
+    std::optional<auth_failure> check_hmac(const http::request& req,
+                                           std::int64_t now_unix_ms) const;
     std::size_t compute(std::string_view timestamp, std::string_view body, std::string_view method,
                         std::string_view url, std::string_view message_id, hmac::digest& out) const;
 

@@ -18,7 +18,7 @@
 namespace switchboard::ingest {
 
 class event_queue {
-public:
+  public:
     explicit event_queue(const config::queue_config& cfg);
 
     /// Admits and enqueues `ev` (moved from only on success). False when a bound is reached.
@@ -47,7 +47,7 @@ public:
 
     const config::queue_config& config() const noexcept { return cfg_; }
 
-private:
+  private:
     config::queue_config cfg_;
     moodycamel::BlockingConcurrentQueue<event> queue_;
     std::atomic<std::size_t> depth_{0};

@@ -15,7 +15,7 @@ struct evp_mac_st;
 namespace switchboard::ingest {
 
 class hmac {
-public:
+  public:
     static constexpr std::size_t max_digest = 64;
     using digest = std::array<unsigned char, max_digest>;
 
@@ -31,7 +31,7 @@ public:
     /// when OpenSSL fails.
     std::size_t compute(std::span<const std::string_view> parts, digest& out) const noexcept;
 
-private:
+  private:
     evp_mac_st* mac_;
     std::string key_;
     const char* digest_name_;

@@ -21,7 +21,7 @@ enum class outcome : std::uint8_t {
 inline constexpr std::size_t outcome_count = 6;
 
 class ingest_metrics {
-public:
+  public:
     /// Registers the families; `queue` is sampled at each scrape for the depth gauges.
     ingest_metrics(metrics::registry& reg, const event_queue& queue);
 
@@ -32,8 +32,9 @@ public:
     void auth_failed(auth_failure f) { auth_failures_[static_cast<std::size_t>(f)]->Increment(); }
     void acked(double seconds) { ack_latency_.Observe(seconds); }
 
-private:
-    std::array<std::array<prometheus::Counter*, outcome_count>, vapi::message_type_count> by_type_{};
+  private:
+    std::array<std::array<prometheus::Counter*, outcome_count>, vapi::message_type_count>
+        by_type_{};
     std::array<prometheus::Counter*, auth_failure_count> auth_failures_{};
     prometheus::Histogram& ack_latency_;
 };

@@ -12,12 +12,12 @@
 namespace switchboard::ingest {
 
 class webhook_handler {
-public:
+  public:
     webhook_handler(const authenticator& auth, event_queue& queue, ingest_metrics& metrics);
 
     boost::asio::awaitable<http::response> handle(http::request& req);
 
-private:
+  private:
     http::response refuse(errc code, std::string_view detail, unsigned version) const;
 
     const authenticator& auth_;

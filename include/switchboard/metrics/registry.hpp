@@ -18,7 +18,7 @@
 namespace switchboard::metrics {
 
 class registry {
-public:
+  public:
     registry();
 
     prometheus::Registry& prom() { return *registry_; }
@@ -29,7 +29,7 @@ public:
     /// The Prometheus text exposition format (version 0.0.4) of every registered family.
     std::string serialize();
 
-private:
+  private:
     std::shared_ptr<prometheus::Registry> registry_;
     std::mutex hooks_mutex_;
     std::vector<std::function<void()>> hooks_;

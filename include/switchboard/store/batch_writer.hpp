@@ -21,7 +21,7 @@
 namespace switchboard::store {
 
 class batch_writer {
-public:
+  public:
     batch_writer(unsigned id, const config::store_config& cfg, ingest::event_queue& queue,
                  store_metrics& metrics);
 
@@ -39,12 +39,13 @@ public:
     /// Connects and prepares the session (staging tables). False on failure.
     bool connect(std::string& error);
 
-private:
+  private:
     enum class result { done, gave_up };
     result write(std::span<ingest::event> events);
     bool reconnect_with_backoff();
     bool giving_up() const;
-    void complete(std::span<ingest::event> events, ingest::ack_status status, const std::string& detail = {});
+    void complete(std::span<ingest::event> events, ingest::ack_status status,
+                  const std::string& detail = {});
     void encode(std::span<ingest::event> events);
 
     unsigned id_;

@@ -10,7 +10,7 @@
 namespace switchboard::store {
 
 class copy_encoder {
-public:
+  public:
     void text(std::string_view value);
     /// Empty strings become NULL.
     void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
@@ -23,7 +23,7 @@ public:
     std::string_view data() const { return buffer_; }
     void clear() { buffer_.clear(), at_row_start_ = true; }
 
-private:
+  private:
     void separator();
 
     std::string buffer_;

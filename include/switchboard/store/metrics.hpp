@@ -9,12 +9,12 @@ namespace switchboard::store {
 struct store_metrics {
     explicit store_metrics(metrics::registry& reg);
 
-    prometheus::Histogram& batch_rows;       ///< events per committed batch
-    prometheus::Histogram& commit_seconds;   ///< BEGIN … COMMIT of one batch
-    prometheus::Counter& inserted;           ///< new rows in call_events
-    prometheus::Counter& duplicates;         ///< events already stored
-    prometheus::Counter& rejected;           ///< events Postgres refused
-    prometheus::Counter& reconnects;         ///< successful reconnections
+    prometheus::Histogram& batch_rows;      ///< events per committed batch
+    prometheus::Histogram& commit_seconds;  ///< BEGIN … COMMIT of one batch
+    prometheus::Counter& inserted;          ///< new rows in call_events
+    prometheus::Counter& duplicates;        ///< events already stored
+    prometheus::Counter& rejected;          ///< events Postgres refused
+    prometheus::Counter& reconnects;        ///< successful reconnections
     prometheus::Gauge& connected_writers;
     std::array<prometheus::Counter*, 4> errors{};  ///< by pg_error::kind
 

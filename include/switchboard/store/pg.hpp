@@ -29,13 +29,13 @@ struct pg_error {
 using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
 class pg_connection {
-public:
+  public:
     pg_connection() = default;
 
     /// Connects to `url` (a libpq URI or key=value string). Our defaults (application_name,
     /// connect and TCP timeouts) come first so that anything in `url` overrides them.
-    static std::optional<pg_connection> connect(const std::string& url, std::chrono::seconds timeout,
-                                                std::string& error);
+    static std::optional<pg_connection> connect(const std::string& url,
+                                                std::chrono::seconds timeout, std::string& error);
 
     bool ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
     PGconn* get() const { return conn_.get(); }
@@ -51,7 +51,7 @@ public:
     /// COPY … FROM STDIN with `data` in COPY text format.
     std::optional<pg_error> copy_in(const char* copy_sql, std::string_view data);
 
-private:
+  private:
     std::optional<pg_error> error_from(const PGresult* res) const;
 
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn_{nullptr, &PQfinish};

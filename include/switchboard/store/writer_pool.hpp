@@ -16,8 +16,9 @@
 namespace switchboard::store {
 
 class writer_pool {
-public:
-    writer_pool(const config::store_config& cfg, ingest::event_queue& queue, metrics::registry& reg);
+  public:
+    writer_pool(const config::store_config& cfg, ingest::event_queue& queue,
+                metrics::registry& reg);
     ~writer_pool();
     writer_pool(const writer_pool&) = delete;
     writer_pool& operator=(const writer_pool&) = delete;
@@ -32,7 +33,7 @@ public:
     /// Writers with a working connection (readiness).
     unsigned connected() const;
 
-private:
+  private:
     store_metrics metrics_;
     std::vector<std::unique_ptr<batch_writer>> writers_;
     std::vector<std::thread> threads_;

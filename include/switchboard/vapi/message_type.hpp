@@ -45,7 +45,8 @@ enum class message_type : std::uint8_t {
     unknown,
 };
 
-inline constexpr std::size_t message_type_count = static_cast<std::size_t>(message_type::unknown) + 1;
+inline constexpr std::size_t message_type_count =
+    static_cast<std::size_t>(message_type::unknown) + 1;
 
 /// The wire name, e.g. "status-update"; "unknown" for message_type::unknown.
 std::string_view to_string(message_type t) noexcept;
