@@ -12,10 +12,12 @@ PACKAGES=(
 )
 # Test-only tools: promtool (checks /metrics) and wrk (load). Node.js and npm (SDK conformance
 # checks) come with the machine image; Debian's own packages are the fallback.
-if [[ "${1:-}" == "--test" ]]; then
-  PACKAGES+=(prometheus wrk)
-  command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
-fi
+# Benchmark-only: nginx (the HTTP ceiling of ../shared/baselines).
+case "${1:-}" in
+  --test) PACKAGES+=(prometheus wrk) ;;
+  --bench) PACKAGES+=(prometheus wrk nginx) ;;
+esac
+if [[ -n "${1:-}" ]]; then command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm); fi
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

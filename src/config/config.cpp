@@ -198,7 +198,17 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
 
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(args).options(desc).run(), vm);
+        const po::parsed_options from_args = po::command_line_parser(args).options(desc).run();
+        // Without a positional description, program_options keeps stray words and store() skips
+        // them silently: `switchboard --database-url=… migrate` would start serving instead.
+        for (const auto& o : from_args.options) {
+            if (o.position_key >= 0) {
+                const std::string word = o.original_tokens.empty() ? "" : o.original_tokens.front();
+                throw config_error("unexpected argument '" + word +
+                                   "' (the command, serve or migrate, comes first; see --help)");
+            }
+        }
+        po::store(from_args, vm);
         // The environment fills what the command line did not (po::store keeps the first value).
         po::parsed_options from_env(&desc);
         for (auto env = envp != nullptr ? envp : environ; env != nullptr && *env != nullptr;

@@ -68,7 +68,19 @@ std::optional<std::string> decode_hex(std::string_view text) {
 }
 
 std::optional<std::string> decode_base64(std::string_view text) {
-    std::string padded(text);
+    // EVP_DecodeBlock alone accepts '=' anywhere, surplus padding and a lone final character,
+    // and then returns wrong bytes ("YWJj=" gave "ab"). So the shape is checked first: base64
+    // characters, then only the '=' that complete the last group of four.
+    std::size_t data = text.size();
+    while (data > 0 && text[data - 1] == '=') --data;
+    const std::size_t pad = text.size() - data;
+    if (data % 4 == 1 || pad > (4 - data % 4) % 4) return std::nullopt;
+    for (const char c : text.substr(0, data)) {
+        const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (!ok) return std::nullopt;
+    }
+    std::string padded(text.substr(0, data));
     while (padded.size() % 4 != 0) padded += '=';
     std::string out(padded.size() / 4 * 3, '\0');
     const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
@@ -76,9 +88,7 @@ std::optional<std::string> decode_base64(std::string_view text) {
                                   static_cast<int>(padded.size()));
     if (n < 0) return std::nullopt;
     // EVP_DecodeBlock counts padding as zero bytes: drop them.
-    std::size_t len = static_cast<std::size_t>(n);
-    for (auto it = padded.rbegin(); it != padded.rend() && *it == '=' && len > 0; ++it) --len;
-    out.resize(len);
+    out.resize(static_cast<std::size_t>(n) - (padded.size() - data));
     return out;
 }
 

@@ -146,14 +146,21 @@ class walker {
         return simdjson::SUCCESS;
     }
 
+    /// Validates a number by its grammar, as `any` does, and converts it when it fits a double:
+    /// a valid number beyond double's range (1e999) leaves `out` empty instead of getting the
+    /// whole body refused.
+    static simdjson::error_code to_double(od::value v, std::optional<double>& out) {
+        if (!valid_json_number(v.raw_json_token())) return simdjson::NUMBER_ERROR;
+        double d = 0;
+        if (v.get_double().get(d) == simdjson::SUCCESS) out = d;
+        return simdjson::SUCCESS;
+    }
+
     simdjson::error_code num(od::value v, std::optional<double>& out, int depth) {
         od::json_type t;
         if (auto e = v.type().get(t)) return e;
         if (t != od::json_type::number) return any(v, depth);
-        double d = 0;
-        if (auto e = v.get_double().get(d)) return e;
-        out = d;
-        return simdjson::SUCCESS;
+        return to_double(v, out);
     }
 
     /// message.timestamp: a number (ms), or a string of digits.
@@ -161,10 +168,11 @@ class walker {
         od::json_type t;
         if (auto e = v.type().get(t)) return e;
         if (t == od::json_type::number) {
-            double d = 0;
-            if (auto e = v.get_double().get(d)) return e;
-            if (std::isfinite(d) && std::fabs(d) < 9e15)
-                ev_.timestamp_ms = static_cast<std::int64_t>(d);
+            std::optional<double> d;
+            if (auto e = to_double(v, d)) return e;
+            if (d && std::isfinite(*d) && std::fabs(*d) < 9e15) {
+                ev_.timestamp_ms = static_cast<std::int64_t>(*d);
+            }
             return simdjson::SUCCESS;
         }
         std::string s;
@@ -474,6 +482,16 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
         parts.discriminator = out.call_id;
     }
     out.dedupe_key = make_dedupe_key(out.type_name, out.timestamp_ms, out.type, parts);
+    // A redelivered report may carry a new timestamp; its end time does not change. Both are in
+    // the primary key, so the report must be filed under the stable one.
+    out.sent_at_ms = out.timestamp_ms.value_or(0);
+    if (out.type == message_type::end_of_call_report) {
+        if (f.ended_at_us) {
+            out.sent_at_ms = *f.ended_at_us / 1000;
+        } else if (f.created_at_us) {
+            out.sent_at_ms = *f.created_at_us / 1000;
+        }
+    }
     return {};
 }
 

@@ -205,7 +205,7 @@ void batch_writer::encode(std::span<ingest::event> events) {
     std::unordered_map<std::string_view, std::size_t> index;
     for (const auto& ev : events) {
         events_rows_.text(ev.call_id);
-        events_rows_.integer(ev.timestamp_ms.value_or(0) * 1000);
+        events_rows_.integer(ev.sent_at_ms * 1000);
         events_rows_.text(ev.dedupe_key);
         events_rows_.text(ev.type_name);
         events_rows_.integer(ev.timestamp_ms);

@@ -39,6 +39,10 @@ struct event {
     std::string call_id;    ///< call.id, else chat.id / session.id / campaign contact; may be empty
     std::string org_id;
     std::optional<std::int64_t> timestamp_ms;  ///< Vapi's message.timestamp
+    /// The time the event is filed under (call_events.sent_at, part of its key): the sender's
+    /// timestamp, except for messages whose dedupe key leaves the timestamp out (the end-of-call
+    /// report), filed under a time that is the same in every delivery (the call's end).
+    std::int64_t sent_at_ms = 0;
     std::int64_t received_us = 0;
     std::string dedupe_key;
     call_facts call;

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# The standard benchmark run: one command, everything on this machine, results in BENCHMARKS.md.
+#
+#   bench/run.sh            standard scenarios (about 4 minutes)
+#   bench/run.sh --long     adds the 10-minute open-loop soak (RSS sampled every second)
+#
+# It starts a durable Postgres (fsync on, synchronous_commit on: ../shared/baselines/pg.sh), then
+# measures side by side with the same load (../shared/baselines/wrk/mix.lua, wrk -t1 -c64):
+#   - the HTTP ceiling (nginx answering 200 {} without work),
+#   - the naive Node handler (Express + node-postgres, one INSERT per webhook),
+#   - switchboard,
+# and runs switchboard's own scenarios with bench/load (open loop at 10,000/s, max throughput,
+# 10x overload), each with a ledger checked against Postgres. CPU per webhook is the service's
+# user+system CPU time (from /proc) divided by the webhooks it acknowledged; peak RSS is VmHWM.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
+LONG=0; [[ "${1:-}" == "--long" ]] && LONG=1
+OUT=$ROOT/BENCHMARKS.md
+WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
+PGPORT=55450; SBPORT=8093; NODEPORT=8091; NGINXPORT=8092
+SECRET=bench-secret
+WRK_SECONDS=${WRK_SECONDS:-15}
+DB=postgresql://postgres@127.0.0.1:$PGPORT/app
+export LC_ALL=C
+
+cd "$ROOT"
+scripts/deps.sh --bench
+cmake --preset release -DSWITCHBOARD_TESTS=OFF -DSWITCHBOARD_BENCH=ON >/dev/null
+cmake --build --preset release >/dev/null
+BIN=$ROOT/build/release/switchboard
+LOAD=$ROOT/build/release/bench/switchboard-load
+
+SB_PID=""; NODE_PID=""
+cleanup() {
+  [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
+  [[ -n $NODE_PID ]] && kill "$NODE_PID" 2>/dev/null || true
+  [[ -f /tmp/steer-nginx.pid ]] && kill "$(cat /tmp/steer-nginx.pid)" 2>/dev/null || true
+  "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+log() { echo "bench: $*" >&2; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+TICK=$(getconf CLK_TCK)
+
+wrk_mix() {  # url → prints requests/s, non-2xx count
+  wrk -t1 -c64 -d"${WRK_SECONDS}s" -s "$SHARED/baselines/wrk/mix.lua" "$1" -- "$SHARED/vapi/examples" "$SECRET" > "$WORK/wrk.txt" 2>&1
+  local rps non2xx
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt")
+  non2xx=$(awk '/Non-2xx/ {print $5}' "$WORK/wrk.txt"); non2xx=${non2xx:-0}
+  echo "$rps $non2xx"
+}
+
+start_pg() {
+  "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+  "$SHARED/baselines/pg.sh" start $PGPORT durable
+}
+
+start_sb() {  # extra env as arguments
+  env DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=$SECRET SWITCHBOARD_LISTEN=127.0.0.1:$SBPORT \
+      SWITCHBOARD_PORT_FILE=$WORK/sb.port SWITCHBOARD_LOG_LEVEL=warn "$@" "$BIN" > "$WORK/sb.log" 2>&1 &
+  SB_PID=$!
+  for _ in $(seq 100); do [[ -s $WORK/sb.port ]] && break; sleep 0.1; done
+  [[ -s $WORK/sb.port ]] || { cat "$WORK/sb.log"; exit 1; }
+}
+stop_sb() { kill -TERM "$SB_PID"; wait "$SB_PID" || true; SB_PID=""; rm -f "$WORK/sb.port"; }
+
+# --- 1. the same wrk mix against the three servers --------------------------------------------
+start_pg
+log "nginx ceiling"
+nginx -c "$SHARED/baselines/nginx/ceiling.conf"
+sleep 0.5
+read -r NGINX_RPS _ < <(wrk_mix "http://127.0.0.1:$NGINXPORT/receive")
+kill "$(cat /tmp/steer-nginx.pid)"; sleep 0.5
+
+log "naive node handler"
+cp -r "$SHARED/baselines/node-naive" "$WORK/node"
+(cd "$WORK/node" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
+(cd "$WORK/node" && DATABASE_URL=$DB PORT=$NODEPORT exec node server.mjs) > "$WORK/node.log" 2>&1 &
+NODE_PID=$!
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$NODEPORT/" && break; sleep 0.1; done
+read -r NODE_RPS NODE_NON2XX < <(wrk_mix "http://127.0.0.1:$NODEPORT/receive")
+kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
+
+log "switchboard (wrk mix)"
+start_sb
+T0=$(cpu_ticks "$SB_PID")
+read -r SB_RPS SB_NON2XX < <(wrk_mix "http://127.0.0.1:$SBPORT/receive")
+T1=$(cpu_ticks "$SB_PID")
+SB_WRK_ACKED=$(curl -s "http://127.0.0.1:$SBPORT/metrics" | awk '/^switchboard_webhooks_total\{outcome="stored"/ {s += $2} END {print s}')
+SB_WRK_CPU_US=$(python3 -c "print(round(($T1-$T0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1))")
+SB_WRK_HWM=$(hwm_kb "$SB_PID")
+stop_sb
+
+# --- 2. switchboard scenarios with the load generator -----------------------------------------
+run_load() {  # name, then switchboard-load arguments
+  local name=$1; shift
+  log "scenario $name"
+  start_pg >/dev/null
+  start_sb
+  local t0 t1; t0=$(cpu_ticks "$SB_PID")
+  set +e
+  "$LOAD" --url "http://127.0.0.1:$SBPORT/receive" --secret $SECRET --examples "$SHARED/vapi/examples" \
+          --database-url "$DB" --report "$WORK/$name.json" --progress 10 "$@" > "$WORK/$name.txt" 2>&1
+  local rc=$?
+  set -e
+  t1=$(cpu_ticks "$SB_PID")
+  local hwm; hwm=$(hwm_kb "$SB_PID")
+  stop_sb
+  python3 - "$WORK/$name.json" "$name" "$t0" "$t1" "$TICK" "$hwm" "$rc" >> "$WORK/scenarios.jsonl" <<'PY'
+import json, sys
+path, name, t0, t1, tick, hwm, rc = sys.argv[1:]
+r = json.load(open(path))
+r["name"] = name
+r["cpu_us_per_ack"] = round((int(t1) - int(t0)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
+r["peak_rss_mb"] = round(int(hwm) / 1024, 1)
+r["exit_code"] = int(rc)
+print(json.dumps(r))
+PY
+}
+
+: > "$WORK/scenarios.jsonl"
+run_load open-10k --mode open --rate 10000 --duration 30 --connections 256
+run_load max --mode max --duration 20 --connections 64
+# 10x overload of a small queue: the excess must be refused fast, memory stay bounded.
+SWITCHBOARD_QUEUE_CAPACITY=2048 run_load overload --mode open --rate 100000 --duration 15 --connections 512
+if ((LONG)); then
+  log "10-minute soak"
+  run_load soak-10min --mode open --rate 10000 --duration 600 --connections 256
+fi
+
+# --- 3. BENCHMARKS.md --------------------------------------------------------------------------
+python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
+          "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" <<'PY'
+import json, sys, datetime, subprocess
+out, scen, nginx, node, node_bad, sb, sb_bad, sb_cpu, sb_hwm, secs = sys.argv[1:]
+nginx, node, sb = float(nginx), float(node), float(sb)
+rows = [json.loads(l) for l in open(scen) if l.strip()]
+cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+L = []
+L.append("# BENCHMARKS\n")
+L.append(f"Measured by `bench/run.sh` on {datetime.date.today()}, on this project's machine kind "
+         f"(2 cores, {cpu}), everything local: the load generator, the server and a durable "
+         "Postgres 15 (fsync on, synchronous_commit on) share the two cores.\n")
+L.append("## The same load against the three servers\n")
+L.append(f"`wrk -t1 -c64 -d{secs}s -s ../shared/baselines/wrk/mix.lua` (the Vapi example bodies, weighted like "
+         "real traffic, a fresh call id per block).\n")
+L.append("| server | requests/s | non-2xx | vs nginx | vs naive Node |")
+L.append("|---|---:|---:|---:|---:|")
+L.append(f"| nginx, 200 without work (ceiling) | {nginx:,.0f} | 0 | 1.00 | {nginx/node:.1f}x |")
+L.append(f"| naive Node handler (1 INSERT per webhook) | {node:,.0f} | {node_bad} | {node/nginx:.2f} | 1.0x |")
+L.append(f"| **switchboard** (durable ack) | **{sb:,.0f}** | {sb_bad} | **{sb/nginx:.2f}** | **{sb/node:.1f}x** |")
+L.append("")
+L.append(f"switchboard during that run: {sb_cpu} µs of CPU per acknowledged webhook, peak RSS {int(sb_hwm)/1024:.1f} MB.\n")
+L.append("## switchboard scenarios (bench/load, ledger checked in Postgres)\n")
+L.append("Calls of 10 turns (~75 messages: status updates, speech updates, partial and final transcripts, "
+         "growing conversation updates, tool calls, end-of-call report), 200 calls in progress at once. "
+         "Open loop measures latency from each request's scheduled time.\n")
+L.append("| scenario | sent | acked/s | refused | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/ack | peak RSS MB | ledger |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+for r in rows:
+    lat = r["latency_ms"]
+    led = "balanced" if r["ledger"]["valid"] else "VOID"
+    L.append(f"| {r['name']} | {r['sent']:,} | {r['acked_per_s']:,.0f} | {r['refused']:,} | {lat['p50']:.2f} | "
+             f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['p999']:.2f} | {r['cpu_us_per_ack']} | {r['peak_rss_mb']} | {led} |")
+L.append("")
+for r in rows:
+    if r["refused_by_status"]:
+        L.append(f"- {r['name']}: refused by status {json.dumps(r['refused_by_status'])}")
+L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).")
+open(out, "w").write("\n".join(L) + "\n")
+PY
+log "wrote $OUT"
+cat "$OUT"
