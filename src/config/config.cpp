@@ -275,7 +275,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         "hmac-encoding",
         {{"hex", signature_encoding::hex}, {"base64", signature_encoding::base64}});
     m.payload_format = r.str("hmac-payload-format");
-    m.max_skew = std::chrono::seconds(r.integer("hmac-max-skew-s", 1, 86'400 * 7));
+    m.max_skew = std::chrono::seconds(r.integer("hmac-max-skew-s", 1, std::int64_t{86'400} * 7));
     for (const char* flag : {"webhook-secret-header", "webhook-bearer-header",
                              "hmac-signature-header", "hmac-timestamp-header"}) {
         if (r.str(flag).empty()) reader::fail(flag, "", "a header name");

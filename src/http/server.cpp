@@ -18,6 +18,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <fstream>
 
@@ -70,11 +71,29 @@ server::server(asio::io_context& ioc, const config::http_config& cfg, const rout
 server::~server() = default;
 
 tcp::endpoint server::start() {
-    tcp::endpoint ep(asio::ip::make_address(cfg_.listen_host), cfg_.listen_port);
-    acceptor_.open(ep.protocol());
+    const std::string where = cfg_.listen_host + ":" + std::to_string(cfg_.listen_port);
+    auto fail = [&where](const boost::system::error_code& ec) {
+        throw boost::system::system_error(
+            ec, "cannot listen on " + where + " (--listen / SWITCHBOARD_LISTEN)");
+    };
+    // The configuration accepts host names ("localhost:8080"), not only address literals.
+    boost::system::error_code ec;
+    tcp::endpoint ep(asio::ip::make_address(cfg_.listen_host, ec), cfg_.listen_port);
+    if (ec) {
+        tcp::resolver resolver(ioc_);
+        const auto found = resolver.resolve(cfg_.listen_host, std::to_string(cfg_.listen_port),
+                                            tcp::resolver::passive, ec);
+        if (ec) fail(ec);
+        if (found.empty()) fail(asio::error::host_not_found);
+        ep = found.begin()->endpoint();
+    }
+    acceptor_.open(ep.protocol(), ec);
+    if (ec) fail(ec);
     acceptor_.set_option(asio::socket_base::reuse_address(true));
-    acceptor_.bind(ep);
-    acceptor_.listen(asio::socket_base::max_listen_connections);
+    acceptor_.bind(ep, ec);
+    if (ec) fail(ec);
+    acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) fail(ec);
     const tcp::endpoint bound = acceptor_.local_endpoint();
     if (!cfg_.port_file.empty()) {
         // Written to a temporary name first so a reader never sees a partial file.
@@ -179,10 +198,19 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
         parser.body_limit(cfg_.max_body_bytes);
 
+        // The idle timeout covers the wait for a request to begin; from its first byte on, the
+        // read timeout applies, so a client that stalls or dribbles its header cannot hold the
+        // connection for the (longer) idle timeout.
         conn->idle = true;
-        stream.expires_after(cfg_.idle_timeout);
-        auto [hec, hn] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
+        if (buffer.size() == 0) {
+            stream.expires_after(cfg_.idle_timeout);
+            auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            if (iec) break;  // idle timeout, peer closed, or stop(): nothing to answer
+            buffer.commit(in);
+        }
         conn->idle = false;
+        stream.expires_after(cfg_.read_timeout);
+        auto [hec, hn] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
 
         std::optional<response> refusal;
         if (hec == beast_http::error::body_limit) {

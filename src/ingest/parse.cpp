@@ -88,7 +88,8 @@ class walker {
                 if (auto e = v.get_object().get(o)) return e;
                 for (auto fr : o) {
                     od::field f;
-                    if (auto e = std::move(fr).get(f)) return e;
+                    if (auto e = fr.error()) return e;
+                    f = fr.value_unsafe();
                     std::string_view key;
                     if (auto e = f.unescaped_key().get(key)) return e;
                     if (auto e = no_nul(key)) return e;
@@ -101,7 +102,8 @@ class walker {
                 if (auto e = v.get_array().get(a)) return e;
                 for (auto er : a) {
                     od::value el;
-                    if (auto e = std::move(er).get(el)) return e;
+                    if (auto e = er.error()) return e;
+                    el = er.value_unsafe();
                     if (auto e = any(el, depth + 1)) return e;
                 }
                 return simdjson::SUCCESS;
@@ -204,7 +206,8 @@ class walker {
         if (depth > k_max_depth) return simdjson::DEPTH_ERROR;
         for (auto fr : o) {
             od::field f;
-            if (auto e = std::move(fr).get(f)) return e;
+            if (auto e = fr.error()) return e;
+            f = fr.value_unsafe();
             std::string_view key;
             if (auto e = f.unescaped_key().get(key)) return e;
             if (auto e = no_nul(key)) return e;
@@ -266,7 +269,8 @@ class walker {
         if (auto e = v.get_array().get(a)) return e;
         for (auto er : a) {
             od::value el;
-            if (auto e = std::move(er).get(el)) return e;
+            if (auto e = er.error()) return e;
+            el = er.value_unsafe();
             std::string id;
             if (auto e = id_of(el, id, depth + 1)) return e;
             if (!c_.discriminator.empty()) c_.discriminator += ',';
@@ -396,7 +400,8 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     bool has_message = false;
     for (auto fr : envelope) {
         od::field f;
-        if (auto e = std::move(fr).get(f)) return malformed(e, w.detail);
+        if (auto e = fr.error()) return malformed(e, w.detail);
+        f = fr.value_unsafe();
         std::string_view key;
         if (auto e = f.unescaped_key().get(key)) return malformed(e, w.detail);
         od::value v = f.value();

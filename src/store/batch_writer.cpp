@@ -335,6 +335,28 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
     }
 }
 
+void batch_writer::check_idle_connection() {
+    const auto now = clock::now();
+    if (now - last_probe_ < k_idle_probe_interval) return;
+    last_probe_ = now;
+    if (conn_.ok()) {
+        // An empty query is one round trip; it fails when the server or the network is gone.
+        const auto e = conn_.exec("");
+        if (!e) return;
+        metrics_.error(e->what);
+        log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                  e->message);
+        conn_.reset();
+    }
+    if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
+    // A single attempt: while idle the writer must keep returning to the queue (and to stop).
+    std::string error;
+    if (connect(error)) {
+        metrics_.reconnects.Increment();
+        log::info("msg=\"writer reconnected\" writer={} attempts=1", id_);
+    }
+}
+
 std::size_t batch_writer::run(const std::atomic<bool>& stop,
                               const std::atomic<clock::rep>& give_up_after) {
     stop_ = &stop;
@@ -352,6 +374,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             queue_.pop_bulk(token, batch.data(), max_rows, std::chrono::milliseconds(50));
         if (n == 0) {
             if (stop.load() && queue_.queued() == 0) break;
+            check_idle_connection();
             if (id_ == 0 && conn_.ok() &&
                 clock::now() - last_maintenance_ > std::chrono::hours(6)) {
                 last_maintenance_ = clock::now();
@@ -373,6 +396,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         std::size_t bytes = 0;
         for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();
         write(std::span(batch.data(), n));
+        last_probe_ = clock::now();  // the write itself showed whether the connection works
         for (std::size_t i = 0; i < n; ++i) batch[i] = ingest::event{};
         queue_.release(n, bytes);
     }
