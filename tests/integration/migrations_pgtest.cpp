@@ -4,8 +4,22 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <barrier>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
 namespace switchboard::test {
 namespace {
+
+store::pg_connection connect(const std::string& url) {
+    std::string error;
+    auto c = store::pg_connection::connect(url, std::chrono::seconds(10), error);
+    EXPECT_TRUE(c.has_value()) << error;
+    return c ? std::move(*c) : store::pg_connection{};
+}
 
 TEST(Migrations, ApplyOnceAndRecordEachFile) {
     test_db db;
@@ -15,6 +29,212 @@ TEST(Migrations, ApplyOnceAndRecordEachFile) {
               std::to_string(store::embedded_migrations().size()));
     EXPECT_EQ(db.scalar("SELECT to_regclass('call_events') IS NOT NULL"), "t");
     EXPECT_EQ(db.scalar("SELECT to_regclass('calls') IS NOT NULL"), "t");
+}
+
+TEST(Migrations, SecondRunAppliesNothing) {
+    test_db db;
+    auto conn = connect(db.url());
+    const auto first = store::migrate(conn, store::embedded_migrations());
+    ASSERT_EQ(first.size(), store::embedded_migrations().size());
+    EXPECT_EQ(first.front(), "001_calls_and_events.sql");
+    const auto second = store::migrate(conn, store::embedded_migrations());
+    EXPECT_TRUE(second.empty());
+    // The recorded checksum is the SHA-256 of the file's text (64 hex digits).
+    EXPECT_EQ(db.scalar("SELECT min(length(checksum)) FROM switchboard_migrations"), "64");
+}
+
+// Several replicas starting together: every migration must run exactly once. The second
+// migration appends a row, so a double application is visible, and a concurrent CREATE TABLE
+// without the advisory lock would make some migrators throw.
+TEST(Migrations, ConcurrentMigratorsApplyEachMigrationExactlyOnce) {
+    test_db db;
+    const std::vector<store::migration> list = {
+        {"001_counter.sql", "CREATE TABLE applied_counter (n int NOT NULL)"},
+        {"002_bump.sql", "SELECT pg_sleep(0.05); INSERT INTO applied_counter VALUES (1)"},
+        {"003_more.sql",
+         "CREATE TABLE later_table (x int); INSERT INTO applied_counter VALUES (2)"},
+    };
+    constexpr int k_threads = 8;
+    std::vector<store::pg_connection> conns;
+    for (int i = 0; i < k_threads; ++i) conns.push_back(connect(db.url()));
+    std::barrier sync(k_threads);
+    std::atomic<int> applied_total{0};
+    std::atomic<int> failures{0};
+    std::vector<std::string> errors(k_threads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < k_threads; ++i) {
+        threads.emplace_back([&, i] {
+            sync.arrive_and_wait();
+            try {
+                applied_total += static_cast<int>(store::migrate(conns[i], list).size());
+            } catch (const std::exception& e) {
+                ++failures;
+                errors[i] = e.what();
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0) << errors[0] << errors[1];
+    EXPECT_EQ(applied_total.load(), 3);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM switchboard_migrations"), "3");
+    EXPECT_EQ(db.scalar("SELECT string_agg(n::text, ',' ORDER BY n) FROM applied_counter"), "1,2");
+}
+
+TEST(Migrations, ConcurrentMigratorsOfTheRealSchemaAllSucceed) {
+    test_db db;
+    constexpr int k_threads = 4;
+    std::vector<store::pg_connection> conns;
+    for (int i = 0; i < k_threads; ++i) conns.push_back(connect(db.url()));
+    std::barrier sync(k_threads);
+    std::atomic<int> applied_total{0};
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < k_threads; ++i) {
+        threads.emplace_back([&, i] {
+            sync.arrive_and_wait();
+            try {
+                applied_total +=
+                    static_cast<int>(store::migrate(conns[i], store::embedded_migrations()).size());
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_EQ(applied_total.load(), static_cast<int>(store::embedded_migrations().size()));
+}
+
+TEST(Migrations, ChangedChecksumIsRefused) {
+    test_db db;
+    auto conn = connect(db.url());
+    store::migrate(conn, {{"001_a.sql", "CREATE TABLE a (x int)"}});
+    try {
+        store::migrate(conn, {{"001_a.sql", "CREATE TABLE a (x int, y int)"}});
+        FAIL() << "a changed migration was accepted";
+    } catch (const std::runtime_error& e) {
+        EXPECT_NE(std::string(e.what()).find("001_a.sql"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("checksum"), std::string::npos) << e.what();
+    }
+    // Nothing of the changed text ran, and the advisory lock was released: another session
+    // (another replica) can take it at once.
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 'a'"),
+              "1");
+    EXPECT_EQ(db.scalar("SELECT pg_try_advisory_lock(7310594658609522)"), "t");
+    EXPECT_EQ(db.scalar("SELECT pg_advisory_unlock(7310594658609522)"), "t");
+}
+
+TEST(Migrations, FailedMigrationIsRolledBackAndNotRecorded) {
+    test_db db;
+    auto conn = connect(db.url());
+    const std::vector<store::migration> list = {
+        {"001_ok.sql", "CREATE TABLE ok_table (x int)"},
+        {"002_bad.sql", "CREATE TABLE half_done (x int); SELECT no_such_function()"},
+    };
+    EXPECT_THROW(store::migrate(conn, list), std::runtime_error);
+    EXPECT_EQ(db.scalar("SELECT string_agg(name, ',') FROM switchboard_migrations"), "001_ok.sql");
+    EXPECT_EQ(db.scalar("SELECT to_regclass('ok_table') IS NOT NULL"), "t");
+    EXPECT_EQ(db.scalar("SELECT to_regclass('half_done') IS NULL"), "t");
+    // The connection is still usable and the lock free: fixing the file lets the next run pass.
+    const auto applied =
+        store::migrate(conn, {list[0], {"002_bad.sql", "CREATE TABLE half_done (x int)"}});
+    ASSERT_EQ(applied.size(), 1u);
+    EXPECT_EQ(applied[0], "002_bad.sql");
+}
+
+// --- partitions --------------------------------------------------------------------------------
+
+/// The expected monthly partition names for offsets [from, to] around the current UTC month.
+std::string expected_partitions(test_db& db, int from, int to) {
+    return db.scalar(
+        "SELECT string_agg('call_events_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC')"
+        " + make_interval(months => i), 'YYYY_MM'), ',' ORDER BY i) FROM generate_series(" +
+        std::to_string(from) + ", " + std::to_string(to) + ") AS i");
+}
+
+std::string monthly_partitions(test_db& db) {
+    return db.scalar(
+        "SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = 'call_events'::regclass AND c.relname <> 'call_events_default'");
+}
+
+TEST(Partitions, MigrationCreatesMonthlyPartitionsAroundNow) {
+    test_db db;
+    db.migrate();
+    const std::string expected = expected_partitions(db, -1, 3);
+    ASSERT_FALSE(expected.empty());
+    EXPECT_EQ(monthly_partitions(db), expected);
+    EXPECT_EQ(db.scalar("SELECT to_regclass('call_events_default') IS NOT NULL"), "t");
+    // Each partition covers exactly its UTC month.
+    const std::string this_month =
+        db.scalar("SELECT 'call_events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')");
+    EXPECT_EQ(
+        db.scalar("SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c WHERE relname = '" +
+                  this_month + "'"),
+        db.scalar("SELECT format('FOR VALUES FROM (%L) TO (%L)',"
+                  " date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',"
+                  " (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')"
+                  " AT TIME ZONE 'UTC')"));
+}
+
+TEST(Partitions, EnsureIsIdempotentAndExtendsAhead) {
+    test_db db;
+    db.migrate();
+    db.exec("SELECT switchboard_ensure_event_partitions()");
+    db.exec("SELECT switchboard_ensure_event_partitions()");
+    EXPECT_EQ(monthly_partitions(db), expected_partitions(db, -1, 3));
+    db.exec("SELECT switchboard_ensure_event_partitions(2, 6)");
+    EXPECT_EQ(monthly_partitions(db), expected_partitions(db, -2, 6));
+}
+
+TEST(Partitions, RowsLandInTheirMonthOrTheDefaultPartition) {
+    test_db db;
+    db.migrate();
+    db.exec(
+        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, message) VALUES"
+        " ('now', now(), 'k1', 'hang', now(), '{}'),"
+        " ('last-month', now() - interval '1 month', 'k2', 'hang', now(), '{}'),"
+        " ('in-3-months', now() + interval '3 months', 'k3', 'hang', now(), '{}'),"
+        " ('y2025', '2025-06-12T14:03:05Z', 'k4', 'hang', now(), '{}'),"
+        " ('epoch', timestamptz 'epoch', 'k5', 'hang', now(), '{}')");
+    auto partition_of = [&db](const std::string& id) {
+        return db.scalar("SELECT tableoid::regclass::text FROM call_events WHERE call_id = '" + id +
+                         "'");
+    };
+    EXPECT_EQ(partition_of("now"),
+              db.scalar("SELECT 'call_events_' || to_char(now() AT TIME ZONE 'UTC', 'YYYY_MM')"));
+    EXPECT_EQ(partition_of("last-month"),
+              db.scalar("SELECT 'call_events_' || to_char((now() - interval '1 month') AT TIME "
+                        "ZONE 'UTC', 'YYYY_MM')"));
+    EXPECT_EQ(partition_of("in-3-months"),
+              db.scalar("SELECT 'call_events_' || to_char((now() + interval '3 months') AT TIME "
+                        "ZONE 'UTC', 'YYYY_MM')"));
+    EXPECT_EQ(partition_of("y2025"), "call_events_default");
+    EXPECT_EQ(partition_of("epoch"), "call_events_default");
+}
+
+// A month whose rows already sit in the default partition cannot get its own partition; the
+// maintenance function must warn and go on with the other months, not fail.
+TEST(Partitions, EnsureSkipsAMonthAlreadyInTheDefaultPartition) {
+    test_db db;
+    db.migrate();
+    db.exec(
+        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, message) VALUES"
+        " ('far', (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '5 months 3 days')"
+        " AT TIME ZONE 'UTC', 'k', 'hang', now(), '{}')");
+    db.exec("SELECT switchboard_ensure_event_partitions(1, 6)");
+    const std::string blocked = db.scalar(
+        "SELECT 'call_events_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + "
+        "interval '5 months', 'YYYY_MM')");
+    const std::string partitions = monthly_partitions(db);
+    EXPECT_EQ(partitions.find(blocked), std::string::npos) << partitions;
+    const std::string after = db.scalar(
+        "SELECT 'call_events_' || to_char(date_trunc('month', now() AT TIME ZONE 'UTC') + "
+        "interval '6 months', 'YYYY_MM')");
+    EXPECT_NE(partitions.find(after), std::string::npos) << partitions;
+    EXPECT_EQ(db.scalar("SELECT tableoid::regclass::text FROM call_events WHERE call_id = 'far'"),
+              "call_events_default");
 }
 
 }  // namespace

@@ -78,7 +78,8 @@ http_reply http_client::request(const std::string& method, const std::string& ta
         if (ec) {
             impl_->stream.reset();
             reply.error = "read: " + ec.message();
-            if (attempt == 0 && (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset)) {
+            if (attempt == 0 &&
+                (ec == bhttp::error::end_of_stream || ec == asio::error::connection_reset)) {
                 continue;
             }
             return reply;

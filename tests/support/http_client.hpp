@@ -23,20 +23,21 @@ struct http_reply {
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
 class http_client {
-public:
+  public:
     http_client(std::string host, std::uint16_t port,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30));
     ~http_client();
     http_client(http_client&&) noexcept;
 
-    http_reply request(const std::string& method, const std::string& target, const std::string& body = {},
-                       const header_list& headers = {});
-    http_reply post(const std::string& target, const std::string& body, const header_list& headers = {}) {
+    http_reply request(const std::string& method, const std::string& target,
+                       const std::string& body = {}, const header_list& headers = {});
+    http_reply post(const std::string& target, const std::string& body,
+                    const header_list& headers = {}) {
         return request("POST", target, body, headers);
     }
     http_reply get(const std::string& target) { return request("GET", target); }
 
-private:
+  private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };

@@ -24,7 +24,8 @@ std::string make_temp_dir() {
     return tmpl;
 }
 
-std::vector<std::string> child_environment(const std::vector<std::pair<std::string, std::string>>& extra) {
+std::vector<std::string> child_environment(
+    const std::vector<std::pair<std::string, std::string>>& extra) {
     std::vector<std::string> env;
     for (char** e = environ; *e != nullptr; ++e) {
         std::string_view entry(*e);
@@ -48,7 +49,8 @@ pid_t spawn(const std::vector<std::string>& args, const std::vector<std::string>
 
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                     0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     pid_t pid = -1;
@@ -86,7 +88,8 @@ service_process::service_process(options opts) : dir_(make_temp_dir()) {
             return;
         }
         if (!running()) {
-            ADD_FAILURE() << "switchboard exited during start-up (status " << status_ << "):\n" << log();
+            ADD_FAILURE() << "switchboard exited during start-up (status " << status_ << "):\n"
+                          << log();
             return;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -145,8 +148,9 @@ std::string service_process::log() const {
     return ss.str();
 }
 
-std::pair<int, std::string> run_binary(const std::vector<std::string>& args,
-                                       const std::vector<std::pair<std::string, std::string>>& env) {
+std::pair<int, std::string> run_binary(
+    const std::vector<std::string>& args,
+    const std::vector<std::pair<std::string, std::string>>& env) {
     const std::string dir = make_temp_dir();
     const pid_t pid = spawn(args, child_environment(env), dir + "/log");
     int status = 0;

@@ -13,7 +13,7 @@
 namespace switchboard::test {
 
 class service_process {
-public:
+  public:
     struct options {
         /// Environment for the child on top of the parent's (DATABASE_URL and SWITCHBOARD_* of
         /// the parent are dropped first). SWITCHBOARD_LISTEN defaults to 127.0.0.1:0.
@@ -42,7 +42,7 @@ public:
     /// Everything the child wrote to stdout and stderr so far.
     std::string log() const;
 
-private:
+  private:
     std::string dir_;
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;

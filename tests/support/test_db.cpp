@@ -4,18 +4,19 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <atomic>
 #include <cstdlib>
 #include <random>
-#include <unistd.h>
 
 namespace switchboard::test {
 
 std::string admin_database_url() {
     const char* url = std::getenv("SWITCHBOARD_TEST_DATABASE_URL");
     if (url == nullptr || *url == '\0') {
-        ADD_FAILURE() << "SWITCHBOARD_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, "
-                         "which starts a throwaway Postgres";
+        ADD_FAILURE()
+            << "SWITCHBOARD_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, "
+               "which starts a throwaway Postgres";
         return {};
     }
     return url;
@@ -27,7 +28,8 @@ std::string with_database(const std::string& url, const std::string& dbname) {
     const auto slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
     if (slash == std::string::npos) return url + "/" + dbname;
     const auto query = url.find('?', slash);
-    return url.substr(0, slash + 1) + dbname + (query == std::string::npos ? "" : url.substr(query));
+    return url.substr(0, slash + 1) + dbname +
+           (query == std::string::npos ? "" : url.substr(query));
 }
 
 namespace {
@@ -91,9 +93,27 @@ std::string test_db::scalar(const std::string& sql) {
 }
 
 void test_db::exec(const std::string& sql) {
-    if (auto e = conn().exec(sql.c_str())) ADD_FAILURE() << "exec failed: " << sql << ": " << e->message;
+    if (auto e = conn().exec(sql.c_str()))
+        ADD_FAILURE() << "exec failed: " << sql << ": " << e->message;
 }
 
-void test_db::migrate() { store::migrate(conn(), store::embedded_migrations()); }
+std::vector<std::string> query_column(const std::string& url, const std::string& sql) {
+    auto conn = connect_or_fail(url);
+    std::vector<std::string> out;
+    if (!conn.ok()) return out;
+    store::pg_result res(nullptr, &PQclear);
+    if (auto e = conn.query(sql.c_str(), res)) {
+        ADD_FAILURE() << "query failed: " << sql << ": " << e->message;
+        return out;
+    }
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+        out.emplace_back(PQgetisnull(res.get(), i, 0) ? "<null>" : PQgetvalue(res.get(), i, 0));
+    }
+    return out;
+}
+
+void test_db::migrate() {
+    store::migrate(conn(), store::embedded_migrations());
+}
 
 }  // namespace switchboard::test

@@ -14,8 +14,8 @@ namespace switchboard::test {
 std::string admin_database_url();
 
 class test_db {
-public:
-    test_db();  ///< creates a database with a unique name
+  public:
+    test_db();   ///< creates a database with a unique name
     ~test_db();  ///< drops it (terminating leftover connections)
     test_db(const test_db&) = delete;
     test_db& operator=(const test_db&) = delete;
@@ -23,7 +23,8 @@ public:
     const std::string& url() const { return url_; }
     const std::string& name() const { return name_; }
 
-    /// Runs SQL and returns the first column of every row (NULL → "<null>"). Fails the test on error.
+    /// Runs SQL and returns the first column of every row (NULL → "<null>"). Fails the test on
+    /// error.
     std::vector<std::string> column(const std::string& sql);
     /// First column of the first row ("" when no row).
     std::string scalar(const std::string& sql);
@@ -33,7 +34,7 @@ public:
     /// Applies the embedded migrations.
     void migrate();
 
-private:
+  private:
     store::pg_connection& conn();
 
     std::string admin_url_;
@@ -41,6 +42,10 @@ private:
     std::string url_;
     store::pg_connection conn_;
 };
+
+/// Runs `sql` on a new connection to `url` and returns the first column of every row
+/// (NULL → "<null>"), e.g. to read a dedicated cluster's database. Fails the test on error.
+std::vector<std::string> query_column(const std::string& url, const std::string& sql);
 
 /// Replaces the database name in a postgresql:// URL.
 std::string with_database(const std::string& url, const std::string& dbname);

@@ -43,6 +43,10 @@ class batch_writer {
     enum class result { done, gave_up };
     result write(std::span<ingest::event> events);
     bool reconnect_with_backoff();
+    /// While the queue is empty: every `k_idle_probe_interval`, checks that the connection still
+    /// works (or tries once to re-establish it), so `connected()`, and with it readiness,
+    /// follows the database even when no webhook arrives.
+    void check_idle_connection();
     bool giving_up() const;
     void complete(std::span<ingest::event> events, ingest::ack_status status,
                   const std::string& detail = {});
@@ -60,6 +64,8 @@ class batch_writer {
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
     std::chrono::steady_clock::time_point last_maintenance_{};
+    static constexpr std::chrono::seconds k_idle_probe_interval{1};
+    std::chrono::steady_clock::time_point last_probe_{};
 };
 
 }  // namespace switchboard::store

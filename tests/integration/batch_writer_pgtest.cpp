@@ -1,0 +1,619 @@
+// The batch writer against a real Postgres: what it stores, deduplication, the forward-only
+// merge of `calls`, isolation of a refused event, draining on stop, giving up when the database
+// is unreachable, and reconnection.
+#include "support/examples.hpp"
+#include "support/test_db.hpp"
+#include "support/webhooks.hpp"
+
+#include "switchboard/base/clock.hpp"
+#include "switchboard/ingest/parse.hpp"
+#include "switchboard/metrics/registry.hpp"
+#include "switchboard/store/batch_writer.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <random>
+#include <thread>
+
+namespace switchboard::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ingest::ack_status;
+using steady = std::chrono::steady_clock;
+
+/// Parses a webhook body into an event the way the HTTP handler does.
+ingest::event make_event(const std::string& body, std::int64_t received_us = base::unix_micros()) {
+    std::string padded = body;
+    padded.reserve(padded.size() + 64);
+    ingest::event ev;
+    auto r = ingest::parse_webhook(padded, ev);
+    EXPECT_TRUE(r) << (r ? "" : r.error().detail);
+    ev.body = std::move(padded);
+    ev.received_us = received_us;
+    return ev;
+}
+
+/// An event whose message bytes are not JSON at all, so Postgres refuses the jsonb value
+/// (the parser would never let such a body through; this simulates any data error).
+ingest::event make_bad_event(const std::string& call_id) {
+    ingest::event ev;
+    ev.body = R"({"message": nope})";
+    ev.body.reserve(ev.body.size() + 64);
+    ev.message_offset = static_cast<std::uint32_t>(ev.body.find("nope"));
+    ev.message_length = 4;
+    ev.type_name = "hang";
+    ev.type = vapi::message_type::hang;
+    ev.call_id = call_id;
+    ev.timestamp_ms = 1749737004100;
+    ev.dedupe_key = "hang|1749737004100|bad";
+    ev.received_us = base::unix_micros();
+    return ev;
+}
+
+std::string example(const std::string& name) {
+    return example_file(name);
+}
+
+/// SQL dollar-quoted literal.
+std::string lit(const std::string& text) {
+    return "$sbq$" + text + "$sbq$";
+}
+
+boost::asio::awaitable<void> wait_for_ack(std::shared_ptr<ingest::ack_slot> slot, ack_status* out) {
+    *out = co_await slot->wait(10'000ms);
+}
+
+/// Ack slots on a private io_context, as a connection would hold them.
+class ack_watch {
+  public:
+    std::shared_ptr<ingest::ack_slot> add() {
+        auto slot = std::make_shared<ingest::ack_slot>(ioc_.get_executor());
+        slot->arm();
+        slots_.push_back(slot);
+        return slot;
+    }
+    /// Runs the waiters; call after the writer has completed the events.
+    std::vector<ack_status> collect() {
+        std::vector<ack_status> out(slots_.size(), ack_status::pending);
+        for (std::size_t i = 0; i < slots_.size(); ++i) {
+            boost::asio::co_spawn(ioc_, wait_for_ack(slots_[i], &out[i]), boost::asio::detached);
+        }
+        ioc_.run_for(15s);
+        return out;
+    }
+    const ingest::ack_slot& slot(std::size_t i) const { return *slots_[i]; }
+
+  private:
+    boost::asio::io_context ioc_;
+    std::vector<std::shared_ptr<ingest::ack_slot>> slots_;
+};
+
+/// Runs `writer.run` on a thread; `finish` sets stop (with a give-up deadline) and joins with a
+/// bound, aborting the whole test binary if the writer hangs (a hang is the bug under test).
+class writer_thread {
+  public:
+    explicit writer_thread(store::batch_writer& w) {
+        thread_ = std::thread([this, &w] {
+            given_up_ = w.run(stop_, give_up_after_);
+            done_ = true;
+        });
+    }
+    ~writer_thread() {
+        if (thread_.joinable()) finish(steady::duration::zero(), 30s);
+    }
+    std::size_t finish(steady::duration give_up_in, steady::duration bound) {
+        give_up_after_ = (steady::now() + give_up_in).time_since_epoch().count();
+        stop_ = true;
+        const auto deadline = steady::now() + bound;
+        while (!done_.load() && steady::now() < deadline) std::this_thread::sleep_for(5ms);
+        if (!done_.load()) {
+            std::fprintf(stderr, "batch_writer::run did not return after stop: hang\n");
+            std::abort();
+        }
+        thread_.join();
+        return given_up_;
+    }
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::atomic<steady::rep> give_up_after_{0};
+    std::atomic<bool> done_{false};
+    std::size_t given_up_ = 0;
+    std::thread thread_;
+};
+
+class BatchWriter : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        db_.migrate();
+        cfg_.database_url = db_.url();
+        cfg_.batch_max_rows = 64;
+        cfg_.batch_max_delay = 1ms;
+        cfg_.connect_timeout = 2s;
+        cfg_.reconnect_max_backoff = 100ms;
+    }
+
+    std::unique_ptr<store::batch_writer> make_writer(unsigned id = 0) {
+        return std::make_unique<store::batch_writer>(id, cfg_, queue_, metrics_);
+    }
+    std::unique_ptr<store::batch_writer> connected_writer() {
+        auto w = make_writer();
+        std::string error;
+        EXPECT_TRUE(w->connect(error)) << error;
+        return w;
+    }
+
+    long write(store::batch_writer& w, std::vector<ingest::event>& events) {
+        long inserted = -1;
+        auto e = w.write_once(events, inserted);
+        EXPECT_FALSE(e) << e->message;
+        return inserted;
+    }
+    long write(store::batch_writer& w, ingest::event ev) {
+        std::vector<ingest::event> one;
+        one.push_back(std::move(ev));
+        return write(w, one);
+    }
+
+    void push(ingest::event ev) { ASSERT_TRUE(queue_.try_push(ev)); }
+
+    double metric(std::string_view series) {
+        return metric_value(registry_.serialize(), series).value_or(-1);
+    }
+
+    std::string call_row(const std::string& id) {
+        return db_.scalar(
+            "SELECT (status, status_rank, ended_reason, cost, created_at, started_at, ended_at,"
+            " assistant_id, phone_number_id, customer_number, org_id, type)::text FROM calls"
+            " WHERE id = " +
+            lit(id));
+    }
+
+    /// Ends the writer's Postgres session from outside, as a server restart or a proxy would,
+    /// and waits until the backend is gone.
+    void terminate_writer_sessions() {
+        const auto pids = db_.column(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND application_name = 'switchboard' AND pid <> pg_backend_pid()");
+        ASSERT_EQ(pids.size(), 1u) << "expected exactly the writer's session";
+        EXPECT_EQ(db_.scalar("SELECT pg_terminate_backend(" + pids[0] + ")"), "t");
+        const auto deadline = steady::now() + 5s;
+        while (steady::now() < deadline &&
+               db_.scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pids[0]) != "0") {
+            std::this_thread::sleep_for(10ms);
+        }
+    }
+
+    test_db db_;
+    config::store_config cfg_;
+    config::queue_config qcfg_;
+    ingest::event_queue queue_{qcfg_};
+    metrics::registry registry_;
+    store::store_metrics metrics_{registry_};
+};
+
+// --- what is stored ----------------------------------------------------------------------------
+
+TEST_F(BatchWriter, StoresEveryColumnOfAnEvent) {
+    auto w = connected_writer();
+    const std::string body = example("02-status-update-queued.json");
+    const std::int64_t received_us = 1'764'000'000'123'456;
+    ingest::event ev = make_event(body, received_us);
+    const std::string key = ev.dedupe_key;
+    ASSERT_EQ(write(*w, std::move(ev)), 1);
+
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "1");
+    const std::string where =
+        " FROM call_events WHERE call_id = '7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4'";
+    EXPECT_EQ(db_.scalar("SELECT dedupe_key" + where), key);
+    EXPECT_EQ(key, "status-update|1749736985730|queued");
+    EXPECT_EQ(db_.scalar("SELECT type" + where), "status-update");
+    EXPECT_EQ(db_.scalar("SELECT vapi_timestamp" + where), "1749736985730");
+    EXPECT_EQ(db_.scalar("SELECT sent_at = timestamptz 'epoch' + 1749736985730 * interval '1 ms'" +
+                         where),
+              "t");
+    EXPECT_EQ(db_.scalar("SELECT (extract(epoch FROM received_at) * 1000000)::bigint" + where),
+              std::to_string(received_us));
+    EXPECT_EQ(db_.scalar("SELECT org_id" + where), "b2f6d3a1-8e47-4c09-bf3e-5a9e12c7d804");
+    EXPECT_EQ(db_.scalar("SELECT message = " + lit(message_json(body)) + "::jsonb" + where), "t");
+    // A June 2025 message lands in the default partition (partitions exist around now only).
+    EXPECT_EQ(db_.scalar("SELECT tableoid::regclass::text" + where), "call_events_default");
+}
+
+TEST_F(BatchWriter, MessageWithoutTimestampIsStoredAtTheEpoch) {
+    auto w = connected_writer();
+    ASSERT_EQ(write(*w, make_event(R"({"message":{"type":"hang","call":{"id":"no-ts"}}})")), 1);
+    EXPECT_EQ(db_.scalar("SELECT (sent_at = timestamptz 'epoch', vapi_timestamp IS NULL, org_id IS "
+                         "NULL)::text FROM call_events WHERE call_id = 'no-ts'"),
+              "(t,t,t)");
+}
+
+TEST_F(BatchWriter, EveryExampleIsStoredJsonEqualToItsMessage) {
+    auto w = connected_writer();
+    std::vector<ingest::event> batch;
+    const auto examples = webhook_examples();
+    for (const auto& ex : examples) batch.push_back(make_event(ex.body));
+    ASSERT_EQ(write(*w, batch), static_cast<long>(examples.size()));
+    for (std::size_t i = 0; i < examples.size(); ++i) {
+        SCOPED_TRACE(examples[i].name);
+        EXPECT_EQ(
+            db_.scalar("SELECT count(*) FROM call_events WHERE call_id = " + lit(batch[i].call_id) +
+                       " AND dedupe_key = " + lit(batch[i].dedupe_key) +
+                       " AND type = " + lit(batch[i].type_name) +
+                       " AND message = " + lit(message_json(examples[i].body)) + "::jsonb"),
+            "1");
+    }
+}
+
+// COPY text format escapes: tabs, newlines and backslashes inside and between JSON tokens, and
+// non-ASCII text, must reach jsonb unchanged.
+TEST_F(BatchWriter, EscapesSurviveTheCopyFormat) {
+    auto w = connected_writer();
+    const std::string body =
+        "{\"message\":\t{\"type\":\"transcript\",\r\n\"timestamp\":1749736993950,"
+        "\"call\":{\"id\":\"esc\\\\call\"},\n\"transcript\":\"tab\\there \\\"quoted\\\" "
+        "back\\\\slash \\u00e9t\\u00e9 \xc3\xa9 \\ud83d\\ude00 line\\nbreak\"}}";
+    ingest::event ev = make_event(body);
+    EXPECT_EQ(ev.call_id, "esc\\call");
+    ASSERT_EQ(write(*w, std::move(ev)), 1);
+    EXPECT_EQ(db_.scalar("SELECT message = " + lit(message_json(body)) +
+                         "::jsonb FROM call_events WHERE call_id = " + lit("esc\\call")),
+              "t");
+    EXPECT_EQ(
+        db_.scalar("SELECT message->>'transcript' FROM call_events"),
+        "tab\there \"quoted\" back\\slash \xc3\xa9t\xc3\xa9 \xc3\xa9 \xf0\x9f\x98\x80 line\nbreak");
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM calls WHERE id = " + lit("esc\\call")), "1");
+}
+
+// --- deduplication -----------------------------------------------------------------------------
+
+TEST_F(BatchWriter, DuplicateDedupeKeysAreStoredOnce) {
+    auto w = connected_writer();
+    const std::string queued = example("02-status-update-queued.json");
+    const std::string ringing = example("03-status-update-ringing.json");
+    std::vector<ingest::event> first;
+    first.push_back(make_event(queued));
+    first.push_back(make_event(queued));  // a duplicate in the same batch
+    first.push_back(make_event(ringing));
+    EXPECT_EQ(write(*w, first), 2);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "2");
+
+    EXPECT_EQ(write(*w, make_event(queued)), 0);  // across batches
+    std::vector<ingest::event> second;
+    second.push_back(make_event(ringing));
+    second.push_back(make_event(example("04-status-update-in-progress.json")));
+    EXPECT_EQ(write(*w, second), 1);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "3");
+    EXPECT_EQ(db_.scalar("SELECT string_agg(dedupe_key, ',' ORDER BY sent_at) FROM call_events"),
+              "status-update|1749736985730|queued,status-update|1749736986570|ringing,"
+              "status-update|1749736987535|in-progress");
+}
+
+// The dedupe key of an end-of-call-report leaves its timestamp out (a redelivery may carry a new
+// one), and sent_at is part of call_events' key: the report must be filed under a time that is
+// the same in every delivery (the call's end), or the redelivery is stored a second time.
+TEST_F(BatchWriter, RedeliveredEndOfCallReportWithNewTimestampIsStoredOnce) {
+    auto w = connected_writer();
+    std::string report = example("12-end-of-call-report.json");
+    EXPECT_EQ(write(*w, make_event(report)), 1);
+    const auto at = report.find("1749737028100");
+    ASSERT_NE(at, std::string::npos);
+    report.replace(at, 13, "1749737031100");  // the same report, delivered 3 s later
+    ingest::event again = make_event(report);
+    EXPECT_EQ(write(*w, std::move(again)), 0);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events WHERE type = 'end-of-call-report'"),
+              "1");
+    // Filed under the call's end (message.endedAt), in every delivery.
+    EXPECT_EQ(db_.scalar("SELECT sent_at = '2025-06-12T14:03:43.900Z' FROM call_events"), "t");
+}
+
+// --- the calls row -------------------------------------------------------------------------
+
+TEST_F(BatchWriter, CallStatusMovesForwardInOrder) {
+    auto w = connected_writer();
+    const std::string id = "7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4";
+    const std::pair<const char*, const char*> steps[] = {
+        {"02-status-update-queued.json", "queued"},
+        {"03-status-update-ringing.json", "ringing"},
+        {"04-status-update-in-progress.json", "in-progress"},
+        {"11-status-update-ended.json", "ended"},
+    };
+    for (const auto& [file, status] : steps) {
+        write(*w, make_event(example(file)));
+        EXPECT_EQ(db_.scalar("SELECT status FROM calls WHERE id = " + lit(id)), status) << file;
+    }
+    EXPECT_EQ(db_.scalar("SELECT status_rank FROM calls"), "6");
+}
+
+TEST_F(BatchWriter, CallStatusNeverMovesBackwardAcrossBatches) {
+    auto w = connected_writer();
+    const std::string id = "7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4";
+    write(*w, make_event(example("11-status-update-ended.json")));
+    const std::string after_ended = call_row(id);
+    write(*w, make_event(example("03-status-update-ringing.json")));
+    write(*w, make_event(example("02-status-update-queued.json")));
+    write(*w, make_event(example("05-speech-update.json")));
+    EXPECT_EQ(db_.scalar("SELECT status FROM calls WHERE id = " + lit(id)), "ended");
+    EXPECT_EQ(call_row(id), after_ended);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM calls"), "1");
+    // The facts of the ended message are all there.
+    EXPECT_EQ(
+        db_.scalar("SELECT (status, status_rank, ended_reason, type, assistant_id, "
+                   "phone_number_id, customer_number, org_id)::text FROM calls"),
+        "(ended,6,customer-ended-call,inboundPhoneCall,5d8a2e6f-1c3b-4f7a-a9d2-e04b7c61f3a8,"
+        "9e4c1b7d-62a0-4d58-8f13-c7b2a05e94d1,+14155550142,b2f6d3a1-8e47-4c09-bf3e-5a9e12c7d804)");
+    EXPECT_EQ(db_.scalar("SELECT (created_at = '2025-06-12T14:03:05.120Z', started_at = "
+                         "'2025-06-12T14:03:07.500Z', ended_at = '2025-06-12T14:03:43.900Z')::text "
+                         "FROM calls"),
+              "(t,t,t)");
+}
+
+TEST_F(BatchWriter, CallFactsMergeWithinOneBatchInAnyOrder) {
+    auto w = connected_writer();
+    std::vector<ingest::event> batch;
+    for (const char* file : {"04-status-update-in-progress.json", "12-end-of-call-report.json",
+                             "02-status-update-queued.json", "03-status-update-ringing.json"}) {
+        batch.push_back(make_event(example(file)));
+    }
+    EXPECT_EQ(write(*w, batch), 4);
+    EXPECT_EQ(db_.scalar("SELECT (status, status_rank, ended_reason, cost)::text FROM calls"),
+              "(ended,6,customer-ended-call,0.0691)");
+}
+
+// end-of-call-report and status-update "ended" arrive in either order: the result is the same
+// row, and first/last_event_at follow receive times, not arrival order.
+TEST_F(BatchWriter, EndOfCallReportAndStatusEndedGiveTheSameRowInEitherOrder) {
+    auto w = connected_writer();
+    const std::string report = example("12-end-of-call-report.json");
+    const std::string ended = example("11-status-update-ended.json");
+    const std::int64_t t0 = 1'764'000'000'000'000;
+    write(*w, make_event(with_call_id(report, "order-a"), t0 + 1'000'000));
+    write(*w, make_event(with_call_id(ended, "order-a"), t0));
+    write(*w, make_event(with_call_id(ended, "order-b"), t0));
+    write(*w, make_event(with_call_id(report, "order-b"), t0 + 1'000'000));
+    EXPECT_EQ(call_row("order-a"), call_row("order-b"));
+    EXPECT_EQ(db_.scalar("SELECT (status, status_rank, ended_reason, cost)::text FROM calls WHERE "
+                         "id = 'order-a'"),
+              "(ended,6,customer-ended-call,0.0691)");
+    for (const char* id : {"order-a", "order-b"}) {
+        EXPECT_EQ(db_.scalar("SELECT ((extract(epoch FROM first_event_at) * 1e6)::bigint, "
+                             "(extract(epoch FROM last_event_at) * 1e6)::bigint)::text FROM calls "
+                             "WHERE id = '" +
+                             std::string(id) + "'"),
+                  "(" + std::to_string(t0) + "," + std::to_string(t0 + 1'000'000) + ")")
+            << id;
+    }
+}
+
+TEST_F(BatchWriter, UnknownStatusDoesNotMoveTheCall) {
+    auto w = connected_writer();
+    write(*w, make_event(example("03-status-update-ringing.json")));
+    std::string odd = example("03-status-update-ringing.json");
+    for (std::size_t at; (at = odd.find("\"ringing\"")) != std::string::npos;) {
+        odd.replace(at, 9, "\"some-future-status\"");
+    }
+    EXPECT_EQ(write(*w, make_event(odd)), 1);  // stored as an event…
+    EXPECT_EQ(db_.scalar("SELECT (status, status_rank)::text FROM calls"), "(ringing,3)");  // …only
+}
+
+// --- a refused event -----------------------------------------------------------------------
+
+TEST_F(BatchWriter, WriteOnceRollsBackAWholeBatchWithARefusedEvent) {
+    auto w = connected_writer();
+    std::vector<ingest::event> batch;
+    batch.push_back(make_event(with_call_id(example("09-hang.json"), "good-1")));
+    batch.push_back(make_bad_event("bad-call"));
+    long inserted = -1;
+    const auto e = w->write_once(batch, inserted);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->what, store::pg_error::kind::data) << e->sqlstate << " " << e->message;
+    EXPECT_EQ(e->sqlstate.substr(0, 2), "22");
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "0");
+    // The connection is still usable for the next batch.
+    EXPECT_EQ(write(*w, make_event(with_call_id(example("09-hang.json"), "good-2"))), 1);
+}
+
+TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
+    auto w = connected_writer();
+    ack_watch acks;
+    const char* files[] = {"02-status-update-queued.json", "05-speech-update.json", "09-hang.json"};
+    std::vector<std::string> ids = {"good-a", "bad-call", "good-b", "good-c"};
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ingest::event ev =
+            i == 1 ? make_bad_event(ids[i])
+                   : make_event(with_call_id(example(files[i == 0 ? 0 : i - 1]), ids[i]));
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    cfg_.batch_max_delay = 200ms;  // all four in one batch
+    {
+        writer_thread t(*w);
+        const auto deadline = steady::now() + 10s;
+        while (queue_.depth() != 0 && steady::now() < deadline) std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(t.finish(10s, 20s), 0u);
+    }
+    const auto statuses = acks.collect();
+    EXPECT_EQ(statuses[0], ack_status::committed);
+    EXPECT_EQ(statuses[1], ack_status::rejected);
+    EXPECT_EQ(statuses[2], ack_status::committed);
+    EXPECT_EQ(statuses[3], ack_status::committed);
+    EXPECT_NE(acks.slot(1).detail().find("json"), std::string::npos) << acks.slot(1).detail();
+    EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "good-a,good-b,good-c");
+    EXPECT_EQ(db_.scalar("SELECT string_agg(id, ',' ORDER BY id) FROM calls"),
+              "good-a,good-b,good-c");
+    EXPECT_EQ(metric("switchboard_events_rejected_total"), 1);
+    EXPECT_EQ(metric("switchboard_events_inserted_total"), 3);
+    EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
+}
+
+// --- run(): draining, giving up, reconnecting ------------------------------------------------
+
+TEST_F(BatchWriter, RunDrainsTheQueueAndReturnsZeroOnStop) {
+    cfg_.batch_max_rows = 8;
+    auto w = make_writer();
+    ack_watch acks;
+    const std::string body = example("09-hang.json");
+    constexpr int k_events = 50;
+    for (int i = 0; i < k_events + 5; ++i) {
+        // The last five repeat the first five: acknowledged, counted as duplicates.
+        ingest::event ev = make_event(with_call_id(body, "drain-" + std::to_string(i % k_events)));
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    EXPECT_EQ(queue_.depth(), static_cast<std::size_t>(k_events + 5));
+    std::size_t given_up = 99;
+    {
+        writer_thread t(*w);
+        given_up = t.finish(30s, 30s);  // stop at once: run() must still drain everything
+    }
+    EXPECT_EQ(given_up, 0u);
+    EXPECT_EQ(queue_.depth(), 0u);
+    EXPECT_EQ(queue_.bytes(), 0u);
+    EXPECT_EQ(db_.scalar("SELECT count(DISTINCT call_id) FROM call_events"),
+              std::to_string(k_events));
+    for (auto s : acks.collect()) EXPECT_EQ(s, ack_status::committed);
+    EXPECT_EQ(metric("switchboard_events_inserted_total"), k_events);
+    EXPECT_EQ(metric("switchboard_events_duplicate_total"), 5);
+    EXPECT_GE(metric("switchboard_batch_rows_count"), 7);      // at most 8 rows per batch
+    EXPECT_EQ(metric("switchboard_pg_connected_writers"), 0);  // disconnected on return
+    EXPECT_FALSE(w->connected());
+}
+
+TEST_F(BatchWriter, GivesUpOnAnUnreachableDatabaseWithoutHanging) {
+    cfg_.database_url = "postgresql://postgres@127.0.0.1:1/nowhere";
+    cfg_.connect_timeout = 1s;
+    auto w = make_writer();
+    ack_watch acks;
+    for (int i = 0; i < 3; ++i) {
+        ingest::event ev =
+            make_event(with_call_id(example("09-hang.json"), "lost-" + std::to_string(i)));
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    const auto started = steady::now();
+    std::size_t given_up = 0;
+    {
+        writer_thread t(*w);
+        given_up = t.finish(-1s, 20s);  // stop, with the give-up deadline already past
+    }
+    EXPECT_LT(steady::now() - started, 5s);
+    EXPECT_EQ(given_up, 3u);
+    EXPECT_EQ(queue_.depth(), 0u);
+    for (auto s : acks.collect()) EXPECT_EQ(s, ack_status::failed);
+    EXPECT_FALSE(w->connected());
+}
+
+TEST_F(BatchWriter, GivesUpWhenStoppedWhileRetrying) {
+    cfg_.database_url = "postgresql://postgres@127.0.0.1:1/nowhere";
+    cfg_.connect_timeout = 1s;
+    auto w = make_writer();
+    std::size_t given_up = 0;
+    {
+        writer_thread t(*w);
+        for (int i = 0; i < 2; ++i) {
+            push(make_event(with_call_id(example("09-hang.json"), "retry-" + std::to_string(i))));
+        }
+        std::this_thread::sleep_for(300ms);  // the writer is now in its reconnect loop
+        EXPECT_EQ(queue_.depth(), 2u);
+        const auto stopped = steady::now();
+        given_up = t.finish(200ms, 20s);
+        EXPECT_LT(steady::now() - stopped, 3s);
+    }
+    EXPECT_EQ(given_up, 2u);
+    EXPECT_EQ(queue_.depth(), 0u);
+}
+
+TEST_F(BatchWriter, ALostConnectionIsAConnectionError) {
+    auto w = connected_writer();
+    terminate_writer_sessions();
+    std::vector<ingest::event> batch;
+    batch.push_back(make_event(example("09-hang.json")));
+    long inserted = 0;
+    const auto e = w->write_once(batch, inserted);
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->what, store::pg_error::kind::connection) << e->sqlstate << " " << e->message;
+}
+
+TEST_F(BatchWriter, RetriesAfterConnectionLoss) {
+    auto w = connected_writer();
+    terminate_writer_sessions();
+    ack_watch acks;
+    for (int i = 0; i < 3; ++i) {
+        ingest::event ev =
+            make_event(with_call_id(example("09-hang.json"), "again-" + std::to_string(i)));
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    std::size_t given_up = 99;
+    {
+        writer_thread t(*w);
+        given_up = t.finish(30s, 30s);
+    }
+    EXPECT_EQ(given_up, 0u);
+    for (auto s : acks.collect()) EXPECT_EQ(s, ack_status::committed);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "3");
+    EXPECT_EQ(metric("switchboard_pg_reconnects_total"), 1);
+    EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="connection"})"), 1);
+}
+
+// Readiness relies on `connected()`: a writer with nothing to write must still notice that its
+// connection is gone (and re-establish it), or /readyz reports a dead database as ready.
+TEST_F(BatchWriter, IdleWriterNoticesALostConnection) {
+    auto w = connected_writer();
+    writer_thread t(*w);
+    terminate_writer_sessions();
+    const auto deadline = steady::now() + 10s;
+    while (metric("switchboard_pg_reconnects_total") < 1 && steady::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_EQ(metric("switchboard_pg_reconnects_total"), 1);
+    EXPECT_TRUE(w->connected());
+    EXPECT_EQ(metric("switchboard_pg_connected_writers"), 1);
+    EXPECT_EQ(t.finish(10s, 20s), 0u);
+}
+
+// Several writers upserting the same calls concurrently, events in random order: no deadlock
+// escapes as a failure, nothing is lost, and every call converges to its final state.
+TEST_F(BatchWriter, ConcurrentWritersConvergeOnTheSameCalls) {
+    cfg_.batch_max_rows = 4;
+    const char* files[] = {"02-status-update-queued.json", "03-status-update-ringing.json",
+                           "04-status-update-in-progress.json", "11-status-update-ended.json",
+                           "12-end-of-call-report.json"};
+    std::vector<ingest::event> events;
+    constexpr int k_calls = 20;
+    for (int c = 0; c < k_calls; ++c) {
+        for (const char* f : files) {
+            events.push_back(make_event(with_call_id(example(f), "conc-" + std::to_string(c))));
+        }
+    }
+    std::shuffle(events.begin(), events.end(), std::mt19937(12345));
+    for (auto& ev : events) push(std::move(ev));
+
+    std::vector<std::unique_ptr<store::batch_writer>> writers;
+    std::vector<std::unique_ptr<writer_thread>> threads;
+    for (unsigned i = 0; i < 4; ++i) writers.push_back(make_writer(i));
+    for (auto& w : writers) threads.push_back(std::make_unique<writer_thread>(*w));
+    std::size_t given_up = 0;
+    for (auto& t : threads) given_up += t->finish(30s, 60s);
+    EXPECT_EQ(given_up, 0u);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), std::to_string(k_calls * 5));
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM calls"), std::to_string(k_calls));
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM calls WHERE status = 'ended' AND status_rank = 6"
+                         " AND cost = 0.0691 AND ended_reason = 'customer-ended-call'"),
+              std::to_string(k_calls));
+    EXPECT_EQ(metric("switchboard_events_rejected_total"), 0);
+}
+
+}  // namespace
+}  // namespace switchboard::test
