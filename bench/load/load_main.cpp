@@ -313,10 +313,11 @@ class driver {
                 c.connected = false;
                 continue;
             }
+            const auto now = clock_type::now();
             const auto origin = o_.mode == "open" ? j->scheduled : sent_at;
-            const auto us =
-                std::chrono::duration_cast<std::chrono::microseconds>(clock_type::now() - origin)
-                    .count();
+            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - origin).count();
+            const auto service_us = static_cast<std::uint32_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(now - sent_at).count());
             const unsigned code = res.result_int();
             if (code >= 200 && code < 300) {
                 ++s_.acked;
