@@ -521,6 +521,12 @@ int main(int argc, char** argv) {
           {"p999", percentile(lat, 0.999) / 1000.0},
           {"max", lat.empty() ? 0.0 : *std::max_element(lat.begin(), lat.end()) / 1000.0},
           {"mean", mean / 1000.0}}},
+        {"ack_service_ms",
+         {{"p50", percentile(s.ack_service_us, 0.50) / 1000.0},
+          {"p99", percentile(s.ack_service_us, 0.99) / 1000.0}}},
+        {"refusal_service_ms",
+         {{"p50", percentile(s.refusal_service_us, 0.50) / 1000.0},
+          {"p99", percentile(s.refusal_service_us, 0.99) / 1000.0}}},
         {"ledger",
          {{"balanced", balanced},
           {"checked_in_postgres", ledger.checked},
@@ -546,6 +552,11 @@ int main(int argc, char** argv) {
         report["latency_ms"].at("p50").as_double(), report["latency_ms"].at("p90").as_double(),
         report["latency_ms"].at("p99").as_double(), report["latency_ms"].at("p999").as_double(),
         report["latency_ms"].at("max").as_double());
+    if (!s.refusal_service_us.empty()) {
+        std::printf("refusals answered in ms (from send): p50 %.2f  p99 %.2f\n",
+                    report["refusal_service_ms"].at("p50").as_double(),
+                    report["refusal_service_ms"].at("p99").as_double());
+    }
     for (auto& [k, v] : s.refused)
         std::printf("refused %s: %llu\n", k == 0 ? "no response" : std::to_string(k).c_str(),
                     static_cast<unsigned long long>(v));
