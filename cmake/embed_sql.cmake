@@ -1,5 +1,6 @@
 # Writes a C++ file holding every migration (name, text) in file-name order.
-# Usage: cmake -DOUT=<file.cpp> -DFILES=<a.sql;b.sql> -P embed_sql.cmake
+# Usage: cmake -DOUT=<file.cpp> -DFILES=<a.sql|b.sql> -P embed_sql.cmake
+string(REPLACE "|" ";" FILES "${FILES}")
 set(body "// Generated from schemas/sql by cmake/embed_sql.cmake. Do not edit.\n")
 string(APPEND body "#include \"switchboard/store/migrations.hpp\"\n\nnamespace switchboard::store {\n")
 string(APPEND body "const std::vector<migration>& embedded_migrations() {\n")

@@ -6,7 +6,7 @@ PACKAGES=(
   build-essential cmake pkg-config git ca-certificates curl
   libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev
   libboost-json1.81-dev libboost-url1.81-dev
-  libsimdjson-dev libpq-dev libconcurrentqueue-dev prometheus-cpp-dev libspdlog-dev libssl-dev
+  libsimdjson-dev libpq-dev libconcurrentqueue-dev prometheus-cpp-dev libspdlog-dev libssl-dev libxxhash-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-client
 )

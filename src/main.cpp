@@ -32,7 +32,15 @@ int main(int argc, char** argv) {
     const auto& cfg = *parsed.config;
     base::init_logging(cfg.log_level);
     try {
-        return cfg.cmd == config::command::migrate ? app::run_migrate(cfg) : app::run_service(cfg);
+        switch (cfg.cmd) {
+            case config::command::migrate:
+                return app::run_migrate(cfg);
+            case config::command::export_call:
+                return app::run_export_call(cfg);
+            case config::command::serve:
+                break;
+        }
+        return app::run_service(cfg);
     } catch (const std::exception& e) {
         log::error("msg=\"fatal\" error=\"{}\"", e.what());
         return 1;

@@ -9,6 +9,7 @@
 #include "switchboard/ingest/metrics.hpp"
 #include "switchboard/ingest/webhook_handler.hpp"
 #include "switchboard/metrics/registry.hpp"
+#include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
 #include "switchboard/store/writer_pool.hpp"
 
@@ -19,6 +20,7 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <cstdio>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -114,6 +116,23 @@ class watchdog {
 
 int run_migrate(const config::service_config& cfg) {
     apply_migrations(cfg);
+    return 0;
+}
+
+int run_export_call(const config::service_config& cfg) {
+    std::string error;
+    auto conn =
+        store::pg_connection::connect(cfg.store.database_url, cfg.store.connect_timeout, error);
+    if (!conn) throw std::runtime_error("cannot connect to Postgres: " + error);
+    std::vector<std::string> messages;
+    if (auto e = store::export_call(*conn, cfg.call_id, messages)) {
+        throw std::runtime_error("export failed: " + e->message);
+    }
+    if (messages.empty()) {
+        log::error("msg=\"no stored messages for this call\" call={}", cfg.call_id);
+        return 3;
+    }
+    for (const auto& m : messages) std::printf("%s\n", m.c_str());
     return 0;
 }
 

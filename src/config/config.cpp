@@ -88,7 +88,10 @@ const option_spec k_options[] = {
 std::string usage_text(const po::options_description& desc) {
     std::ostringstream out;
     out << "Usage: switchboard [serve] [options]\n"
-           "       switchboard migrate [options]   apply schemas/sql to DATABASE_URL and exit\n\n"
+           "       switchboard migrate [options]   apply schemas/sql to DATABASE_URL and exit\n"
+           "       switchboard export-call <call-id> [options]\n"
+           "                                       print the call's stored messages as received,\n"
+           "                                       one JSON object per line\n\n"
            "Receives Vapi server messages (webhooks), stores them durably in Postgres and\n"
            "acknowledges each one only after it is committed.\n\n"
            "Every option can also be set by the environment variable shown in brackets;\n"
@@ -194,6 +197,13 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     if (!args.empty() && (args.front() == "migrate" || args.front() == "serve")) {
         cfg.cmd = args.front() == "migrate" ? command::migrate : command::serve;
         args.erase(args.begin());
+    } else if (!args.empty() && args.front() == "export-call") {
+        cfg.cmd = command::export_call;
+        if (args.size() < 2 || args[1].empty() || args[1].front() == '-') {
+            throw config_error("export-call needs a call id: switchboard export-call <call-id>");
+        }
+        cfg.call_id = args[1];
+        args.erase(args.begin(), args.begin() + 2);
     }
 
     po::variables_map vm;
@@ -204,8 +214,9 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         for (const auto& o : from_args.options) {
             if (o.position_key >= 0) {
                 const std::string word = o.original_tokens.empty() ? "" : o.original_tokens.front();
-                throw config_error("unexpected argument '" + word +
-                                   "' (the command, serve or migrate, comes first; see --help)");
+                throw config_error(
+                    "unexpected argument '" + word +
+                    "' (the command, serve, migrate or export-call, comes first; see --help)");
             }
         }
         po::store(from_args, vm);

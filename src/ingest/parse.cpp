@@ -4,6 +4,7 @@
 #include "switchboard/http/padded_body.hpp"
 
 #include <simdjson.h>
+#include <xxhash.h>
 
 #include <charconv>
 #include <cmath>
@@ -54,6 +55,23 @@ bool valid_json_number(std::string_view t) {
     return i == t.size();
 }
 
+/// Where the fields of an object are in the body (for cutting out the repeated parts).
+struct field_span {
+    std::string_view key;  // unescaped; valid while the document is parsed
+    const char* key_start;
+    const char* value_start;
+};
+struct object_layout {
+    bool present = false;
+    std::vector<field_span> fields;
+    const char* close = nullptr;  // the closing '}'
+};
+struct array_layout {
+    bool present = false;
+    std::vector<const char*> items;
+    const char* close = nullptr;  // the closing ']'
+};
+
 /// Everything one walk collects besides what goes straight into the event.
 struct collected {
     std::string status;  // message.status (status-update, speech-update)
@@ -70,11 +88,26 @@ struct collected {
     std::string chat_id, session_id, campaign_id, contact_id;
     bool has_tool_call_list = false;
     bool type_present = false;
+    object_layout message, artifact;
+    array_layout messages, openai, artifact_messages, artifact_openai;
 };
+
+const char* skip_ws_back(const char* p) {
+    while (p[-1] == ' ' || p[-1] == '\t' || p[-1] == '\n' || p[-1] == '\r') --p;
+    return p;
+}
+
+/// The end of a value followed by `next` (the next key or item start) or by the container's
+/// closing bracket (`next` = that bracket, `comma` = false).
+const char* value_end(const char* next, bool comma) {
+    const char* p = skip_ws_back(next);
+    if (comma) p = skip_ws_back(p - 1);  // step over the ','
+    return p;
+}
 
 class walker {
   public:
-    walker(event& ev, collected& c) : ev_(ev), c_(c) {}
+    walker(event& ev, collected& c, od::document& doc) : ev_(ev), c_(c), doc_(doc) {}
 
     std::string detail;  // set with invalid_field
 
@@ -202,15 +235,20 @@ class walker {
     }
 
     template <class OnField>
-    simdjson::error_code fields_of(od::object o, int depth, OnField& on_field) {
+    simdjson::error_code fields_of(od::object o, int depth, OnField& on_field,
+                                   object_layout* layout = nullptr) {
         if (depth > k_max_depth) return simdjson::DEPTH_ERROR;
         for (auto fr : o) {
             od::field f;
             if (auto e = fr.error()) return e;
             f = fr.value_unsafe();
             std::string_view key;
+            const char* key_start = f.key().raw() - 1;  // raw() starts after the quote
             if (auto e = f.unescaped_key().get(key)) return e;
             if (auto e = no_nul(key)) return e;
+            if (layout != nullptr) {
+                layout->fields.push_back({key, key_start, f.value().raw_json_token().data()});
+            }
             // The key view lives in the parser's string buffer, which the value's strings append
             // to but never move within one document: it stays valid for this call.
             std::optional<simdjson::error_code> handled = on_field(key, f.value());
@@ -220,7 +258,58 @@ class walker {
                 return *handled;
             }
         }
+        if (layout != nullptr) {
+            if (auto e = closing(layout->close, '}')) return e;
+            layout->present = true;
+        }
         return simdjson::SUCCESS;
+    }
+
+    /// After a container was iterated to its end: the position of its closing bracket.
+    simdjson::error_code closing(const char*& out, char bracket) {
+        const char* next = nullptr;
+        if (auto e = doc_.current_location().get(next)) return e;
+        const char* p = skip_ws_back(next) - 1;
+        if (*p != bracket) return simdjson::TAPE_ERROR;
+        out = p;
+        return simdjson::SUCCESS;
+    }
+
+    /// Walks an array, recording where each item starts.
+    simdjson::error_code items(od::value v, int depth, array_layout& layout) {
+        layout = array_layout{};  // a repeated key: the last occurrence is the one that counts
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::array) return any(v, depth);
+        od::array a;
+        if (auto e = v.get_array().get(a)) return e;
+        for (auto er : a) {
+            od::value el;
+            if (auto e = er.error()) return e;
+            el = er.value_unsafe();
+            layout.items.push_back(el.raw_json_token().data());
+            if (auto e = any(el, depth + 1)) return e;
+        }
+        if (auto e = closing(layout.close, ']')) return e;
+        layout.present = true;
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code artifact(od::value v, int depth) {
+        c_.artifact = object_layout{};
+        c_.artifact_messages = array_layout{};
+        c_.artifact_openai = array_layout{};
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::object) return any(v, depth);
+        od::object o;
+        if (auto e = v.get_object().get(o)) return e;
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "messages") return items(fv, depth + 2, c_.artifact_messages);
+            if (key == "messagesOpenAIFormatted") return items(fv, depth + 2, c_.artifact_openai);
+            return std::nullopt;
+        };
+        return fields_of(o, depth + 1, on, &c_.artifact);
     }
 
     simdjson::error_code id_of(od::value v, std::string& out, int depth) {
@@ -313,9 +402,12 @@ class walker {
             if (key == "session") return id_of(fv, c_.session_id, d);
             if (key == "contact") return id_of(fv, c_.contact_id, d);
             if (key == "campaignId") return str(fv, c_.campaign_id, d);
+            if (key == "messages") return items(fv, d, c_.messages);
+            if (key == "messagesOpenAIFormatted") return items(fv, d, c_.openai);
+            if (key == "artifact") return artifact(fv, d);
             return std::nullopt;
         };
-        auto e = fields_of(o, 1, on);
+        auto e = fields_of(o, 1, on, &c_.message);
         if (turn && std::isfinite(*turn)) c_.turn = static_cast<std::int64_t>(*turn);
         return e;
     }
@@ -331,6 +423,7 @@ class walker {
 
     event& ev_;
     collected& c_;
+    od::document& doc_;
 };
 
 boost::system::result<void, parse_error> malformed(simdjson::error_code e, std::string detail) {
@@ -349,6 +442,113 @@ std::optional<std::int64_t> iso(const std::string& primary, const std::string& f
 const std::string& first(const std::string& a, const std::string& b) {
     return a.empty() ? b : a;
 }
+
+digest hash_of(const void* data, std::size_t size) {
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
+    digest d;
+    std::memcpy(d.data(), canonical.digest, d.size());
+    return d;
+}
+
+/// Cuts the repeated parts out of the message (docs/storage-design.md): builds the skeleton
+/// text and the refs, blobs and chain nodes, all as ranges of the body.
+class decomposer {
+  public:
+    decomposer(const std::string& body, const collected& c, event& out)
+        : body_(body), c_(c), out_(out) {}
+
+    void run() {
+        out_.skeleton.reserve(256);
+        object(c_.message, "", out_.skeleton);
+    }
+
+  private:
+    static bool is_blob_key(std::string_view key) {
+        return key == "call" || key == "assistant" || key == "phoneNumber" || key == "customer";
+    }
+
+    body_span span(const char* b, const char* e) const {
+        return {static_cast<std::uint32_t>(b - body_.data()), static_cast<std::uint32_t>(e - b)};
+    }
+
+    /// Appends the skeleton of an object (message or artifact) to `out`.
+    void object(const object_layout& layout, std::string_view prefix, std::string& out) {
+        const auto& fields = layout.fields;
+        // Of a repeated key only the last occurrence is cut out (it is the one readers keep).
+        auto last_of = [&](std::string_view key) {
+            std::size_t last = fields.size();
+            for (std::size_t i = 0; i < fields.size(); ++i) {
+                if (fields[i].key == key) last = i;
+            }
+            return last;
+        };
+        out += '{';
+        bool first = true;
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            const auto& f = fields[i];
+            const bool more = i + 1 < fields.size();
+            const char* end = value_end(more ? fields[i + 1].key_start : layout.close, more);
+            const std::string path = std::string(prefix) + std::string(f.key);
+            const array_layout* array = nullptr;
+            if (prefix.empty()) {
+                if (f.key == "messages") array = &c_.messages;
+                if (f.key == "messagesOpenAIFormatted") array = &c_.openai;
+            } else {
+                if (f.key == "messages") array = &c_.artifact_messages;
+                if (f.key == "messagesOpenAIFormatted") array = &c_.artifact_openai;
+            }
+            const bool last = last_of(f.key) == i;
+            if (last && array != nullptr && array->present && *f.value_start == '[') {
+                cut_array(path, *array);
+                continue;
+            }
+            if (last && prefix.empty() && is_blob_key(f.key) && *f.value_start == '{') {
+                cut_blob(path, f.value_start, end);
+                continue;
+            }
+            if (!first) out += ',';
+            first = false;
+            if (last && prefix.empty() && f.key == "artifact" && c_.artifact.present &&
+                *f.value_start == '{') {
+                out.append(f.key_start, f.value_start);  // "artifact":
+                object(c_.artifact, "artifact.", out);
+                continue;
+            }
+            out.append(f.key_start, end);
+        }
+        out += '}';
+    }
+
+    void cut_blob(const std::string& path, const char* b, const char* e) {
+        part_ref ref{path, hash_of(b, static_cast<std::size_t>(e - b)), false, false};
+        bool known = false;
+        for (const auto& blob : out_.blobs) known = known || blob.hash == ref.hash;
+        if (!known) out_.blobs.push_back({ref.hash, span(b, e)});
+        out_.refs.push_back(std::move(ref));
+    }
+
+    void cut_array(const std::string& path, const array_layout& a) {
+        digest parent{};
+        for (std::size_t i = 0; i < a.items.size(); ++i) {
+            const bool more = i + 1 < a.items.size();
+            const char* b = a.items[i];
+            const char* e = value_end(more ? a.items[i + 1] : a.close, more);
+            std::array<std::uint8_t, 32> link{};
+            std::memcpy(link.data(), parent.data(), 16);
+            const digest item = hash_of(b, static_cast<std::size_t>(e - b));
+            std::memcpy(link.data() + 16, item.data(), 16);
+            const digest node = hash_of(link.data(), link.size());
+            out_.nodes.push_back({node, parent, static_cast<std::int32_t>(i), span(b, e)});
+            parent = node;
+        }
+        out_.refs.push_back({path, parent, true, a.items.empty()});
+    }
+
+    const std::string& body_;
+    const collected& c_;
+    event& out_;
+};
 
 }  // namespace
 
@@ -380,9 +580,9 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
 boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out) {
     thread_local od::parser parser;
     collected c;
-    walker w(out, c);
-
     od::document doc;
+    walker w(out, c, doc);
+
     if (auto e =
             parser.iterate(simdjson::padded_string_view(body.data(), body.size(), body.capacity()))
                 .get(doc)) {
@@ -447,6 +647,7 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     }
     if (out.type_name.empty()) return parse_error{errc::missing_type, "message.type is empty"};
     out.type = vapi::parse_message_type(out.type_name);
+    decomposer(body, c, out).run();
 
     using vapi::message_type;
     if (out.call_id.empty()) {
@@ -498,6 +699,22 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
         }
     }
     return {};
+}
+
+}  // namespace switchboard::ingest
+
+namespace switchboard::ingest {
+
+std::string to_uuid(const digest& d) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(36);
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+        out += k_hex[d[i] >> 4];
+        out += k_hex[d[i] & 15];
+    }
+    return out;
 }
 
 }  // namespace switchboard::ingest

@@ -1,6 +1,8 @@
 #include "switchboard/store/batch_writer.hpp"
 
 #include "switchboard/base/log.hpp"
+#include "switchboard/ingest/parse.hpp"
+#include "switchboard/store/export.hpp"
 #include "switchboard/vapi/call_status.hpp"
 
 #include <algorithm>
@@ -15,7 +17,12 @@ using clock = std::chrono::steady_clock;
 constexpr const char* k_prepare_session = R"sql(
 CREATE TEMP TABLE IF NOT EXISTS sb_stage_events (
     call_id text, sent_at_us bigint, dedupe_key text, type text, vapi_timestamp bigint,
-    received_at_us bigint, org_id text, message jsonb) ON COMMIT DELETE ROWS;
+    received_at_us bigint, org_id text, skeleton jsonb, refs jsonb, received_bytes integer)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_stage_blobs (call_id text, hash uuid, body jsonb)
+    ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS sb_stage_nodes (
+    call_id text, node uuid, parent uuid, position integer, item jsonb) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (
     id text, org_id text, type text, status text, status_rank smallint, ended_reason text,
     assistant_id text, phone_number_id text, customer_number text, cost numeric,
@@ -25,7 +32,10 @@ CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (
 
 constexpr const char* k_copy_events =
     "COPY sb_stage_events (call_id, sent_at_us, dedupe_key, type, vapi_timestamp, received_at_us,"
-    " org_id, message) FROM STDIN";
+    " org_id, skeleton, refs, received_bytes) FROM STDIN";
+constexpr const char* k_copy_blobs = "COPY sb_stage_blobs (call_id, hash, body) FROM STDIN";
+constexpr const char* k_copy_nodes =
+    "COPY sb_stage_nodes (call_id, node, parent, position, item) FROM STDIN";
 constexpr const char* k_copy_calls =
     "COPY sb_stage_calls (id, org_id, type, status, status_rank, ended_reason, assistant_id,"
     " phone_number_id, customer_number, cost, created_at_us, started_at_us, ended_at_us,"
@@ -33,10 +43,18 @@ constexpr const char* k_copy_calls =
 
 // Rows are inserted in key order so that concurrent writers take row locks in the same order.
 constexpr const char* k_merge_and_commit = R"sql(
-INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id, message)
+INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id,
+                         skeleton, refs, received_bytes)
 SELECT call_id, timestamptz 'epoch' + sent_at_us * interval '1 microsecond', dedupe_key, type,
-       vapi_timestamp, timestamptz 'epoch' + received_at_us * interval '1 microsecond', org_id, message
+       vapi_timestamp, timestamptz 'epoch' + received_at_us * interval '1 microsecond', org_id,
+       skeleton, refs, received_bytes
 FROM sb_stage_events ORDER BY call_id, sent_at_us, dedupe_key
+ON CONFLICT DO NOTHING;
+INSERT INTO call_blobs (call_id, hash, body)
+SELECT call_id, hash, body FROM sb_stage_blobs ORDER BY call_id, hash
+ON CONFLICT DO NOTHING;
+INSERT INTO call_array_nodes (call_id, node, parent, position, item)
+SELECT call_id, node, parent, position, item FROM sb_stage_nodes ORDER BY call_id, node
 ON CONFLICT DO NOTHING;
 INSERT INTO calls AS c (id, org_id, type, status, status_rank, ended_reason, assistant_id,
                        phone_number_id, customer_number, cost, created_at, started_at, ended_at,
@@ -198,9 +216,21 @@ void batch_writer::complete(std::span<ingest::event> events, ingest::ack_status 
     }
 }
 
+bool batch_writer::remember(const std::string& call_id, const ingest::digest& hash) {
+    std::string key;
+    key.reserve(call_id.size() + 17);
+    key.append(call_id).append(1, '\0').append(reinterpret_cast<const char*>(hash.data()),
+                                               hash.size());
+    if (stored_parts_.count(key) != 0u) return false;
+    return batch_parts_.insert(std::move(key)).second;
+}
+
 void batch_writer::encode(std::span<ingest::event> events) {
     events_rows_.clear();
     calls_rows_.clear();
+    blobs_rows_.clear();
+    nodes_rows_.clear();
+    batch_parts_.clear();
     std::vector<call_row> calls;
     std::unordered_map<std::string_view, std::size_t> index;
     for (const auto& ev : events) {
@@ -211,8 +241,34 @@ void batch_writer::encode(std::span<ingest::event> events) {
         events_rows_.integer(ev.timestamp_ms);
         events_rows_.integer(ev.received_us);
         events_rows_.text_or_null(ev.org_id);
-        events_rows_.text(ev.message());
+        events_rows_.text(ev.skeleton);
+        const std::string refs = refs_json(ev);
+        events_rows_.text_or_null(refs);
+        events_rows_.integer(static_cast<std::int64_t>(ev.body.size()));
         events_rows_.end_row();
+
+        // The repeated parts: only those not already committed for this call (by this writer)
+        // and not already in this batch.
+        for (const auto& blob : ev.blobs) {
+            if (!remember(ev.call_id, blob.hash)) continue;
+            blobs_rows_.text(ev.call_id);
+            blobs_rows_.text(ingest::to_uuid(blob.hash));
+            blobs_rows_.text(ev.text(blob.text));
+            blobs_rows_.end_row();
+        }
+        for (const auto& node : ev.nodes) {
+            if (!remember(ev.call_id, node.node)) continue;
+            nodes_rows_.text(ev.call_id);
+            nodes_rows_.text(ingest::to_uuid(node.node));
+            if (node.position == 0) {
+                nodes_rows_.null();
+            } else {
+                nodes_rows_.text(ingest::to_uuid(node.parent));
+            }
+            nodes_rows_.integer(node.position);
+            nodes_rows_.text(ev.text(node.item));
+            nodes_rows_.end_row();
+        }
 
         if (ev.call_id.empty()) continue;
         auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
@@ -266,8 +322,18 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
     std::optional<pg_error> e = conn_.exec("BEGIN");
     if (!e) e = conn_.copy_in(k_copy_events, events_rows_.data());
     if (!e && !calls_rows_.data().empty()) e = conn_.copy_in(k_copy_calls, calls_rows_.data());
+    if (!e && !blobs_rows_.data().empty()) e = conn_.copy_in(k_copy_blobs, blobs_rows_.data());
+    if (!e && !nodes_rows_.data().empty()) e = conn_.copy_in(k_copy_nodes, nodes_rows_.data());
     if (!e) e = conn_.exec(k_merge_and_commit, &inserted);
     if (e && conn_.ok()) conn_.exec("ROLLBACK");
+    if (!e) {
+        // Committed: these parts need not be sent again. The set is bounded; forgetting only
+        // costs a redundant ON CONFLICT DO NOTHING.
+        if (stored_parts_.size() + batch_parts_.size() > k_max_remembered_parts)
+            stored_parts_.clear();
+        stored_parts_.merge(batch_parts_);
+    }
+    batch_parts_.clear();
     return e;
 }
 

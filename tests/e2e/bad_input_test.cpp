@@ -167,7 +167,7 @@ TEST_F(BodyLimit, BodyExactlyAtTheLimitIsStoredAndOneByteMoreIs413) {
     EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
               "at-limit,under-limit");
     // The stored message is the whole body's message, padding included.
-    EXPECT_EQ(db_.scalar("SELECT length(message->>'pad') > 3900 FROM call_events WHERE call_id = "
+    EXPECT_EQ(db_.scalar("SELECT length(skeleton->>'pad') > 3900 FROM call_events WHERE call_id = "
                          "'at-limit'"),
               "t");
 }

@@ -225,7 +225,8 @@ TEST_F(BatchWriter, StoresEveryColumnOfAnEvent) {
     EXPECT_EQ(db_.scalar("SELECT (extract(epoch FROM received_at) * 1000000)::bigint" + where),
               std::to_string(received_us));
     EXPECT_EQ(db_.scalar("SELECT org_id" + where), "b2f6d3a1-8e47-4c09-bf3e-5a9e12c7d804");
-    EXPECT_EQ(db_.scalar("SELECT message = " + lit(message_json(body)) + "::jsonb" + where), "t");
+    EXPECT_EQ(db_.count_stored("7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4", message_json(body)), 1);
+    EXPECT_EQ(db_.scalar("SELECT received_bytes" + where), std::to_string(body.size()));
     // A June 2025 message lands in the default partition (partitions exist around now only).
     EXPECT_EQ(db_.scalar("SELECT tableoid::regclass::text" + where), "call_events_default");
 }
@@ -249,9 +250,9 @@ TEST_F(BatchWriter, EveryExampleIsStoredJsonEqualToItsMessage) {
         EXPECT_EQ(
             db_.scalar("SELECT count(*) FROM call_events WHERE call_id = " + lit(batch[i].call_id) +
                        " AND dedupe_key = " + lit(batch[i].dedupe_key) +
-                       " AND type = " + lit(batch[i].type_name) +
-                       " AND message = " + lit(message_json(examples[i].body)) + "::jsonb"),
+                       " AND type = " + lit(batch[i].type_name)),
             "1");
+        EXPECT_EQ(db_.count_stored(batch[i].call_id, message_json(examples[i].body)), 1);
     }
 }
 
@@ -266,11 +267,9 @@ TEST_F(BatchWriter, EscapesSurviveTheCopyFormat) {
     ingest::event ev = make_event(body);
     EXPECT_EQ(ev.call_id, "esc\\call");
     ASSERT_EQ(write(*w, std::move(ev)), 1);
-    EXPECT_EQ(db_.scalar("SELECT message = " + lit(message_json(body)) +
-                         "::jsonb FROM call_events WHERE call_id = " + lit("esc\\call")),
-              "t");
+    EXPECT_EQ(db_.count_stored("esc\\call", message_json(body)), 1);
     EXPECT_EQ(
-        db_.scalar("SELECT message->>'transcript' FROM call_events"),
+        db_.scalar("SELECT skeleton->>'transcript' FROM call_events"),
         "tab\there \"quoted\" back\\slash \xc3\xa9t\xc3\xa9 \xc3\xa9 \xf0\x9f\x98\x80 line\nbreak");
     EXPECT_EQ(db_.scalar("SELECT count(*) FROM calls WHERE id = " + lit("esc\\call")), "1");
 }

@@ -192,7 +192,7 @@ TEST(Partitions, RowsLandInTheirMonthOrTheDefaultPartition) {
     test_db db;
     db.migrate();
     db.exec(
-        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, message) VALUES"
+        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, skeleton) VALUES"
         " ('now', now(), 'k1', 'hang', now(), '{}'),"
         " ('last-month', now() - interval '1 month', 'k2', 'hang', now(), '{}'),"
         " ('in-3-months', now() + interval '3 months', 'k3', 'hang', now(), '{}'),"
@@ -220,7 +220,7 @@ TEST(Partitions, EnsureSkipsAMonthAlreadyInTheDefaultPartition) {
     test_db db;
     db.migrate();
     db.exec(
-        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, message) VALUES"
+        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, skeleton) VALUES"
         " ('far', (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '5 months 3 days')"
         " AT TIME ZONE 'UTC', 'k', 'hang', now(), '{}')");
     db.exec("SELECT switchboard_ensure_event_partitions(1, 6)");

@@ -1,6 +1,9 @@
 #include "support/test_db.hpp"
 
+#include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
+
+#include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
@@ -110,6 +113,20 @@ std::vector<std::string> query_column(const std::string& url, const std::string&
         out.emplace_back(PQgetisnull(res.get(), i, 0) ? "<null>" : PQgetvalue(res.get(), i, 0));
     }
     return out;
+}
+
+std::vector<std::string> test_db::exported(const std::string& call_id) {
+    std::vector<std::string> out;
+    if (auto e = store::export_call(conn(), call_id, out))
+        ADD_FAILURE() << "export failed: " << e->message;
+    return out;
+}
+
+int test_db::count_stored(const std::string& call_id, const std::string& message_json) {
+    const auto wanted = boost::json::parse(message_json);
+    int n = 0;
+    for (const auto& m : exported(call_id)) n += boost::json::parse(m) == wanted ? 1 : 0;
+    return n;
 }
 
 void test_db::migrate() {

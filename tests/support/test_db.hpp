@@ -31,6 +31,11 @@ class test_db {
     /// Runs statements; fails the test on error.
     void exec(const std::string& sql);
 
+    /// The call's stored messages, rebuilt from skeletons and parts (store::export_call).
+    std::vector<std::string> exported(const std::string& call_id);
+    /// How many stored messages of the call are JSON-equal to `message_json`.
+    int count_stored(const std::string& call_id, const std::string& message_json);
+
     /// Applies the embedded migrations.
     void migrate();
 

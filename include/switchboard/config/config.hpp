@@ -79,10 +79,11 @@ struct store_config {
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres
 };
 
-enum class command { serve, migrate };
+enum class command { serve, migrate, export_call };
 
 struct service_config {
     command cmd = command::serve;
+    std::string call_id;  ///< export-call's argument
     http_config http;
     auth_config auth;
     queue_config queue;

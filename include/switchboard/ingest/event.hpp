@@ -5,11 +5,13 @@
 #include "switchboard/ingest/ack.hpp"
 #include "switchboard/vapi/message_type.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::ingest {
 
@@ -25,6 +27,37 @@ struct call_facts {
     std::optional<std::int64_t> created_at_us;  ///< call.createdAt
     std::optional<std::int64_t> started_at_us;
     std::optional<std::int64_t> ended_at_us;
+};
+
+/// A 128-bit content hash (XXH3-128, canonical big-endian bytes); stored as a Postgres uuid.
+using digest = std::array<std::uint8_t, 16>;
+
+/// A byte range of the event's body.
+struct body_span {
+    std::uint32_t offset = 0;
+    std::uint32_t length = 0;
+};
+
+/// A repeated part cut out of the stored message (docs/storage-design.md): a JSON object stored
+/// once per call as a blob, or an array stored as a hash chain of its items.
+struct part_ref {
+    std::string path;  ///< "call", "assistant", "messages", "artifact.messages", …
+    digest hash{};     ///< blob hash, or the chain node of the array's last item
+    bool is_array = false;
+    bool empty = false;  ///< an empty array (no node)
+};
+
+struct blob_part {
+    digest hash{};
+    body_span text;
+};
+
+/// One item of a cut-out array: node = H(parent node ‖ H(item)); the root's parent is absent.
+struct array_node {
+    digest node{};
+    digest parent{};
+    std::int32_t position = 0;
+    body_span item;
 };
 
 struct event {
@@ -47,12 +80,24 @@ struct event {
     std::string dedupe_key;
     call_facts call;
 
+    /// What is stored: the message minus the repeated parts, which are referenced by `refs` and
+    /// carried by `blobs` and `nodes` (views into `body`).
+    std::string skeleton;
+    std::vector<part_ref> refs;
+    std::vector<blob_part> blobs;
+    std::vector<array_node> nodes;
+
     std::shared_ptr<ack_slot> ack;  ///< null when nobody waits (e.g. tests)
 
     std::string_view message() const { return {body.data() + message_offset, message_length}; }
+    std::string_view text(body_span s) const { return {body.data() + s.offset, s.length}; }
 
     /// Bytes held, for the queue's memory bound.
-    std::size_t footprint() const { return sizeof(event) + body.capacity(); }
+    std::size_t footprint() const {
+        return sizeof(event) + body.capacity() + skeleton.capacity() +
+               refs.capacity() * sizeof(part_ref) + blobs.capacity() * sizeof(blob_part) +
+               nodes.capacity() * sizeof(array_node);
+    }
 };
 
 }  // namespace switchboard::ingest

@@ -40,3 +40,10 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
                             vapi::message_type type, const dedupe_parts& parts);
 
 }  // namespace switchboard::ingest
+
+namespace switchboard::ingest {
+
+/// A digest in Postgres' uuid text form (8-4-4-4-12 lower-case hex).
+std::string to_uuid(const digest& d);
+
+}  // namespace switchboard::ingest

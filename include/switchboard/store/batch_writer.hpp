@@ -16,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <span>
+#include <string>
+#include <unordered_set>
 #include <vector>
 
 namespace switchboard::store {
@@ -58,8 +60,17 @@ class batch_writer {
     store_metrics& metrics_;
     pg_connection conn_;
     std::atomic<bool> connected_{false};
+    /// Records that this batch carries (call, part); false when it is already stored or in the
+    /// batch, so the part is not sent again.
+    bool remember(const std::string& call_id, const ingest::digest& hash);
+
     copy_encoder events_rows_;
     copy_encoder calls_rows_;
+    copy_encoder blobs_rows_;
+    copy_encoder nodes_rows_;
+    static constexpr std::size_t k_max_remembered_parts = 1u << 20;
+    std::unordered_set<std::string> stored_parts_;  ///< committed (call id, part hash)
+    std::unordered_set<std::string> batch_parts_;   ///< in the batch being written
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;

@@ -1,0 +1,41 @@
+#pragma once
+/// Reading messages back: a stored message is its skeleton plus the repeated parts it references
+/// (docs/storage-design.md); these functions put them back together, JSON-equal to what was
+/// received. Used by `switchboard export-call` and the tests.
+
+#include "switchboard/ingest/event.hpp"
+#include "switchboard/store/pg.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace switchboard::store {
+
+/// The repeated parts of one call, keyed by hash (uuid text).
+struct call_parts {
+    std::unordered_map<std::string, std::string> blobs;  ///< hash → JSON object text
+    /// node → (parent node, or "" for the first item; item JSON text)
+    std::unordered_map<std::string, std::pair<std::string, std::string>> nodes;
+};
+
+/// The refs of an event as stored in call_events.refs: {"path": "uuid"} (null: empty array);
+/// empty when the event has none.
+std::string refs_json(const ingest::event& ev);
+
+/// The parts an event carries, as call_parts (for tests and checks without a database).
+call_parts parts_of(const ingest::event& ev);
+
+/// Rebuilds one message from its skeleton and its refs ({"path": "uuid" | null}). Throws
+/// std::runtime_error when a referenced part is missing (the store would be corrupt).
+std::string rebuild_message(std::string_view skeleton, std::string_view refs,
+                            const call_parts& parts);
+
+/// Every stored message of `call_id`, rebuilt, in the order they were received.
+std::optional<pg_error> export_call(pg_connection& conn, const std::string& call_id,
+                                    std::vector<std::string>& out);
+
+}  // namespace switchboard::store
