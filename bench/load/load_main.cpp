@@ -57,6 +57,7 @@ struct options {
     std::string report;
     double progress_s = 5;
     double drain_timeout_s = 30;
+    std::uint64_t max_requests = 0;  // 0: no limit
 };
 
 struct job {
@@ -229,6 +230,8 @@ class driver {
     }
 
     std::optional<job> take(connection& c) {
+        if (o_.max_requests != 0 && taken_ >= o_.max_requests) return std::nullopt;
+        ++taken_;
         if (o_.mode == "max") {
             if (!producing()) return std::nullopt;
             return pool_.next(clock_type::now());
@@ -378,6 +381,7 @@ class driver {
     std::vector<connection*> idle_;
     std::deque<clock_type::time_point> backlog_;
     bool done_producing_ = false;
+    std::uint64_t taken_ = 0;
     std::size_t closed_ = 0;
 };
 
@@ -457,7 +461,9 @@ int main(int argc, char** argv) {
         "progress", po::value(&o.progress_s)->default_value(o.progress_s),
         "Seconds between progress lines.")(
         "drain-timeout", po::value(&o.drain_timeout_s)->default_value(o.drain_timeout_s),
-        "Seconds to wait for answers after sending stops.");
+        "Seconds to wait for answers after sending stops.")(
+        "max-requests", po::value(&o.max_requests)->default_value(0),
+        "Stop after this many requests (0: no limit).");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
