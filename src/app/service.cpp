@@ -140,7 +140,7 @@ int run_service(const config::service_config& cfg) {
     apply_migrations(cfg);
 
     metrics::registry registry;
-    ingest::event_queue queue(cfg.queue);
+    ingest::event_queue queue(cfg.queue, cfg.store.writers);
     store::writer_pool writers(cfg.store, queue, registry);
     writers.start();
 

@@ -1,8 +1,29 @@
 #include "switchboard/ingest/event_queue.hpp"
 
+#include <algorithm>
+#include <functional>
+
 namespace switchboard::ingest {
 
-event_queue::event_queue(const config::queue_config& cfg) : cfg_(cfg), queue_(1024) {}
+event_queue::event_queue(const config::queue_config& cfg, std::size_t shards) : cfg_(cfg) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i) {
+        shards_.push_back(std::make_unique<shard_queue>(1024));
+    }
+}
+
+std::size_t event_queue::shard_of(std::string_view call_id) const noexcept {
+    return shards_.size() == 1 ? 0 : std::hash<std::string_view>{}(call_id) % shards_.size();
+}
+
+moodycamel::ConsumerToken event_queue::consumer_token(std::size_t shard) {
+    return moodycamel::ConsumerToken(*shards_[shard]);
+}
+
+std::size_t event_queue::queued() const noexcept {
+    std::size_t n = 0;
+    for (const auto& s : shards_) n += s->size_approx();
+    return n;
+}
 
 bool event_queue::try_push(event& ev) {
     const std::size_t size = ev.footprint();
@@ -15,21 +36,21 @@ bool event_queue::try_push(event& ev) {
         depth_.fetch_sub(1, std::memory_order_relaxed);
         return false;
     }
-    if (!queue_.enqueue(std::move(ev))) {  // allocation failure
+    if (!shards_[shard_of(ev.call_id)]->enqueue(std::move(ev))) {  // allocation failure
         release(1, size);
         return false;
     }
     return true;
 }
 
-std::size_t event_queue::pop_bulk(moodycamel::ConsumerToken& token, event* out, std::size_t max,
-                                  std::chrono::microseconds timeout) {
-    return queue_.wait_dequeue_bulk_timed(token, out, max, timeout);
+std::size_t event_queue::pop_bulk(std::size_t shard, moodycamel::ConsumerToken& token, event* out,
+                                  std::size_t max, std::chrono::microseconds timeout) {
+    return shards_[shard]->wait_dequeue_bulk_timed(token, out, max, timeout);
 }
 
-std::size_t event_queue::try_pop_bulk(moodycamel::ConsumerToken& token, event* out,
-                                      std::size_t max) {
-    return queue_.try_dequeue_bulk(token, out, max);
+std::size_t event_queue::try_pop_bulk(std::size_t shard, moodycamel::ConsumerToken& token,
+                                      event* out, std::size_t max) {
+    return shards_[shard]->try_dequeue_bulk(token, out, max);
 }
 
 void event_queue::release(std::size_t events, std::size_t bytes) noexcept {

@@ -431,15 +431,17 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     if (!conn_.ok() && !connect(error)) {
         log::warn("msg=\"writer cannot reach Postgres yet\" writer={} error=\"{}\"", id_, error);
     }
-    auto token = queue_.consumer_token();
+    // This writer drains one shard: every event of a call comes to the same writer.
+    const std::size_t shard = id_ % queue_.shards();
+    auto token = queue_.consumer_token(shard);
     const std::size_t max_rows = cfg_.batch_max_rows;
     std::vector<ingest::event> batch(max_rows);
 
     for (;;) {
         std::size_t n =
-            queue_.pop_bulk(token, batch.data(), max_rows, std::chrono::milliseconds(50));
+            queue_.pop_bulk(shard, token, batch.data(), max_rows, std::chrono::milliseconds(50));
         if (n == 0) {
-            if (stop.load() && queue_.queued() == 0) break;
+            if (stop.load() && queue_.queued(shard) == 0) break;
             check_idle_connection();
             if (id_ == 0 && conn_.ok() &&
                 clock::now() - last_maintenance_ > std::chrono::hours(6)) {
@@ -456,7 +458,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             const auto now = clock::now();
             if (now >= deadline) break;
             n += queue_.pop_bulk(
-                token, batch.data() + n, max_rows - n,
+                shard, token, batch.data() + n, max_rows - n,
                 std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
         }
         std::size_t bytes = 0;

@@ -279,3 +279,39 @@ TEST(EventQueue, ConcurrentProducersNeverExceedTheBound) {
 
 }  // namespace
 }  // namespace switchboard::ingest
+
+namespace switchboard::ingest {
+namespace {
+
+TEST(EventQueueShards, EveryEventOfACallGoesToTheSameShardAndBoundsAreGlobal) {
+    config::queue_config cfg;
+    cfg.capacity = 40;
+    event_queue q(cfg, 4);
+    ASSERT_EQ(q.shards(), 4u);
+    // 10 calls × 4 events fill the global bound exactly; the 41st is refused whatever its shard.
+    for (int call = 0; call < 10; ++call) {
+        for (int i = 0; i < 4; ++i) {
+            event ev;
+            ev.call_id = "call-" + std::to_string(call);
+            ev.dedupe_key = std::to_string(i);
+            ASSERT_TRUE(q.try_push(ev));
+        }
+    }
+    event extra;
+    extra.call_id = "call-extra";
+    EXPECT_FALSE(q.try_push(extra));
+    std::size_t total = 0;
+    for (std::size_t shard = 0; shard < q.shards(); ++shard) {
+        auto token = q.consumer_token(shard);
+        std::vector<event> out(64);
+        const std::size_t n = q.try_pop_bulk(shard, token, out.data(), out.size());
+        EXPECT_EQ(q.queued(shard), 0u);
+        for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(q.shard_of(out[i].call_id), shard);
+        total += n;
+    }
+    EXPECT_EQ(total, 40u);
+    EXPECT_NE(q.shard_of("call-0"), q.shards());  // a valid shard index
+}
+
+}  // namespace
+}  // namespace switchboard::ingest

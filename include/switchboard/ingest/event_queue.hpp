@@ -4,6 +4,10 @@
 /// until the writer that committed it calls `release`, so memory stays bounded even while the
 /// database is down and writers hold full batches.
 ///
+/// The queue is split into shards, one per writer, and an event goes to the shard of its call id:
+/// one writer sees all of a call's events, so it sends the call's repeated parts once and never
+/// contends with another writer on the call's rows. The bounds are global.
+///
 /// Thread-safe: any number of producers (I/O threads) and consumers (writers).
 
 #include "switchboard/config/config.hpp"
@@ -14,24 +18,40 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
+#include <string_view>
+#include <vector>
 
 namespace switchboard::ingest {
 
 class event_queue {
   public:
-    explicit event_queue(const config::queue_config& cfg);
+    explicit event_queue(const config::queue_config& cfg, std::size_t shards = 1);
 
     /// Admits and enqueues `ev` (moved from only on success). False when a bound is reached.
     bool try_push(event& ev);
 
-    /// Moves up to `max` events into `out`, waiting at most `timeout` for the first one.
+    /// Moves up to `max` events of `shard` into `out`, waiting at most `timeout` for the first.
+    /// `token` must come from consumer_token(shard).
+    std::size_t pop_bulk(std::size_t shard, moodycamel::ConsumerToken& token, event* out,
+                         std::size_t max, std::chrono::microseconds timeout);
     std::size_t pop_bulk(moodycamel::ConsumerToken& token, event* out, std::size_t max,
-                         std::chrono::microseconds timeout);
+                         std::chrono::microseconds timeout) {
+        return pop_bulk(0, token, out, max, timeout);
+    }
 
     /// Takes events without waiting.
-    std::size_t try_pop_bulk(moodycamel::ConsumerToken& token, event* out, std::size_t max);
+    std::size_t try_pop_bulk(std::size_t shard, moodycamel::ConsumerToken& token, event* out,
+                             std::size_t max);
+    std::size_t try_pop_bulk(moodycamel::ConsumerToken& token, event* out, std::size_t max) {
+        return try_pop_bulk(0, token, out, max);
+    }
 
-    moodycamel::ConsumerToken consumer_token() { return moodycamel::ConsumerToken(queue_); }
+    /// A consumer of one shard (0 ≤ shard < shards()); tokens are bound to their shard.
+    moodycamel::ConsumerToken consumer_token(std::size_t shard = 0);
+    std::size_t shards() const noexcept { return shards_.size(); }
+    /// The shard `call_id`'s events go to.
+    std::size_t shard_of(std::string_view call_id) const noexcept;
 
     /// Called once committed (or given up): frees their place in the bounds.
     void release(std::size_t events, std::size_t bytes) noexcept;
@@ -40,7 +60,8 @@ class event_queue {
     std::size_t depth() const noexcept { return depth_.load(std::memory_order_relaxed); }
     std::size_t bytes() const noexcept { return bytes_.load(std::memory_order_relaxed); }
     /// Waiting in the queue itself (not yet taken by a writer); approximate.
-    std::size_t queued() const noexcept { return queue_.size_approx(); }
+    std::size_t queued() const noexcept;
+    std::size_t queued(std::size_t shard) const noexcept { return shards_[shard]->size_approx(); }
 
     /// True above 90 % of either bound (readiness turns false before requests get 503).
     bool saturated() const noexcept;
@@ -49,7 +70,9 @@ class event_queue {
 
   private:
     config::queue_config cfg_;
-    moodycamel::BlockingConcurrentQueue<event> queue_;
+    using shard_queue = moodycamel::BlockingConcurrentQueue<event>;
+    std::vector<std::unique_ptr<shard_queue>> shards_;
+
     std::atomic<std::size_t> depth_{0};
     std::atomic<std::size_t> bytes_{0};
 };
