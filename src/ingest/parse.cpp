@@ -276,20 +276,33 @@ class walker {
     }
 
     /// Walks an array, recording where each item starts.
-    simdjson::error_code items(od::value v, int depth, array_layout& layout) {
-        layout = array_layout{};  // a repeated key: the last occurrence is the one that counts
+    /// Walks an array, handing each element to `on_element`; another type is validated and
+    /// skipped (then `*is_array` is false).
+    template <class OnElement>
+    simdjson::error_code elements(od::value v, int depth, OnElement&& on_element,
+                                  bool* is_array = nullptr) {
         od::json_type t;
         if (auto e = v.type().get(t)) return e;
+        if (is_array != nullptr) *is_array = t == od::json_type::array;
         if (t != od::json_type::array) return any(v, depth);
         od::array a;
         if (auto e = v.get_array().get(a)) return e;
         for (auto er : a) {
-            od::value el;
             if (auto e = er.error()) return e;
-            el = er.value_unsafe();
-            layout.items.push_back(el.raw_json_token().data());
-            if (auto e = any(el, depth + 1)) return e;
+            if (auto e = on_element(er.value_unsafe())) return e;
         }
+        return simdjson::SUCCESS;
+    }
+
+    simdjson::error_code items(od::value v, int depth, array_layout& layout) {
+        layout = array_layout{};  // a repeated key: the last occurrence is the one that counts
+        bool is_array = false;
+        auto record = [&](od::value el) {
+            layout.items.push_back(el.raw_json_token().data());
+            return any(el, depth + 1);
+        };
+        if (auto e = elements(v, depth, record, &is_array)) return e;
+        if (!is_array) return simdjson::SUCCESS;
         if (auto e = closing(layout.close, ']')) return e;
         layout.present = true;
         return simdjson::SUCCESS;
@@ -351,21 +364,13 @@ class walker {
 
     simdjson::error_code tool_call_list(od::value v, int depth) {
         c_.has_tool_call_list = true;
-        od::json_type t;
-        if (auto e = v.type().get(t)) return e;
-        if (t != od::json_type::array) return any(v, depth);
-        od::array a;
-        if (auto e = v.get_array().get(a)) return e;
-        for (auto er : a) {
-            od::value el;
-            if (auto e = er.error()) return e;
-            el = er.value_unsafe();
+        return elements(v, depth, [&](od::value el) {
             std::string id;
             if (auto e = id_of(el, id, depth + 1)) return e;
             if (!c_.discriminator.empty()) c_.discriminator += ',';
             c_.discriminator += id;
-        }
-        return simdjson::SUCCESS;
+            return simdjson::SUCCESS;
+        });
     }
 
     simdjson::error_code message(od::object o) {
