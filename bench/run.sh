@@ -178,7 +178,11 @@ for r in rows:
                  f"p50 {r['refusal_service_ms']['p50']:.2f} ms, p99 {r['refusal_service_ms']['p99']:.2f} ms from the send")
     L.append(f"- {r['name']}: acknowledgements took p50 {r['ack_service_ms']['p50']:.2f} ms, p99 "
              f"{r['ack_service_ms']['p99']:.2f} ms from the actual send")
-L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).")
+L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
+import os
+analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")
+if os.path.exists(analysis):
+    L.append(open(analysis).read())
 open(out, "w").write("\n".join(L) + "\n")
 PY
 log "wrote $OUT"
