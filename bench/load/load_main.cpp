@@ -72,7 +72,7 @@ struct stats {
     std::uint64_t sent = 0, acked = 0, bytes = 0, in_flight = 0;
     std::uint64_t not_sent = 0;  // open loop: scheduled in the window but no connection was free
     clock_type::time_point last_answer{};
-    std::map<unsigned, std::uint64_t> refused;  // by status (0: no response)
+    std::map<unsigned, std::uint64_t> refused;      // by status (0: no response)
     std::vector<std::uint32_t> ack_latency_us;      // open loop: from the scheduled time
     std::vector<std::uint32_t> ack_service_us;      // from the actual send
     std::vector<std::uint32_t> refusal_service_us;  // non-2xx answers, from the actual send
@@ -318,7 +318,8 @@ class driver {
             }
             const auto now = clock_type::now();
             const auto origin = o_.mode == "open" ? j->scheduled : sent_at;
-            const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now - origin).count();
+            const auto us =
+                std::chrono::duration_cast<std::chrono::microseconds>(now - origin).count();
             const auto service_us = static_cast<std::uint32_t>(
                 std::chrono::duration_cast<std::chrono::microseconds>(now - sent_at).count());
             const unsigned code = res.result_int();

@@ -861,7 +861,8 @@ TEST(ParseWebhook, EndOfCallReportIsFiledUnderItsEndTimeNotItsTimestamp) {
     EXPECT_EQ(a.dedupe_key, b.dedupe_key);
     EXPECT_NE(a.timestamp_ms, b.timestamp_ms);
     // Other types are filed under their own timestamp.
-    const auto hang = parse(R"({"message":{"type":"hang","timestamp":1749737004100,"call":{"id":"c"}}})");
+    const auto hang =
+        parse(R"({"message":{"type":"hang","timestamp":1749737004100,"call":{"id":"c"}}})");
     EXPECT_EQ(hang.sent_at_ms, 1749737004100);
 }
 
