@@ -1,5 +1,7 @@
 #include "switchboard/store/migrations.hpp"
 
+#include "switchboard/ingest/hmac.hpp"
+
 #include <openssl/evp.h>
 
 #include <map>
@@ -16,13 +18,7 @@ std::string checksum(std::string_view text) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(text.data(), text.size(), out, &len, EVP_sha256(), nullptr);
-    static constexpr char k_hex[] = "0123456789abcdef";
-    std::string hex;
-    for (unsigned i = 0; i < len; ++i) {
-        hex += k_hex[out[i] >> 4];
-        hex += k_hex[out[i] & 15];
-    }
-    return hex;
+    return ingest::encode_hex(std::string_view(reinterpret_cast<const char*>(out), len));
 }
 
 void check(const std::optional<pg_error>& e, const std::string& what) {
