@@ -6,6 +6,7 @@
 #include <simdjson.h>
 #include <xxhash.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -81,10 +82,6 @@ struct collected {
     std::string discriminator;
     std::uint64_t text_hash = 0;
     std::string call_status;
-    std::string started_at, ended_at, call_started_at, call_ended_at, call_created_at;
-    std::string ended_reason, call_ended_reason;
-    std::string customer_number, call_customer_number;
-    std::optional<double> cost, call_cost;
     std::string chat_id, session_id, campaign_id, contact_id;
     bool has_tool_call_list = false;
     bool type_present = false;
@@ -196,6 +193,113 @@ class walker {
         if (auto e = v.type().get(t)) return e;
         if (t != od::json_type::number) return any(v, depth);
         return to_double(v, out);
+    }
+
+    /// A string fact; a value of another type is validated and ignored.
+    simdjson::error_code fact_str(od::value v, fact f, std::uint8_t level, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::string) return any(v, depth);
+        std::string_view s;
+        if (auto e = v.get_string().get(s)) return e;
+        if (auto e = no_nul(s)) return e;
+        ev_.call.set(f, level, s);
+        return simdjson::SUCCESS;
+    }
+
+    /// A number fact, kept as its JSON text (valid numeric input for Postgres).
+    simdjson::error_code fact_num(od::value v, fact f, std::uint8_t level, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t != od::json_type::number) return any(v, depth);
+        std::string_view token = v.raw_json_token();
+        while (!token.empty() && (token.back() == ' ' || token.back() == '\t' ||
+                                  token.back() == '\n' || token.back() == '\r')) {
+            token.remove_suffix(1);
+        }
+        if (!valid_json_number(token)) return simdjson::NUMBER_ERROR;
+        std::optional<double> d;
+        if (auto e = to_double(v, d)) return e;
+        if (d) ev_.call.set(f, level, token);  // beyond a double's range: left out, as `num`
+        return simdjson::SUCCESS;
+    }
+
+    /// An ISO-8601 time fact, kept as microseconds since the epoch; an unreadable time is
+    /// ignored (the message itself is still accepted and stored as received).
+    simdjson::error_code fact_time(od::value v, fact f, std::uint8_t level, int depth) {
+        std::string s;
+        if (auto e = str(v, s, depth)) return e;
+        if (s.empty()) return simdjson::SUCCESS;
+        if (auto us = base::parse_iso8601_micros(s)) {
+            char buf[24];
+            auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *us);
+            if (ec == std::errc{}) ev_.call.set(f, level, std::string_view(buf, end - buf));
+        }
+        return simdjson::SUCCESS;
+    }
+
+    /// A JSON fact (object or array), kept as its text in the body; null and scalars are
+    /// ignored.
+    simdjson::error_code fact_json(od::value v, fact f, std::uint8_t level, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        const char* start = v.raw_json_token().data();
+        if (auto e = any(v, depth)) return e;
+        if (t != od::json_type::object && t != od::json_type::array) return simdjson::SUCCESS;
+        const char* next = nullptr;
+        if (auto e = doc_.current_location().get(next)) return e;
+        const char* end = skip_ws_back(next);
+        const char close = t == od::json_type::object ? '}' : ']';
+        if (end <= start || end[-1] != close) return simdjson::TAPE_ERROR;
+        ev_.call.set(f, level, std::string_view(start, static_cast<std::size_t>(end - start)));
+        return simdjson::SUCCESS;
+    }
+
+    /// analysis {summary, structuredData, successEvaluation}
+    simdjson::error_code analysis(od::value v, std::uint8_t level, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            const int d = depth + 2;
+            if (key == "summary") return fact_str(fv, fact::summary, level, d);
+            if (key == "structuredData") return fact_json(fv, fact::structured_data, level, d);
+            if (key == "successEvaluation") return success(fv, level, d);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    /// successEvaluation is a string in the SDK types, but rubrics may yield a number or a
+    /// boolean: kept as text either way.
+    simdjson::error_code success(od::value v, std::uint8_t level, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t == od::json_type::string) return fact_str(v, fact::success_evaluation, level, depth);
+        if (t == od::json_type::boolean) {
+            bool b = false;
+            if (auto e = v.get_bool().get(b)) return e;
+            ev_.call.set(fact::success_evaluation, level, b ? "true" : "false");
+            return simdjson::SUCCESS;
+        }
+        if (t == od::json_type::number) return fact_num(v, fact::success_evaluation, level, depth);
+        return any(v, depth);
+    }
+
+    /// The artifact facts (stable recording URLs, final transcript); `nullopt` for other keys.
+    std::optional<simdjson::error_code> artifact_fact(std::string_view key, od::value fv,
+                                                      std::uint8_t level, int d) {
+        if (key == "transcript") return fact_str(fv, fact::transcript, level, d);
+        if (key == "recordingUrl") return fact_str(fv, fact::recording_url, level, d);
+        if (key == "stereoRecordingUrl") return fact_str(fv, fact::stereo_recording_url, level, d);
+        if (key == "videoRecordingUrl") return fact_str(fv, fact::video_recording_url, level, d);
+        if (key == "logUrl") return fact_str(fv, fact::log_url, level, d);
+        return std::nullopt;
+    }
+
+    simdjson::error_code phone_number(od::value v, std::uint8_t level, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "number") return fact_str(fv, fact::phone_number, level, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
     }
 
     /// message.timestamp: a number (ms), or a string of digits.
@@ -320,7 +424,7 @@ class walker {
         auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
             if (key == "messages") return items(fv, depth + 2, c_.artifact_messages);
             if (key == "messagesOpenAIFormatted") return items(fv, depth + 2, c_.artifact_openai);
-            return std::nullopt;
+            return artifact_fact(key, fv, 1, depth + 2);
         };
         return fields_of(o, depth + 1, on, &c_.artifact);
     }
@@ -333,30 +437,57 @@ class walker {
         return fields(v, depth + 1, on);
     }
 
-    simdjson::error_code customer(od::value v, std::string& number, int depth) {
+    simdjson::error_code customer(od::value v, std::uint8_t level, int depth) {
         auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
-            if (key == "number") return str(fv, number, depth + 2);
+            if (key == "number") return fact_str(fv, fact::customer_number, level, depth + 2);
             return std::nullopt;
         };
         return fields(v, depth + 1, on);
     }
 
+    simdjson::error_code transport(od::value v, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "provider") return fact_str(fv, fact::transport_provider, 2, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    simdjson::error_code call_artifact(od::value v, int depth) {
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            return artifact_fact(key, fv, 2, depth + 2);
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    /// The call object: its id, and the facts at level 2 (the message's own fields win).
     simdjson::error_code call(od::value v, int depth) {
-        auto& f = ev_.call;
         auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
             const int d = depth + 2;
             if (key == "id") return str(fv, ev_.call_id, d);
             if (key == "orgId") return str(fv, ev_.org_id, d);
             if (key == "status") return str(fv, c_.call_status, d);
-            if (key == "type") return str(fv, f.call_type, d);
-            if (key == "assistantId") return str(fv, f.assistant_id, d);
-            if (key == "phoneNumberId") return str(fv, f.phone_number_id, d);
-            if (key == "createdAt") return str(fv, c_.call_created_at, d);
-            if (key == "startedAt") return str(fv, c_.call_started_at, d);
-            if (key == "endedAt") return str(fv, c_.call_ended_at, d);
-            if (key == "endedReason") return str(fv, c_.call_ended_reason, d);
-            if (key == "cost") return num(fv, c_.call_cost, d);
-            if (key == "customer") return customer(fv, c_.call_customer_number, d);
+            if (key == "type") return fact_str(fv, fact::type, 2, d);
+            if (key == "assistantId") return fact_str(fv, fact::assistant_id, 2, d);
+            if (key == "workflowId") return fact_str(fv, fact::workflow_id, 2, d);
+            if (key == "squadId") return fact_str(fv, fact::squad_id, 2, d);
+            if (key == "phoneNumberId") return fact_str(fv, fact::phone_number_id, 2, d);
+            if (key == "phoneNumber") return phone_number(fv, 2, d);
+            if (key == "phoneCallProvider") return fact_str(fv, fact::phone_call_provider, 2, d);
+            if (key == "phoneCallTransport") return fact_str(fv, fact::phone_call_transport, 2, d);
+            if (key == "transport") return transport(fv, d);
+            if (key == "createdAt") return fact_time(fv, fact::created_at, 2, d);
+            if (key == "startedAt") return fact_time(fv, fact::started_at, 2, d);
+            if (key == "endedAt") return fact_time(fv, fact::ended_at, 2, d);
+            if (key == "endedReason") return fact_str(fv, fact::ended_reason, 2, d);
+            if (key == "endedMessage") return fact_str(fv, fact::ended_message, 2, d);
+            if (key == "cost") return fact_num(fv, fact::cost, 2, d);
+            if (key == "costBreakdown") return fact_json(fv, fact::cost_breakdown, 2, d);
+            if (key == "costs") return fact_json(fv, fact::costs, 2, d);
+            if (key == "destination") return fact_json(fv, fact::destination, 2, d);
+            if (key == "analysis") return analysis(fv, 2, d);
+            if (key == "artifact") return call_artifact(fv, d);
+            if (key == "customer") return customer(fv, 2, d);
             return std::nullopt;
         };
         return fields(v, depth + 1, on);
@@ -397,11 +528,15 @@ class walker {
                 key == "request" || key == "turnId") {
                 return hashed_text(fv, d);
             }
-            if (key == "endedReason") return str(fv, c_.ended_reason, d);
-            if (key == "startedAt") return str(fv, c_.started_at, d);
-            if (key == "endedAt") return str(fv, c_.ended_at, d);
-            if (key == "cost") return num(fv, c_.cost, d);
-            if (key == "customer") return customer(fv, c_.customer_number, d);
+            if (key == "endedReason") return fact_str(fv, fact::ended_reason, 0, d);
+            if (key == "startedAt") return fact_time(fv, fact::started_at, 0, d);
+            if (key == "endedAt") return fact_time(fv, fact::ended_at, 0, d);
+            if (key == "cost") return fact_num(fv, fact::cost, 0, d);
+            if (key == "costs") return fact_json(fv, fact::costs, 0, d);
+            if (key == "destination") return fact_json(fv, fact::destination, 0, d);
+            if (key == "analysis") return analysis(fv, 1, d);
+            if (key == "customer") return customer(fv, 0, d);
+            if (key == "phoneNumber") return phone_number(fv, 0, d);
             if (key == "toolCallList") return tool_call_list(fv, d);
             if (key == "chat") return id_of(fv, c_.chat_id, d);
             if (key == "session") return id_of(fv, c_.session_id, d);
@@ -436,16 +571,23 @@ boost::system::result<void, parse_error> malformed(simdjson::error_code e, std::
     return parse_error{errc::malformed_json, std::move(detail)};
 }
 
-std::optional<std::int64_t> iso(const std::string& primary, const std::string& fallback) {
-    if (!primary.empty()) {
-        if (auto v = base::parse_iso8601_micros(primary)) return v;
-    }
-    if (!fallback.empty()) return base::parse_iso8601_micros(fallback);
-    return std::nullopt;
+std::optional<std::int64_t> micros_fact(const call_facts& f, fact which) {
+    auto text = f.get(which);
+    if (!text) return std::nullopt;
+    std::int64_t v = 0;
+    auto [p, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+    if (ec != std::errc{} || p != text->data() + text->size()) return std::nullopt;
+    return v;
 }
 
-const std::string& first(const std::string& a, const std::string& b) {
-    return a.empty() ? b : a;
+/// (priority, Vapi timestamp, hash of the dedupe key) packed into 63 bits; see call_facts::rank.
+std::int64_t rank_of(const event& ev) {
+    const std::int64_t priority = ev.type == vapi::message_type::end_of_call_report ? 2 : 1;
+    constexpr std::int64_t max_ms = (std::int64_t{1} << 42) - 1;  // year 2109
+    const std::int64_t ms = std::clamp<std::int64_t>(ev.timestamp_ms.value_or(0), 0, max_ms);
+    const std::int64_t low = static_cast<std::int64_t>(
+        XXH3_64bits(ev.dedupe_key.data(), ev.dedupe_key.size()) & ((1u << 19) - 1));
+    return (priority << 61) | (ms << 19) | low;
 }
 
 digest hash_of(const void* data, std::size_t size) {
@@ -673,12 +815,7 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     } else {
         f.status = c.call_status;
     }
-    f.ended_reason = first(c.ended_reason, c.call_ended_reason);
-    f.customer_number = first(c.customer_number, c.call_customer_number);
-    f.cost = c.cost ? c.cost : c.call_cost;
-    f.created_at_us = iso(c.call_created_at, {});
-    f.started_at_us = iso(c.started_at, c.call_started_at);
-    f.ended_at_us = iso(c.ended_at, c.call_ended_at);
+    if (!out.org_id.empty()) f.set(fact::org_id, 2, out.org_id);
 
     dedupe_parts parts;
     parts.status = c.status;
@@ -697,12 +834,13 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     // the primary key, so the report must be filed under the stable one.
     out.sent_at_ms = out.timestamp_ms.value_or(0);
     if (out.type == message_type::end_of_call_report) {
-        if (f.ended_at_us) {
-            out.sent_at_ms = *f.ended_at_us / 1000;
-        } else if (f.created_at_us) {
-            out.sent_at_ms = *f.created_at_us / 1000;
+        if (auto ended = micros_fact(f, fact::ended_at)) {
+            out.sent_at_ms = *ended / 1000;
+        } else if (auto created = micros_fact(f, fact::created_at)) {
+            out.sent_at_ms = *created / 1000;
         }
     }
+    f.rank = rank_of(out);
     return {};
 }
 

@@ -23,11 +23,6 @@ CREATE TEMP TABLE IF NOT EXISTS sb_stage_blobs (call_id text, hash uuid, body js
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS sb_stage_nodes (
     call_id text, node uuid, parent uuid, position integer, item jsonb) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (
-    id text, org_id text, type text, status text, status_rank smallint, ended_reason text,
-    assistant_id text, phone_number_id text, customer_number text, cost numeric,
-    created_at_us bigint, started_at_us bigint, ended_at_us bigint,
-    first_event_us bigint, last_event_us bigint) ON COMMIT DELETE ROWS;
 )sql";
 
 constexpr const char* k_copy_events =
@@ -36,13 +31,9 @@ constexpr const char* k_copy_events =
 constexpr const char* k_copy_blobs = "COPY sb_stage_blobs (call_id, hash, body) FROM STDIN";
 constexpr const char* k_copy_nodes =
     "COPY sb_stage_nodes (call_id, node, parent, position, item) FROM STDIN";
-constexpr const char* k_copy_calls =
-    "COPY sb_stage_calls (id, org_id, type, status, status_rank, ended_reason, assistant_id,"
-    " phone_number_id, customer_number, cost, created_at_us, started_at_us, ended_at_us,"
-    " first_event_us, last_event_us) FROM STDIN";
 
 // Rows are inserted in key order so that concurrent writers take row locks in the same order.
-constexpr const char* k_merge_and_commit = R"sql(
+constexpr const char* k_merge = R"sql(
 INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id,
                          skeleton, refs, received_bytes)
 SELECT call_id, timestamptz 'epoch' + sent_at_us * interval '1 microsecond', dedupe_key, type,
@@ -56,46 +47,7 @@ ON CONFLICT DO NOTHING;
 INSERT INTO call_array_nodes (call_id, node, parent, position, item)
 SELECT call_id, node, parent, position, item FROM sb_stage_nodes ORDER BY call_id, node
 ON CONFLICT DO NOTHING;
-INSERT INTO calls AS c (id, org_id, type, status, status_rank, ended_reason, assistant_id,
-                       phone_number_id, customer_number, cost, created_at, started_at, ended_at,
-                       first_event_at, last_event_at)
-SELECT id, org_id, type, status, status_rank, ended_reason, assistant_id, phone_number_id,
-       customer_number, cost,
-       timestamptz 'epoch' + created_at_us * interval '1 microsecond',
-       timestamptz 'epoch' + started_at_us * interval '1 microsecond',
-       timestamptz 'epoch' + ended_at_us * interval '1 microsecond',
-       timestamptz 'epoch' + first_event_us * interval '1 microsecond',
-       timestamptz 'epoch' + last_event_us * interval '1 microsecond'
-FROM sb_stage_calls ORDER BY id
-ON CONFLICT (id) DO UPDATE SET
-    org_id = coalesce(c.org_id, excluded.org_id),
-    type = coalesce(c.type, excluded.type),
-    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL
-                  THEN coalesce(excluded.status, c.status) ELSE c.status END,
-    status_rank = greatest(c.status_rank, excluded.status_rank),
-    ended_reason = coalesce(c.ended_reason, excluded.ended_reason),
-    assistant_id = coalesce(c.assistant_id, excluded.assistant_id),
-    phone_number_id = coalesce(c.phone_number_id, excluded.phone_number_id),
-    customer_number = coalesce(c.customer_number, excluded.customer_number),
-    cost = greatest(c.cost, excluded.cost),
-    created_at = least(c.created_at, excluded.created_at),
-    started_at = least(c.started_at, excluded.started_at),
-    ended_at = greatest(c.ended_at, excluded.ended_at),
-    first_event_at = least(c.first_event_at, excluded.first_event_at),
-    last_event_at = greatest(c.last_event_at, excluded.last_event_at),
-    updated_at = now();
-COMMIT;
 )sql";
-
-/// The merge of one batch's facts about one call, with the same rules as the SQL upsert.
-struct call_row {
-    std::string_view id, org_id, type, status, ended_reason, assistant_id, phone_number_id,
-        customer_number;
-    std::int16_t status_rank = 0;
-    std::optional<double> cost;
-    std::optional<std::int64_t> created_at, started_at, ended_at;
-    std::int64_t first_event = 0, last_event = 0;
-};
 
 template <class T>
 void keep_min(std::optional<T>& a, const std::optional<T>& b) {
@@ -105,8 +57,110 @@ template <class T>
 void keep_max(std::optional<T>& a, const std::optional<T>& b) {
     if (b && (!a || *b > *a)) a = b;
 }
-void keep_first(std::string_view& a, std::string_view b) {
-    if (a.empty()) a = b;
+
+using ingest::fact;
+using ingest::fact_count;
+using ingest::fact_kind;
+
+/// The SQL for the `calls` row, generated from the fact table (ingest/event.hpp): a staging
+/// table with one value per fact plus the rank of the message it came from, and an upsert in
+/// which each column keeps the value of the higher rank. That merge is associative and
+/// commutative, so any order, batching or repetition of the messages gives the same row.
+struct calls_sql {
+    std::string create_stage, copy, merge;
+};
+
+const char* stage_type(fact_kind k) {
+    switch (k) {
+        case fact_kind::text:
+            return "text";
+        case fact_kind::number:
+            return "numeric";
+        case fact_kind::micros:
+            return "bigint";
+        case fact_kind::json:
+            return "jsonb";
+    }
+    return "text";
+}
+
+const calls_sql& calls_statements() {
+    static const calls_sql sql = [] {
+        calls_sql q;
+        q.merge = k_merge;
+        std::string stage_cols, cols, select, set, ranks;
+        for (std::size_t i = 0; i < fact_count; ++i) {
+            const auto& d = ingest::definition(static_cast<fact>(i));
+            const std::string col(d.column);
+            const std::string n = std::to_string(i + 1);
+            stage_cols += ", " + col + " " + stage_type(d.kind);
+            cols += ", " + col;
+            select += d.kind == fact_kind::micros
+                          ? ", timestamptz 'epoch' + " + col + " * interval '1 microsecond'"
+                          : ", " + col;
+            set += ",\n    " + col + " = CASE WHEN excluded.fact_ranks[" + n +
+                   "] > coalesce(c.fact_ranks[" + n + "], 0) THEN excluded." + col + " ELSE c." +
+                   col + " END";
+            ranks += std::string(i == 0 ? "" : ", ") + "greatest(c.fact_ranks[" + n +
+                     "], excluded.fact_ranks[" + n + "])";
+        }
+        q.create_stage =
+            "CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (id text, status text, status_rank "
+            "smallint, first_sent_us bigint, last_sent_us bigint, conv_rank bigint, conv_head "
+            "uuid, fact_ranks bigint[]" +
+            stage_cols + ") ON COMMIT DELETE ROWS";
+        q.copy =
+            "COPY sb_stage_calls (id, status, status_rank, first_sent_us, last_sent_us, "
+            "conv_rank, conv_head, fact_ranks" +
+            cols + ") FROM STDIN";
+        // Rows in key order so that concurrent writers take row locks in the same order.
+        q.merge +=
+            "INSERT INTO calls AS c (id, status, status_rank, first_event_at, last_event_at, "
+            "fact_ranks" +
+            cols +
+            ")\nSELECT id, status, status_rank,"
+            " timestamptz 'epoch' + first_sent_us * interval '1 microsecond',"
+            " timestamptz 'epoch' + last_sent_us * interval '1 microsecond', fact_ranks" +
+            select +
+            "\nFROM sb_stage_calls ORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
+            "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
+            "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
+            "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"
+            "    first_event_at = least(c.first_event_at, excluded.first_event_at),\n"
+            "    last_event_at = greatest(c.last_event_at, excluded.last_event_at)" +
+            set + ",\n    fact_ranks = ARRAY[" + ranks +
+            "],\n    updated_at = now();\n"
+            // The conversation (call_messages) follows the highest-ranked snapshot.
+            "SELECT switchboard_apply_conversation(id, conv_head, conv_rank) FROM sb_stage_calls"
+            " WHERE conv_rank IS NOT NULL ORDER BY id;\n"
+            "COMMIT;\n";
+        return q;
+    }();
+    return sql;
+}
+
+/// The merge of one batch's facts about one call, with the same rules as the SQL upsert.
+struct call_row {
+    std::string_view id, status;
+    std::int16_t status_rank = 0;
+    std::optional<std::int64_t> first_sent_ms, last_sent_ms;
+    std::array<std::int64_t, fact_count> rank{};  ///< 0: no message of the batch states it
+    std::array<std::string_view, fact_count> value{};
+    std::int64_t conv_rank = 0;  ///< 0: no conversation snapshot in the batch
+    const ingest::part_ref* conv = nullptr;
+};
+
+/// The conversation snapshot a message carries: conversation-update's `messages`, the
+/// end-of-call report's `artifact.messages`.
+const ingest::part_ref* conversation_of(const ingest::event& ev) {
+    std::string_view path;
+    if (ev.type == vapi::message_type::conversation_update) path = "messages";
+    if (ev.type == vapi::message_type::end_of_call_report) path = "artifact.messages";
+    if (path.empty()) return nullptr;
+    for (const auto& r : ev.refs) {
+        if (r.is_array && r.path == path) return &r;
+    }
+    return nullptr;
 }
 
 }  // namespace
@@ -163,7 +217,9 @@ bool batch_writer::connect(std::string& error) {
     auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
     if (!c) return false;
     conn_ = std::move(*c);
-    if (auto e = conn_.exec(k_prepare_session)) {
+    auto e = conn_.exec(k_prepare_session);
+    if (!e) e = conn_.exec(calls_statements().create_stage.c_str());
+    if (e) {
         error = e->message;
         conn_.reset();
         return false;
@@ -272,46 +328,68 @@ void batch_writer::encode(std::span<ingest::event> events) {
 
         if (ev.call_id.empty()) continue;
         auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
-        if (fresh) {
-            calls.push_back(call_row{
-                .id = ev.call_id, .first_event = ev.received_us, .last_event = ev.received_us});
-        }
+        if (fresh) calls.push_back(call_row{.id = ev.call_id});
         call_row& row = calls[it->second];
         const auto& f = ev.call;
-        keep_first(row.org_id, ev.org_id);
-        keep_first(row.type, f.call_type);
-        const std::int16_t rank = vapi::call_status_rank(f.status);
-        if (!f.status.empty() && (rank > row.status_rank || row.status.empty())) {
+        const std::int16_t status_rank = vapi::call_status_rank(f.status);
+        if (!f.status.empty() && (status_rank > row.status_rank || row.status.empty())) {
             row.status = f.status;
-            row.status_rank = std::max(rank, row.status_rank);
+            row.status_rank = std::max(status_rank, row.status_rank);
         }
-        keep_first(row.ended_reason, f.ended_reason);
-        keep_first(row.assistant_id, f.assistant_id);
-        keep_first(row.phone_number_id, f.phone_number_id);
-        keep_first(row.customer_number, f.customer_number);
-        keep_max(row.cost, f.cost);
-        keep_min(row.created_at, f.created_at_us);
-        keep_min(row.started_at, f.started_at_us);
-        keep_max(row.ended_at, f.ended_at_us);
-        row.first_event = std::min(row.first_event, ev.received_us);
-        row.last_event = std::max(row.last_event, ev.received_us);
+        if (ev.timestamp_ms) {
+            keep_min(row.first_sent_ms, ev.timestamp_ms);
+            keep_max(row.last_sent_ms, ev.timestamp_ms);
+        }
+        for (const auto& v : f.values) {
+            const auto i = static_cast<std::size_t>(v.name);
+            if (f.rank > row.rank[i]) {
+                row.rank[i] = f.rank;
+                row.value[i] = std::string_view(f.text).substr(v.offset, v.length);
+            }
+        }
+        if (const auto* conv = conversation_of(ev); conv != nullptr && f.rank > row.conv_rank) {
+            row.conv_rank = f.rank;
+            row.conv = conv;
+        }
     }
+    std::string ranks;
     for (const auto& row : calls) {
         calls_rows_.text(row.id);
-        calls_rows_.text_or_null(row.org_id);
-        calls_rows_.text_or_null(row.type);
         calls_rows_.text_or_null(row.status);
         calls_rows_.integer(row.status_rank);
-        calls_rows_.text_or_null(row.ended_reason);
-        calls_rows_.text_or_null(row.assistant_id);
-        calls_rows_.text_or_null(row.phone_number_id);
-        calls_rows_.text_or_null(row.customer_number);
-        calls_rows_.real(row.cost);
-        calls_rows_.integer(row.created_at);
-        calls_rows_.integer(row.started_at);
-        calls_rows_.integer(row.ended_at);
-        calls_rows_.integer(row.first_event);
-        calls_rows_.integer(row.last_event);
+        calls_rows_.integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000)
+                                              : std::nullopt);
+        calls_rows_.integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000)
+                                             : std::nullopt);
+        if (row.conv != nullptr) {
+            calls_rows_.integer(row.conv_rank);
+            if (row.conv->empty) {
+                calls_rows_.null();
+            } else {
+                calls_rows_.text(ingest::to_uuid(row.conv->hash));
+            }
+        } else {
+            calls_rows_.null();
+            calls_rows_.null();
+        }
+        ranks.assign("{");
+        for (std::size_t i = 0; i < fact_count; ++i) {
+            if (i != 0) ranks += ',';
+            if (row.rank[i] == 0) {
+                ranks += "NULL";
+            } else {
+                ranks += std::to_string(row.rank[i]);
+            }
+        }
+        ranks += '}';
+        calls_rows_.text(ranks);
+        for (std::size_t i = 0; i < fact_count; ++i) {
+            if (row.rank[i] == 0) {
+                calls_rows_.null();
+            } else {
+                calls_rows_.text(row.value[i]);
+            }
+        }
         calls_rows_.end_row();
     }
 }
@@ -321,10 +399,14 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
     inserted = 0;
     std::optional<pg_error> e = conn_.exec("BEGIN");
     if (!e) e = conn_.copy_in(k_copy_events, events_rows_.data());
-    if (!e && !calls_rows_.data().empty()) e = conn_.copy_in(k_copy_calls, calls_rows_.data());
+    if (!e && !calls_rows_.data().empty()) {
+        e = conn_.copy_in(calls_statements().copy.c_str(), calls_rows_.data());
+    }
     if (!e && !blobs_rows_.data().empty()) e = conn_.copy_in(k_copy_blobs, blobs_rows_.data());
     if (!e && !nodes_rows_.data().empty()) e = conn_.copy_in(k_copy_nodes, nodes_rows_.data());
-    if (!e) e = conn_.exec(k_merge_and_commit, &inserted);
+    // One round trip: the events' merge (whose row count is the number inserted), the calls
+    // upsert, the conversation, COMMIT.
+    if (!e) e = conn_.exec(calls_statements().merge.c_str(), &inserted);
     if (e && conn_.ok()) conn_.exec("ROLLBACK");
     if (!e) {
         // Committed: these parts need not be sent again. The set is bounded; forgetting only

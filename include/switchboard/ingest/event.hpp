@@ -15,18 +15,74 @@
 
 namespace switchboard::ingest {
 
+/// The facts of the `calls` row that a message can state (schemas/README.md has one line per
+/// column). Facts merge by rank: each column takes the value of the highest-ranked message that
+/// states it, so the row is the same whatever the order or repetition of the messages.
+enum class fact : std::uint8_t {
+    type,                  ///< call.type: inboundPhoneCall, outboundPhoneCall, webCall, …
+    org_id,                ///< call.orgId
+    assistant_id,          ///< call.assistantId
+    workflow_id,           ///< call.workflowId
+    squad_id,              ///< call.squadId
+    phone_number_id,       ///< call.phoneNumberId
+    phone_number,          ///< phoneNumber.number (the Vapi number called or calling)
+    customer_number,       ///< customer.number, else call.customer.number
+    phone_call_provider,   ///< call.phoneCallProvider: twilio, vonage, vapi, telnyx
+    phone_call_transport,  ///< call.phoneCallTransport: sip, pstn
+    transport_provider,    ///< call.transport.provider: twilio, daily, vapi.websocket, …
+    ended_reason,          ///< endedReason, else call.endedReason
+    ended_message,         ///< call.endedMessage
+    cost,                  ///< cost (USD), else call.cost
+    cost_breakdown,        ///< call.costBreakdown (JSON)
+    costs,                 ///< costs, else call.costs (JSON array of cost items)
+    summary,               ///< analysis.summary
+    structured_data,       ///< analysis.structuredData (JSON)
+    success_evaluation,    ///< analysis.successEvaluation
+    recording_url,         ///< artifact.recordingUrl (stable, not the presigned URL)
+    stereo_recording_url,  ///< artifact.stereoRecordingUrl
+    video_recording_url,   ///< artifact.videoRecordingUrl
+    log_url,               ///< artifact.logUrl
+    transcript,            ///< artifact.transcript (the final transcript)
+    destination,           ///< destination, else call.destination (JSON; a transfer)
+    created_at,            ///< call.createdAt (µs, as decimal text)
+    started_at,            ///< startedAt, else call.startedAt (µs)
+    ended_at,              ///< endedAt, else call.endedAt (µs)
+};
+inline constexpr std::size_t fact_count = static_cast<std::size_t>(fact::ended_at) + 1;
+
+/// How a fact's text is read by Postgres.
+enum class fact_kind : std::uint8_t { text, number, micros, json };
+
+struct fact_def {
+    std::string_view column;  ///< the calls column
+    fact_kind kind;
+};
+const fact_def& definition(fact f) noexcept;
+
 /// What one message says about its call (the `calls` row is the merge of these).
 struct call_facts {
-    std::string status;  ///< from status-update, else call.status ("ended" for end-of-call-report)
-    std::string ended_reason;
-    std::string call_type;  ///< inboundPhoneCall, webCall, …
-    std::string assistant_id;
-    std::string phone_number_id;
-    std::string customer_number;
-    std::optional<double> cost;
-    std::optional<std::int64_t> created_at_us;  ///< call.createdAt
-    std::optional<std::int64_t> started_at_us;
-    std::optional<std::int64_t> ended_at_us;
+    /// The message's status (status-update), else call.status; "ended" for the end-of-call
+    /// report. Merged separately: the status only moves forward in the call's lifecycle.
+    std::string status;
+    /// The message's rank: the end-of-call report outranks every other message, then the later
+    /// Vapi timestamp wins; the low bits (a hash of the dedupe key) break ties.
+    std::int64_t rank = 0;
+
+    /// A fact's value as Postgres input text (json: the JSON text; micros: decimal digits).
+    std::optional<std::string_view> get(fact f) const noexcept;
+    /// Sets a fact; `level` says where it was read (0 the message, 1 the artifact or analysis,
+    /// 2 the call object): a lower level replaces a higher one, never the reverse.
+    void set(fact f, std::uint8_t level, std::string_view text_value);
+    void clear(fact f) noexcept;
+
+    struct value {
+        fact name;
+        std::uint8_t level;
+        std::uint32_t offset;  ///< in `text`
+        std::uint32_t length;
+    };
+    std::vector<value> values;  ///< at most one per fact
+    std::string text;           ///< the values' bytes
 };
 
 /// A 128-bit content hash (XXH3-128, canonical big-endian bytes); stored as a Postgres uuid.

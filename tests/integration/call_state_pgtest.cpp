@@ -1,0 +1,361 @@
+// The derived call state against a real Postgres: the `calls` facts, the conversation
+// (`call_messages`) and the views are functions of the set of messages received, whatever
+// their order, batching or repetition. Each ordering is written into a database of its own with
+// the same call id, so the comparison covers every stored row byte for byte.
+#include "support/events.hpp"
+#include "support/examples.hpp"
+#include "support/test_db.hpp"
+
+#include "load/call_script.hpp"
+
+#include "switchboard/metrics/registry.hpp"
+#include "switchboard/store/batch_writer.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <random>
+
+namespace switchboard::test {
+namespace {
+
+using namespace std::chrono_literals;
+namespace json = boost::json;
+
+constexpr const char* k_call = "5f0c9a1e-2b7d-4c3e-9a8f-1d2e3f4a5b6c";
+
+std::string lit(const std::string& text) {
+    return "$sbq$" + text + "$sbq$";
+}
+
+/// The bodies of one synthetic call (bench/load's script: status updates, speech updates,
+/// partial and final transcripts, growing conversation updates, tool calls, status ended and
+/// an end-of-call report), in the order Vapi sends them.
+std::vector<std::string> call_bodies(int turns) {
+    static const load::call_templates templates(SWITCHBOARD_EXAMPLES_DIR);
+    load::call_script script(templates, k_call, turns, 1'764'000'000'000);
+    std::vector<std::string> out;
+    while (!script.done()) {
+        std::string body;
+        script.next(body);
+        out.push_back(std::move(body));
+    }
+    return out;
+}
+
+/// One database with a writer connected to it.
+class replica {
+  public:
+    explicit replica(store::store_metrics& metrics) {
+        db_.migrate();
+        cfg_.database_url = db_.url();
+        cfg_.connect_timeout = 2s;
+        writer_ = std::make_unique<store::batch_writer>(0, cfg_, queue_, metrics);
+        std::string error;
+        EXPECT_TRUE(writer_->connect(error)) << error;
+    }
+
+    /// Writes `bodies` in one transaction.
+    void write(const std::vector<std::string>& bodies) {
+        std::vector<ingest::event> batch;
+        for (const auto& b : bodies) batch.push_back(make_event(b));
+        long inserted = 0;
+        auto e = writer_->write_once(batch, inserted);
+        EXPECT_FALSE(e) << e->message;
+    }
+    void write(const std::string& body) { write(std::vector<std::string>{body}); }
+
+    /// Every stored row that depends on the messages, as text.
+    std::string calls_row() {
+        return db_.scalar("SELECT (to_jsonb(c) - 'inserted_at' - 'updated_at')::text FROM calls c");
+    }
+    std::string turns() {
+        return db_.scalar(
+            "SELECT coalesce(json_agg(to_jsonb(m) ORDER BY position), '[]')::text "
+            "FROM call_messages m");
+    }
+    std::string events() {
+        return db_.scalar(
+            "SELECT json_agg(json_build_array(call_id, sent_at, dedupe_key, type, vapi_timestamp,"
+            " org_id, skeleton, refs, received_bytes) ORDER BY call_id, sent_at, dedupe_key)::text"
+            " FROM call_events");
+    }
+    std::string parts() {
+        return db_.scalar(
+                   "SELECT json_agg(json_build_array(call_id, hash, body) ORDER BY call_id, hash)"
+                   "::text FROM call_blobs") +
+               db_.scalar(
+                   "SELECT json_agg(json_build_array(call_id, node, parent, position, item) "
+                   "ORDER BY call_id, node)::text FROM call_array_nodes");
+    }
+    std::string everything() { return calls_row() + turns() + events() + parts(); }
+
+    test_db& db() { return db_; }
+
+  private:
+    test_db db_;
+    config::store_config cfg_;
+    config::queue_config qcfg_;
+    ingest::event_queue queue_{qcfg_};
+    std::unique_ptr<store::batch_writer> writer_;
+};
+
+class CallState : public ::testing::Test {
+  protected:
+    std::unique_ptr<replica> make_replica() { return std::make_unique<replica>(metrics_); }
+
+    metrics::registry registry_;
+    store::store_metrics metrics_{registry_};
+};
+
+/// The message object of a body.
+json::object message_of(const std::string& body) {
+    return json::parse(body).at("message").as_object();
+}
+
+/// call_messages as the oracle expects it from a Vapi `messages` array: position, role, text,
+/// time (ms), end time (ms), tool call id.
+std::string expected_turns(const json::array& items) {
+    std::string out;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& o = items[i].as_object();
+        auto text = [&](const char* k) -> std::string {
+            const auto* v = o.if_contains(k);
+            return v != nullptr && v->is_string() ? std::string(v->as_string()) : "<null>";
+        };
+        auto ms = [&](const char* k) -> std::string {
+            const auto* v = o.if_contains(k);
+            return v != nullptr && v->is_number() ? std::to_string(v->to_number<std::int64_t>())
+                                                  : "<null>";
+        };
+        out += std::to_string(i) + "|" + text("role") + "|" + text("message") + "|" + ms("time") +
+               "|" + ms("endTime") + "|" + text("toolCallId") + "\n";
+    }
+    return out;
+}
+
+std::string stored_turns(test_db& db) {
+    std::string out;
+    for (const auto& row : db.column(
+             "SELECT concat_ws('|', position, coalesce(role, '<null>'), coalesce(message, "
+             "'<null>'), coalesce(round(extract(epoch FROM time) * 1000)::bigint::text, '<null>'),"
+             " coalesce(round(extract(epoch FROM end_time) * 1000)::bigint::text, '<null>'),"
+             " coalesce(tool_call_id, '<null>')) FROM call_messages ORDER BY position")) {
+        out += row + "\n";
+    }
+    return out;
+}
+
+TEST_F(CallState, ShuffledDuplicatedAndBatchedDifferentlyGivesTheSameRows) {
+    const auto bodies = call_bodies(9);
+    ASSERT_GT(bodies.size(), 60u);
+
+    auto in_order = make_replica();
+    for (const auto& b : bodies) in_order->write(b);
+    const std::string expected = in_order->everything();
+    ASSERT_NE(in_order->turns(), "[]");
+
+    // Reversed: the end-of-call report first, the first status update last.
+    auto reversed = make_replica();
+    for (auto it = bodies.rbegin(); it != bodies.rend(); ++it) reversed->write(*it);
+    EXPECT_EQ(reversed->everything(), expected) << "reversed";
+
+    // Shuffled with every message two or three times, in batches of random sizes.
+    for (unsigned seed : {1u, 2u, 3u}) {
+        std::mt19937 rng(seed);
+        std::vector<std::string> deliveries;
+        for (const auto& b : bodies) {
+            deliveries.push_back(b);
+            deliveries.push_back(b);
+            if (rng() % 3 == 0) deliveries.push_back(b);
+        }
+        std::shuffle(deliveries.begin(), deliveries.end(), rng);
+        auto shuffled = make_replica();
+        for (std::size_t i = 0; i < deliveries.size();) {
+            const std::size_t n = std::min<std::size_t>(1 + rng() % 24, deliveries.size() - i);
+            shuffled->write(
+                std::vector<std::string>(deliveries.begin() + i, deliveries.begin() + i + n));
+            i += n;
+        }
+        EXPECT_EQ(shuffled->everything(), expected) << "seed " << seed;
+    }
+}
+
+TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {
+    const auto bodies = call_bodies(6);
+    auto r = make_replica();
+    std::string last_update, older_update;
+    for (const auto& b : bodies) {
+        const auto type = message_of(b).at("type").as_string();
+        if (type == "end-of-call-report") break;
+        r->write(b);
+        if (type == "conversation-update") {
+            older_update = last_update;
+            last_update = b;
+        }
+    }
+    ASSERT_FALSE(older_update.empty());
+    EXPECT_EQ(stored_turns(r->db()),
+              expected_turns(message_of(last_update).at("messages").as_array()));
+
+    // A late redelivery of an older update does not roll the conversation back.
+    r->write(older_update);
+    EXPECT_EQ(stored_turns(r->db()),
+              expected_turns(message_of(last_update).at("messages").as_array()));
+
+    const std::string& report = bodies.back();
+    r->write(report);
+    const auto report_items = message_of(report).at("artifact").at("messages").as_array();
+    EXPECT_EQ(stored_turns(r->db()), expected_turns(report_items));
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_messages"),
+              std::to_string(report_items.size()));
+}
+
+TEST_F(CallState, TheReportIsAuthoritativeEvenWhenAConversationUpdateIsLonger) {
+    // A report whose conversation differs from (and is shorter than) the last update.
+    auto r = make_replica();
+    const std::string update = example_file("10-conversation-update.json");
+    const std::string report = example_file("12-end-of-call-report.json");
+    r->write(update);
+    r->write(report);
+    const auto items = message_of(report).at("artifact").at("messages").as_array();
+    EXPECT_EQ(stored_turns(r->db()), expected_turns(items));
+    // Tool calls and results keep their details.
+    EXPECT_EQ(r->db().scalar("SELECT (role, tool_calls -> 0 -> 'function' ->> 'name') ::text "
+                             "FROM call_messages WHERE role = 'tool_calls'"),
+              "(tool_calls,checkAvailability)");
+    EXPECT_EQ(r->db().scalar("SELECT (tool_call_id, name, result::jsonb -> 'date')::text "
+                             "FROM call_messages WHERE role = 'tool_call_result'"),
+              "(call_Xq4mB7nR2tL9vK1pZ8wD3hYc,checkAvailability,\"\"\"2025-06-17\"\"\")");
+    EXPECT_EQ(r->db().scalar("SELECT (seconds_from_start, duration)::text FROM call_messages "
+                             "WHERE position = 2"),
+              "(5.1,3400)");
+}
+
+TEST_F(CallState, EveryFactOfTheReportIsStoredInEitherOrder) {
+    const std::string report = example_file("12-end-of-call-report.json");
+    const std::string ended = example_file("11-status-update-ended.json");
+    const std::string progress = example_file("04-status-update-in-progress.json");
+    const auto m = message_of(report);
+    const auto& call = m.at("call").as_object();
+    const auto& artifact = m.at("artifact").as_object();
+    const auto& analysis = m.at("analysis").as_object();
+
+    auto a = make_replica();
+    auto b = make_replica();
+    for (const auto* body : {&progress, &ended, &report}) a->write(*body);
+    for (const auto* body : {&report, &ended, &progress}) b->write(*body);
+    EXPECT_EQ(a->calls_row(), b->calls_row());
+
+    auto& db = a->db();
+    auto col = [&](const std::string& expr) {
+        return db.scalar("SELECT (" + expr + ")::text FROM calls");
+    };
+    auto str = [](const json::value& v) { return std::string(v.as_string()); };
+    EXPECT_EQ(col("status"), "ended");
+    EXPECT_EQ(col("ended_reason"), str(m.at("endedReason")));
+    EXPECT_EQ(col("cost = " + json::serialize(m.at("cost"))), "true");
+    EXPECT_EQ(col("type"), str(call.at("type")));
+    EXPECT_EQ(col("org_id"), str(call.at("orgId")));
+    EXPECT_EQ(col("assistant_id"), str(call.at("assistantId")));
+    EXPECT_EQ(col("phone_number_id"), str(call.at("phoneNumberId")));
+    EXPECT_EQ(col("phone_number"), str(m.at("phoneNumber").at("number")));
+    EXPECT_EQ(col("customer_number"), str(m.at("customer").at("number")));
+    EXPECT_EQ(col("phone_call_provider"), str(call.at("phoneCallProvider")));
+    EXPECT_EQ(col("phone_call_transport"), str(call.at("phoneCallTransport")));
+    EXPECT_EQ(col("transport_provider"), str(call.at("transport").at("provider")));
+    EXPECT_EQ(col("summary"), str(analysis.at("summary")));
+    EXPECT_EQ(col("success_evaluation"), str(analysis.at("successEvaluation")));
+    EXPECT_EQ(
+        col("structured_data = " + lit(json::serialize(analysis.at("structuredData"))) + "::jsonb"),
+        "true");
+    EXPECT_EQ(col("costs = " + lit(json::serialize(m.at("costs"))) + "::jsonb"), "true");
+    EXPECT_EQ(col("cost_breakdown = " + lit(json::serialize(call.at("costBreakdown"))) + "::jsonb"),
+              "true");
+    EXPECT_EQ(col("recording_url"), str(artifact.at("recordingUrl")));
+    EXPECT_EQ(col("stereo_recording_url"), str(artifact.at("stereoRecordingUrl")));
+    EXPECT_EQ(col("log_url"), str(artifact.at("logUrl")));
+    EXPECT_EQ(col("transcript"), str(artifact.at("transcript")));
+    EXPECT_EQ(col("started_at = " + lit(str(m.at("startedAt"))) + "::timestamptz"), "true");
+    EXPECT_EQ(col("ended_at = " + lit(str(m.at("endedAt"))) + "::timestamptz"), "true");
+    EXPECT_EQ(col("created_at = " + lit(str(call.at("createdAt"))) + "::timestamptz"), "true");
+    EXPECT_EQ(col("duration_seconds"), "36.400000");
+}
+
+TEST_F(CallState, ALaterMessageCannotOverrideTheReport) {
+    // An update that arrives after the report, with a later timestamp and different facts: the
+    // report states all of them and outranks every other message.
+    auto r = make_replica();
+    std::string report = example_file("12-end-of-call-report.json");
+    r->write(report);
+    auto late = json::parse(example_file("11-status-update-ended.json"));
+    auto& msg = late.at("message").as_object();
+    msg["timestamp"] = 1749737099000;
+    msg["endedReason"] = "assistant-error";
+    msg["call"].as_object()["cost"] = 99.5;
+    msg["call"].as_object()["assistantId"] = "another-assistant";
+    msg["call"].as_object()["workflowId"] = "wf-late";
+    r->write(json::serialize(late));
+    EXPECT_EQ(r->db().scalar("SELECT (ended_reason, cost, assistant_id)::text FROM calls"),
+              "(customer-ended-call,0.0691,5d8a2e6f-1c3b-4f7a-a9d2-e04b7c61f3a8)");
+    // A fact the report does not state is still taken from the later message.
+    EXPECT_EQ(r->db().scalar("SELECT workflow_id FROM calls"), "wf-late");
+}
+
+TEST_F(CallState, OddConversationItemsAreKeptWithoutFailingTheBatch) {
+    auto r = make_replica();
+    const std::string body = R"({"message":{"type":"conversation-update","timestamp":5,
+        "call":{"id":"odd-call"},"messages":[
+          {"role":"user","message":"hi","time":"yesterday","endTime":1e300,"secondsFromStart":1e999},
+          "just a string", 42, null, [1,2],
+          {"toolCalls":[{"id":"t1"}],"time":-5},
+          {"toolCallId":"t1","result":{"not":"a string"},"name":7}]}})";
+    r->write(body);
+    EXPECT_EQ(r->db().column(
+                  "SELECT concat_ws('|', position, coalesce(role, '-'), coalesce(message, '-'), "
+                  "coalesce(time::text, '-'), coalesce(end_time::text, '-'), "
+                  "coalesce((seconds_from_start = 1e999)::text, '-'), coalesce(tool_call_id, '-'), "
+                  "coalesce(result, '-')) FROM call_messages ORDER BY position"),
+              (std::vector<std::string>{"0|user|hi|-|-|true|-|-", "1|-|-|-|-|-|-|-",
+                                        "2|-|-|-|-|-|-|-", "3|-|-|-|-|-|-|-", "4|-|-|-|-|-|-|-",
+                                        "5|tool_calls|-|1969-12-31 23:59:59.995+00|-|-|-|-",
+                                        "6|tool_call_result|-|-|-|-|t1|{\"not\": \"a string\"}"}));
+}
+
+TEST_F(CallState, ViewsAnswerPerCallAndPerDayQuestions) {
+    const auto bodies = call_bodies(5);
+    auto r = make_replica();
+    r->write(bodies);
+    auto& db = r->db();
+    int transcripts = 0, finals = 0, speech = 0;
+    for (const auto& b : bodies) {
+        const auto m = message_of(b);
+        const auto type = m.at("type").as_string();
+        if (type == "transcript") {
+            ++transcripts;
+            if (m.at("transcriptType").as_string() == "final") ++finals;
+        }
+        if (type == "speech-update") ++speech;
+    }
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_transcripts WHERE call_id = " + lit(k_call)),
+              std::to_string(transcripts));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_transcripts WHERE transcript_type = 'final'"),
+              std::to_string(finals));
+    // In time order, the partial of a turn comes before its final.
+    EXPECT_EQ(db.scalar("SELECT string_agg(left(transcript_type, 1), '' ORDER BY sent_at) "
+                        "FROM call_transcripts"),
+              [&] {
+                  std::string s;
+                  for (int i = 0; i < finals; ++i) s += "pf";
+                  return s;
+              }());
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_speech"), std::to_string(speech));
+    EXPECT_EQ(db.scalar("SELECT (calls, ended_calls, total_cost, ended_reason)::text "
+                        "FROM calls_daily"),
+              "(1,1,0.0691,customer-ended-call)");
+}
+
+}  // namespace
+}  // namespace switchboard::test
