@@ -140,12 +140,18 @@ std::string multipart_body(const std::vector<form_part>& parts, const std::strin
 
 std::string_view to_string(rest_errc e) noexcept {
     switch (e) {
-        case rest_errc::not_configured: return "not_configured";
-        case rest_errc::unreachable: return "unreachable";
-        case rest_errc::timeout: return "timeout";
-        case rest_errc::rejected: return "rejected";
-        case rest_errc::server_error: return "server_error";
-        case rest_errc::malformed_reply: return "malformed_reply";
+        case rest_errc::not_configured:
+            return "not_configured";
+        case rest_errc::unreachable:
+            return "unreachable";
+        case rest_errc::timeout:
+            return "timeout";
+        case rest_errc::rejected:
+            return "rejected";
+        case rest_errc::server_error:
+            return "server_error";
+        case rest_errc::malformed_reply:
+            return "malformed_reply";
     }
     return "unknown";
 }
@@ -157,8 +163,8 @@ std::string encode_uri_component(std::string_view text) {
     for (const char ch : text) {
         const auto c = static_cast<unsigned char>(ch);
         const bool keep = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-                          c == '!' || c == '~' || c == '*' || c == '\'' || c == '(' || c == ')';
+                          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '!' ||
+                          c == '~' || c == '*' || c == '\'' || c == '(' || c == ')';
         if (keep) {
             out += ch;
         } else {
@@ -240,14 +246,14 @@ asio::awaitable<rest_client::reply> rest_client::send(http::client_request req) 
         if (!res) {
             const boost::system::error_code ec = res.error();
             if (ec == http::client_errc::timeout) {
-                co_return make_error(rest_errc::timeout, 0,
-                                     "Vapi did not answer within " +
-                                         std::to_string(cfg_.timeout.count()) + " ms");
+                co_return make_error(
+                    rest_errc::timeout, 0,
+                    "Vapi did not answer within " + std::to_string(cfg_.timeout.count()) + " ms");
             }
             if (ec == http::client_errc::bad_url) {
-                co_return make_error(rest_errc::unreachable, 0,
-                                     "the Vapi base URL is not a valid http(s) URL: " +
-                                         cfg_.base_url);
+                co_return make_error(
+                    rest_errc::unreachable, 0,
+                    "the Vapi base URL is not a valid http(s) URL: " + cfg_.base_url);
             }
             if (ec == http::client_errc::body_too_large) {
                 co_return make_error(rest_errc::malformed_reply, 0,
@@ -258,12 +264,12 @@ asio::awaitable<rest_client::reply> rest_client::send(http::client_request req) 
             co_return make_error(rest_errc::unreachable, 0, "Vapi is unreachable: " + ec.message());
         }
         if (attempt < cfg_.max_retries) {
-            const auto wait = policy_.delay(res->status, res->headers, attempt,
-                                            std::chrono::system_clock::now());
+            const auto wait =
+                policy_.delay(res->status, res->headers, attempt, std::chrono::system_clock::now());
             if (wait) {
                 log::debug("msg=\"vapi retry\" method={} status={} retry={} wait_ms={}",
-                           std::string_view(boost::beast::http::to_string(req.method)),
-                           res->status, attempt + 1, wait->count());
+                           std::string_view(boost::beast::http::to_string(req.method)), res->status,
+                           attempt + 1, wait->count());
                 asio::steady_timer timer(co_await asio::this_coro::executor, *wait);
                 co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
                 continue;
@@ -284,19 +290,19 @@ rest_client::reply rest_client::interpret(const http::client_response& res,
         boost::system::error_code ec;
         json::value v = json::parse(res.body, ec);
         if (ec) {
-            return make_error(rest_errc::malformed_reply, status,
-                              "Vapi answered " + std::to_string(status) +
-                                  " with a body that is not JSON");
+            return make_error(
+                rest_errc::malformed_reply, status,
+                "Vapi answered " + std::to_string(status) + " with a body that is not JSON");
         }
         return v;
     }
     const std::string detail = vapi_message(res.body);
     const std::string code = std::to_string(status);
     if (status == 408) {
-        return make_error(rest_errc::timeout, status,
-                          with_detail("Vapi timed out the request (408) after " +
-                                          attempts_text(attempts),
-                                      detail));
+        return make_error(
+            rest_errc::timeout, status,
+            with_detail("Vapi timed out the request (408) after " + attempts_text(attempts),
+                        detail));
     }
     if (status == 429 || status >= 500) {
         return make_error(
@@ -337,12 +343,13 @@ asio::awaitable<rest_client::reply> rest_client::remove(std::string collection, 
 
 asio::awaitable<rest_client::reply> rest_client::upload_file(file_upload file) {
     std::vector<form_part> parts;
-    parts.push_back(form_part{"file", std::move(file.filename),
-                              file.content_type.empty() ? "application/octet-stream"
-                                                        : std::move(file.content_type),
-                              std::move(file.data)});
+    parts.push_back(form_part{
+        "file", std::move(file.filename),
+        file.content_type.empty() ? "application/octet-stream" : std::move(file.content_type),
+        std::move(file.data)});
     if (file.purpose) parts.push_back(form_part{"purpose", {}, {}, std::move(*file.purpose)});
-    if (file.metadata) parts.push_back(form_part{"metadata", {}, {}, json::serialize(*file.metadata)});
+    if (file.metadata)
+        parts.push_back(form_part{"metadata", {}, {}, json::serialize(*file.metadata)});
     co_return co_await upload(std::string(paths::file), std::move(parts));
 }
 
@@ -350,17 +357,17 @@ asio::awaitable<rest_client::reply> rest_client::attach_file(std::string knowled
                                                              std::string file_id) {
     json::object body;
     body["fileId"] = file_id;
-    co_return co_await call(
-        verb::post,
-        std::string(paths::knowledge_base) + '/' + encode_uri_component(knowledge_base_id) + "/file",
-        {}, json::value(std::move(body)));
+    co_return co_await call(verb::post,
+                            std::string(paths::knowledge_base) + '/' +
+                                encode_uri_component(knowledge_base_id) + "/file",
+                            {}, json::value(std::move(body)));
 }
 
 asio::awaitable<rest_client::reply> rest_client::detach_file(std::string knowledge_base_id,
                                                              std::string file_id) {
     co_return co_await call(verb::delete_, std::string(paths::knowledge_base) + '/' +
-                                               encode_uri_component(knowledge_base_id) +
-                                               "/file/" + encode_uri_component(file_id));
+                                               encode_uri_component(knowledge_base_id) + "/file/" +
+                                               encode_uri_component(file_id));
 }
 
 }  // namespace switchboard::vapi

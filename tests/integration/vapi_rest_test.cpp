@@ -7,14 +7,14 @@
 
 #include "support/fake_vapi.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -34,7 +34,9 @@ using steady = std::chrono::steady_clock;
 using ::testing::HasSubstr;
 using reply = rest_client::reply;
 
-json::value parse_json(std::string_view text) { return json::parse(text); }
+json::value parse_json(std::string_view text) {
+    return json::parse(text);
+}
 
 /// An io_context, an http::client on it, and a way to run one coroutine to completion.
 class async_runner {
@@ -140,8 +142,7 @@ std::vector<operation> operations() {
         },
         &ids_t::twilio_number);
     add("phone.create.twilio.invalid", [](rest_client& c, ids_t&) {
-        return c.create(std::string(paths::phone_number),
-                        parse_json(R"j({"provider": "twilio",
+        return c.create(std::string(paths::phone_number), parse_json(R"j({"provider": "twilio",
                                        "twilioAccountSid": "AC0123456789abcdef"})j"));
     });
     add("phone.update", [](rest_client& c, ids_t& ids) {
@@ -202,8 +203,7 @@ std::vector<operation> operations() {
                                            "description": "Opening hours and FAQ"})j"));
         },
         &ids_t::kb);
-    add("kb.attach",
-        [](rest_client& c, ids_t& ids) { return c.attach_file(ids.kb, ids.file); });
+    add("kb.attach", [](rest_client& c, ids_t& ids) { return c.attach_file(ids.kb, ids.file); });
     add("kb.get", [](rest_client& c, ids_t& ids) {
         return c.get(std::string(paths::knowledge_base), ids.kb);
     });
@@ -217,8 +217,7 @@ std::vector<operation> operations() {
     add("kb.list", [](rest_client& c, ids_t&) {
         return c.list(std::string(paths::knowledge_base), {{"limit", "5"}});
     });
-    add("kb.detach",
-        [](rest_client& c, ids_t& ids) { return c.detach_file(ids.kb, ids.file); });
+    add("kb.detach", [](rest_client& c, ids_t& ids) { return c.detach_file(ids.kb, ids.file); });
     add("kb.delete", [](rest_client& c, ids_t& ids) {
         return c.remove(std::string(paths::knowledge_base), ids.kb);
     });
@@ -233,10 +232,10 @@ void expect_same_request(const json::value& sdk, const json::value& ours) {
     EXPECT_EQ(str(ours, "method"), str(sdk, "method"));
     EXPECT_EQ(str(ours, "path"), str(sdk, "path"));
     EXPECT_EQ(str(ours, "rawQuery"), str(sdk, "rawQuery"));
-    EXPECT_EQ(ours.at("query"), sdk.at("query"))
-        << "ours " << json::serialize(ours.at("query")) << " sdk " << json::serialize(sdk.at("query"));
-    EXPECT_EQ(ours.at("body"), sdk.at("body"))
-        << "ours " << json::serialize(ours.at("body")) << "\nsdk  " << json::serialize(sdk.at("body"));
+    EXPECT_EQ(ours.at("query"), sdk.at("query")) << "ours " << json::serialize(ours.at("query"))
+                                                 << " sdk " << json::serialize(sdk.at("query"));
+    EXPECT_EQ(ours.at("body"), sdk.at("body")) << "ours " << json::serialize(ours.at("body"))
+                                               << "\nsdk  " << json::serialize(sdk.at("body"));
     EXPECT_EQ(str(ours.at("headers"), "authorization"), str(sdk.at("headers"), "authorization"));
     EXPECT_EQ(media_type(ours.at("headers")), media_type(sdk.at("headers")));
     const json::value* sdk_parts = sdk.as_object().if_contains("multipart");
@@ -324,7 +323,8 @@ class VapiRest : public ::testing::Test {
         std::vector<std::int64_t> out;
         const json::value log = fake_.requests();
         if (!log.is_array()) return out;
-        for (const json::value& e : log.as_array()) out.push_back(e.at("status").to_number<std::int64_t>());
+        for (const json::value& e : log.as_array())
+            out.push_back(e.at("status").to_number<std::int64_t>());
         return out;
     }
 
@@ -403,8 +403,8 @@ TEST_F(VapiRest, ValidationErrorIsRejectedWithVapisMessage) {
 
 TEST_F(VapiRest, NotFoundAndConflictAreRejected) {
     rest_client client(runner_.http(), config_for(fake_));
-    const reply missing =
-        runner_.run(client.get(std::string(paths::assistant), "00000000-0000-4000-8000-00000000dead"));
+    const reply missing = runner_.run(
+        client.get(std::string(paths::assistant), "00000000-0000-4000-8000-00000000dead"));
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error().code, rest_errc::rejected);
     EXPECT_EQ(missing.error().status, 404u);
@@ -426,7 +426,8 @@ TEST_F(VapiRest, NotFoundAndConflictAreRejected) {
     EXPECT_THAT(in_use.error().message, HasSubstr("in use"));
 
     // DELETE answers with the deleted object.
-    const reply gone = runner_.run(client.remove(std::string(paths::phone_number), str(*number, "id")));
+    const reply gone =
+        runner_.run(client.remove(std::string(paths::phone_number), str(*number, "id")));
     ASSERT_TRUE(gone) << gone.error().message;
     EXPECT_EQ(str(*gone, "id"), str(*number, "id"));
     const reply removed = runner_.run(client.remove(std::string(paths::assistant), id));

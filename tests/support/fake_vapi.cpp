@@ -1,8 +1,8 @@
 #include "support/fake_vapi.hpp"
 
+#include <gtest/gtest.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <gtest/gtest.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -35,7 +35,8 @@ fake_vapi::fake_vapi(options opts) : api_key_(opts.api_key) {
     const std::string log_file = dir_ + "/log";
 
     std::vector<std::string> args = {SWITCHBOARD_NODE, SWITCHBOARD_FAKE_VAPI_DIR "/server.mjs",
-                                     "--port-file", port_file, "--api-key", opts.api_key};
+                                     "--port-file",    port_file,
+                                     "--api-key",      opts.api_key};
     if (opts.deterministic_ids) args.emplace_back("--deterministic-ids");
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -114,22 +115,30 @@ boost::json::value fake_vapi::control(const std::string& method, const std::stri
     return v;
 }
 
-boost::json::value fake_vapi::requests() { return control("GET", "/__fake/requests"); }
+boost::json::value fake_vapi::requests() {
+    return control("GET", "/__fake/requests");
+}
 
-void fake_vapi::clear_requests() { control("DELETE", "/__fake/requests"); }
+void fake_vapi::clear_requests() {
+    control("DELETE", "/__fake/requests");
+}
 
 void fake_vapi::add_faults(const boost::json::value& rules) {
     control("POST", "/__fake/faults", boost::json::serialize(rules));
 }
 
-void fake_vapi::clear_faults() { control("DELETE", "/__fake/faults"); }
+void fake_vapi::clear_faults() {
+    control("DELETE", "/__fake/faults");
+}
 
 void fake_vapi::reset(bool deterministic_ids) {
     control("POST", "/__fake/reset",
             deterministic_ids ? R"({"deterministicIds":true})" : R"({"deterministicIds":false})");
 }
 
-boost::json::value fake_vapi::state() { return control("GET", "/__fake/state"); }
+boost::json::value fake_vapi::state() {
+    return control("GET", "/__fake/state");
+}
 
 std::string fake_vapi::log() const {
     std::ifstream in(dir_ + "/log");

@@ -65,9 +65,10 @@ struct form_part {
 /// A file for POST /file (spec.md §5.5).
 struct file_upload {
     std::string filename;
-    std::string content_type;            ///< e.g. "text/plain"; empty: application/octet-stream
-    std::string data;                    ///< the file's bytes
-    std::optional<std::string> purpose;  ///< "assistant" | "composer-attachment" | "knowledge-base-v2"
+    std::string content_type;  ///< e.g. "text/plain"; empty: application/octet-stream
+    std::string data;          ///< the file's bytes
+    std::optional<std::string>
+        purpose;  ///< "assistant" | "composer-attachment" | "knowledge-base-v2"
     std::optional<boost::json::object> metadata;  ///< sent as a JSON string, as the SDK does
 };
 
