@@ -932,6 +932,11 @@ async function main() {
     const stop = () => running.close().then(() => process.exit(0));
     process.on("SIGTERM", stop);
     process.on("SIGINT", stop);
+    // A test that crashed cannot stop its fake: leave when the parent process is gone.
+    const parent = process.ppid;
+    setInterval(() => {
+        if (process.ppid !== parent) stop();
+    }, 500).unref();
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

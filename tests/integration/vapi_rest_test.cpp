@@ -379,6 +379,16 @@ TEST_F(VapiRest, GivesUpAfterThreeAttempts) {
     EXPECT_EQ(statuses(), (std::vector<std::int64_t>{503, 503, 503}));
 }
 
+TEST_F(VapiRest, QuotesAPlainTextErrorPage) {
+    // A proxy in front of Vapi answers in plain text.
+    fake_.add_faults(parse_json(R"j({"path": "^/assistant$", "status": 502, "times": 3,
+                                      "malformed": "upstream connect error"})j"));
+    const reply r = list_assistants(config_for(fake_));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, rest_errc::server_error);
+    EXPECT_EQ(r.error().message, "Vapi failed (502) after 3 attempts: upstream connect error");
+}
+
 TEST_F(VapiRest, MaxRetriesZeroSendsOnce) {
     fake_.add_faults(parse_json(R"j({"path": "^/assistant$", "status": 500, "times": 3})j"));
     rest_config cfg = config_for(fake_);
