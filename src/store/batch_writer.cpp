@@ -6,6 +6,7 @@
 #include "switchboard/vapi/call_status.hpp"
 
 #include <algorithm>
+#include <array>
 #include <thread>
 #include <unordered_map>
 
@@ -14,39 +15,40 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-constexpr const char* k_prepare_session = R"sql(
-CREATE TEMP TABLE IF NOT EXISTS sb_stage_events (
-    call_id text, sent_at_us bigint, dedupe_key text, type text, vapi_timestamp bigint,
-    received_at_us bigint, org_id text, skeleton jsonb, refs jsonb, received_bytes integer)
-    ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sb_stage_blobs (call_id text, hash uuid, body jsonb)
-    ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS sb_stage_nodes (
-    call_id text, node uuid, parent uuid, position integer, item jsonb) ON COMMIT DELETE ROWS;
-)sql";
-
-constexpr const char* k_copy_events =
-    "COPY sb_stage_events (call_id, sent_at_us, dedupe_key, type, vapi_timestamp, received_at_us,"
-    " org_id, skeleton, refs, received_bytes) FROM STDIN";
-constexpr const char* k_copy_blobs = "COPY sb_stage_blobs (call_id, hash, body) FROM STDIN";
-constexpr const char* k_copy_nodes =
-    "COPY sb_stage_nodes (call_id, node, parent, position, item) FROM STDIN";
-
-// Rows are inserted in key order so that concurrent writers take row locks in the same order.
-constexpr const char* k_merge = R"sql(
+// Each batch is five prepared statements sent in one pipeline (one round trip, one implicit
+// transaction committed at its Sync). Every column of the batch is one array parameter, unnested
+// server-side. Rows are inserted in key order so that concurrent writers take row locks in the
+// same order.
+constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id,
                          skeleton, refs, received_bytes)
-SELECT call_id, timestamptz 'epoch' + sent_at_us * interval '1 microsecond', dedupe_key, type,
-       vapi_timestamp, timestamptz 'epoch' + received_at_us * interval '1 microsecond', org_id,
-       skeleton, refs, received_bytes
-FROM sb_stage_events ORDER BY call_id, sent_at_us, dedupe_key
-ON CONFLICT DO NOTHING;
+SELECT c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
+       timestamptz 'epoch' + r * interval '1 microsecond', o, sk::jsonb, rf::jsonb, b
+FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
+            $7::text[], $8::text[], $9::text[], $10::int[]) AS u(c, s, d, t, v, r, o, sk, rf, b)
+ORDER BY c, s, d
+ON CONFLICT DO NOTHING
+)sql";
+
+constexpr const char* k_insert_blobs = R"sql(
 INSERT INTO call_blobs (call_id, hash, body)
-SELECT call_id, hash, body FROM sb_stage_blobs ORDER BY call_id, hash
-ON CONFLICT DO NOTHING;
+SELECT c, h, b::jsonb FROM unnest($1::text[], $2::uuid[], $3::text[]) AS u(c, h, b)
+ORDER BY c, h
+ON CONFLICT DO NOTHING
+)sql";
+
+constexpr const char* k_insert_nodes = R"sql(
 INSERT INTO call_array_nodes (call_id, node, parent, position, item)
-SELECT call_id, node, parent, position, item FROM sb_stage_nodes ORDER BY call_id, node
-ON CONFLICT DO NOTHING;
+SELECT c, n, p, i, it::jsonb
+FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::int[], $5::text[]) AS u(c, n, p, i, it)
+ORDER BY c, n
+ON CONFLICT DO NOTHING
+)sql";
+
+// The conversation (call_messages) follows the highest-ranked snapshot.
+constexpr const char* k_apply_conversations = R"sql(
+SELECT switchboard_apply_conversation(c, h, r)
+FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r) ORDER BY c
 )sql";
 
 template <class T>
@@ -62,79 +64,63 @@ using ingest::fact;
 using ingest::fact_count;
 using ingest::fact_kind;
 
-/// The SQL for the `calls` row, generated from the fact table (ingest/event.hpp): a staging
-/// table with one value per fact plus the rank of the message it came from, and an upsert in
-/// which each column keeps the value of the higher rank. That merge is associative and
-/// commutative, so any order, batching or repetition of the messages gives the same row.
-struct calls_sql {
-    std::string create_stage, copy, merge;
-};
-
-const char* stage_type(fact_kind k) {
+/// The `calls` upsert, generated from the fact table (ingest/event.hpp): one array parameter
+/// per fact plus the rank of the message each value came from, and a merge in which each column
+/// keeps the value of the higher rank. That merge is associative and commutative, so any order,
+/// batching or repetition of the messages gives the same row.
+const char* cast_of(fact_kind k) {
     switch (k) {
         case fact_kind::text:
-            return "text";
+            return "";
         case fact_kind::number:
-            return "numeric";
+            return "::numeric";
         case fact_kind::micros:
-            return "bigint";
+            return "::bigint";
         case fact_kind::json:
-            return "jsonb";
+            return "::jsonb";
     }
-    return "text";
+    return "";
 }
 
-const calls_sql& calls_statements() {
-    static const calls_sql sql = [] {
-        calls_sql q;
-        q.merge = k_merge;
-        std::string stage_cols, cols, select, set, ranks;
+constexpr std::size_t k_call_columns = 6;  // id, status, status_rank, first, last, fact ranks
+
+const std::string& calls_upsert() {
+    static const std::string sql = [] {
+        std::string cols, select, args, names, set, ranks;
         for (std::size_t i = 0; i < fact_count; ++i) {
             const auto& d = ingest::definition(static_cast<fact>(i));
             const std::string col(d.column);
             const std::string n = std::to_string(i + 1);
-            stage_cols += ", " + col + " " + stage_type(d.kind);
+            const std::string f = "f" + n;
             cols += ", " + col;
+            args += ", $" + std::to_string(k_call_columns + i + 1) + "::text[]";
+            names += ", " + f;
             select += d.kind == fact_kind::micros
-                          ? ", timestamptz 'epoch' + " + col + " * interval '1 microsecond'"
-                          : ", " + col;
+                          ? ", timestamptz 'epoch' + " + f + "::bigint * interval '1 microsecond'"
+                          : ", " + f + cast_of(d.kind);
             set += ",\n    " + col + " = CASE WHEN excluded.fact_ranks[" + n +
                    "] > coalesce(c.fact_ranks[" + n + "], 0) THEN excluded." + col + " ELSE c." +
                    col + " END";
             ranks += std::string(i == 0 ? "" : ", ") + "greatest(c.fact_ranks[" + n +
                      "], excluded.fact_ranks[" + n + "])";
         }
-        q.create_stage =
-            "CREATE TEMP TABLE IF NOT EXISTS sb_stage_calls (id text, status text, status_rank "
-            "smallint, first_sent_us bigint, last_sent_us bigint, conv_rank bigint, conv_head "
-            "uuid, fact_ranks bigint[]" +
-            stage_cols + ") ON COMMIT DELETE ROWS";
-        q.copy =
-            "COPY sb_stage_calls (id, status, status_rank, first_sent_us, last_sent_us, "
-            "conv_rank, conv_head, fact_ranks" +
-            cols + ") FROM STDIN";
-        // Rows in key order so that concurrent writers take row locks in the same order.
-        q.merge +=
-            "INSERT INTO calls AS c (id, status, status_rank, first_event_at, last_event_at, "
-            "fact_ranks" +
-            cols +
-            ")\nSELECT id, status, status_rank,"
-            " timestamptz 'epoch' + first_sent_us * interval '1 microsecond',"
-            " timestamptz 'epoch' + last_sent_us * interval '1 microsecond', fact_ranks" +
-            select +
-            "\nFROM sb_stage_calls ORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
-            "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
-            "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
-            "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"
-            "    first_event_at = least(c.first_event_at, excluded.first_event_at),\n"
-            "    last_event_at = greatest(c.last_event_at, excluded.last_event_at)" +
-            set + ",\n    fact_ranks = ARRAY[" + ranks +
-            "],\n    updated_at = now();\n"
-            // The conversation (call_messages) follows the highest-ranked snapshot.
-            "SELECT switchboard_apply_conversation(id, conv_head, conv_rank) FROM sb_stage_calls"
-            " WHERE conv_rank IS NOT NULL ORDER BY id;\n"
-            "COMMIT;\n";
-        return q;
+        return "INSERT INTO calls AS c (id, status, status_rank, first_event_at, last_event_at, "
+               "fact_ranks" +
+               cols +
+               ")\nSELECT id, status, status_rank,"
+               " timestamptz 'epoch' + first_us * interval '1 microsecond',"
+               " timestamptz 'epoch' + last_us * interval '1 microsecond', ranks::bigint[]" +
+               select +
+               "\nFROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], $5::bigint[],"
+               " $6::text[]" +
+               args + ") AS u(id, status, status_rank, first_us, last_us, ranks" + names +
+               ")\nORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
+               "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
+               "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
+               "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"
+               "    first_event_at = least(c.first_event_at, excluded.first_event_at),\n"
+               "    last_event_at = greatest(c.last_event_at, excluded.last_event_at)" +
+               set + ",\n    fact_ranks = ARRAY[" + ranks + "],\n    updated_at = now()";
     }();
     return sql;
 }
@@ -217,8 +203,13 @@ bool batch_writer::connect(std::string& error) {
     auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
     if (!c) return false;
     conn_ = std::move(*c);
-    auto e = conn_.exec(k_prepare_session);
-    if (!e) e = conn_.exec(calls_statements().create_stage.c_str());
+    std::optional<pg_error> e;
+    for (const auto& [name, sql] :
+         {std::pair{"sb_events", k_insert_events}, std::pair{"sb_blobs", k_insert_blobs},
+          std::pair{"sb_nodes", k_insert_nodes}, std::pair{"sb_calls", calls_upsert().c_str()},
+          std::pair{"sb_conversations", k_apply_conversations}}) {
+        if (!e) e = conn_.prepare(name, sql);
+    }
     if (e) {
         error = e->message;
         conn_.reset();
@@ -282,48 +273,49 @@ bool batch_writer::remember(const std::string& call_id, const ingest::digest& ha
 }
 
 void batch_writer::encode(std::span<ingest::event> events) {
-    events_rows_.clear();
-    calls_rows_.clear();
-    blobs_rows_.clear();
-    nodes_rows_.clear();
+    auto clear = [](auto& cols) {
+        for (auto& c : cols) c.clear();
+    };
+    clear(event_cols_);
+    clear(blob_cols_);
+    clear(node_cols_);
+    clear(call_cols_);
+    clear(conv_cols_);
     batch_parts_.clear();
     std::vector<call_row> calls;
     std::unordered_map<std::string_view, std::size_t> index;
+    auto& e = event_cols_;
     for (const auto& ev : events) {
-        events_rows_.text(ev.call_id);
-        events_rows_.integer(ev.sent_at_ms * 1000);
-        events_rows_.text(ev.dedupe_key);
-        events_rows_.text(ev.type_name);
-        events_rows_.integer(ev.timestamp_ms);
-        events_rows_.integer(ev.received_us);
-        events_rows_.text_or_null(ev.org_id);
-        events_rows_.text(ev.skeleton);
-        const std::string refs = refs_json(ev);
-        events_rows_.text_or_null(refs);
-        events_rows_.integer(static_cast<std::int64_t>(ev.body.size()));
-        events_rows_.end_row();
+        e[0].text(ev.call_id);
+        e[1].integer(ev.sent_at_ms * 1000);
+        e[2].text(ev.dedupe_key);
+        e[3].text(ev.type_name);
+        e[4].integer(ev.timestamp_ms);
+        e[5].integer(ev.received_us);
+        e[6].text_or_null(ev.org_id);
+        e[7].text(ev.skeleton);
+        e[8].text_or_null(refs_json(ev));
+        e[9].integer(static_cast<std::int64_t>(ev.body.size()));
 
         // The repeated parts: only those not already committed for this call (by this writer)
         // and not already in this batch.
         for (const auto& blob : ev.blobs) {
             if (!remember(ev.call_id, blob.hash)) continue;
-            blobs_rows_.text(ev.call_id);
-            blobs_rows_.text(ingest::to_uuid(blob.hash));
-            blobs_rows_.text(ev.text(blob.text));
-            blobs_rows_.end_row();
+            blob_cols_[0].text(ev.call_id);
+            blob_cols_[1].text(ingest::to_uuid(blob.hash));
+            blob_cols_[2].text(ev.text(blob.text));
         }
         for (const auto& node : ev.nodes) {
             if (!remember(ev.call_id, node.node)) continue;
-            nodes_rows_.text(ev.call_id);
-            nodes_rows_.text(ingest::to_uuid(node.node));
+            node_cols_[0].text(ev.call_id);
+            node_cols_[1].text(ingest::to_uuid(node.node));
             if (node.position == 0) {
-                nodes_rows_.null();
+                node_cols_[2].null();
             } else {
-                nodes_rows_.text(ingest::to_uuid(node.parent));
+                node_cols_[2].text(ingest::to_uuid(node.parent));
             }
-            nodes_rows_.integer(node.position);
-            nodes_rows_.text(ev.text(node.item));
-            nodes_rows_.end_row();
+            node_cols_[3].integer(node.position);
+            node_cols_[4].text(ev.text(node.item));
         }
 
         if (ev.call_id.empty()) continue;
@@ -353,61 +345,63 @@ void batch_writer::encode(std::span<ingest::event> events) {
         }
     }
     std::string ranks;
+    auto& c = call_cols_;
     for (const auto& row : calls) {
-        calls_rows_.text(row.id);
-        calls_rows_.text_or_null(row.status);
-        calls_rows_.integer(row.status_rank);
-        calls_rows_.integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000)
-                                              : std::nullopt);
-        calls_rows_.integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000)
-                                             : std::nullopt);
-        if (row.conv != nullptr) {
-            calls_rows_.integer(row.conv_rank);
-            if (row.conv->empty) {
-                calls_rows_.null();
-            } else {
-                calls_rows_.text(ingest::to_uuid(row.conv->hash));
-            }
-        } else {
-            calls_rows_.null();
-            calls_rows_.null();
-        }
+        c[0].text(row.id);
+        c[1].text_or_null(row.status);
+        c[2].integer(row.status_rank);
+        c[3].integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000) : std::nullopt);
+        c[4].integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000) : std::nullopt);
         ranks.assign("{");
         for (std::size_t i = 0; i < fact_count; ++i) {
             if (i != 0) ranks += ',';
-            if (row.rank[i] == 0) {
-                ranks += "NULL";
-            } else {
-                ranks += std::to_string(row.rank[i]);
-            }
+            ranks += row.rank[i] == 0 ? std::string("NULL") : std::to_string(row.rank[i]);
         }
         ranks += '}';
-        calls_rows_.text(ranks);
+        c[5].text(ranks);
         for (std::size_t i = 0; i < fact_count; ++i) {
             if (row.rank[i] == 0) {
-                calls_rows_.null();
+                c[k_call_columns + i].null();
             } else {
-                calls_rows_.text(row.value[i]);
+                c[k_call_columns + i].text(row.value[i]);
             }
         }
-        calls_rows_.end_row();
+        if (row.conv != nullptr) {
+            conv_cols_[0].text(row.id);
+            if (row.conv->empty) {
+                conv_cols_[1].null();
+            } else {
+                conv_cols_[1].text(ingest::to_uuid(row.conv->hash));
+            }
+            conv_cols_[2].integer(row.conv_rank);
+        }
     }
 }
 
 std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted) {
     encode(events);
     inserted = 0;
-    std::optional<pg_error> e = conn_.exec("BEGIN");
-    if (!e) e = conn_.copy_in(k_copy_events, events_rows_.data());
-    if (!e && !calls_rows_.data().empty()) {
-        e = conn_.copy_in(calls_statements().copy.c_str(), calls_rows_.data());
-    }
-    if (!e && !blobs_rows_.data().empty()) e = conn_.copy_in(k_copy_blobs, blobs_rows_.data());
-    if (!e && !nodes_rows_.data().empty()) e = conn_.copy_in(k_copy_nodes, nodes_rows_.data());
-    // One round trip: the events' merge (whose row count is the number inserted), the calls
-    // upsert, the conversation, COMMIT.
-    if (!e) e = conn_.exec(calls_statements().merge.c_str(), &inserted);
-    if (e && conn_.ok()) conn_.exec("ROLLBACK");
+    static_assert(std::tuple_size_v<decltype(call_cols_)> == k_call_columns + fact_count);
+    std::array<const char*, std::tuple_size_v<decltype(event_cols_)>> event_params;
+    std::array<const char*, std::tuple_size_v<decltype(blob_cols_)>> blob_params;
+    std::array<const char*, std::tuple_size_v<decltype(node_cols_)>> node_params;
+    std::array<const char*, std::tuple_size_v<decltype(call_cols_)>> call_params;
+    std::array<const char*, std::tuple_size_v<decltype(conv_cols_)>> conv_params;
+    auto fill = [](auto& params, auto& cols) {
+        for (std::size_t i = 0; i < params.size(); ++i) params[i] = cols[i].finish();
+    };
+    fill(event_params, event_cols_);
+    fill(blob_params, blob_cols_);
+    fill(node_params, node_cols_);
+    fill(call_params, call_cols_);
+    fill(conv_params, conv_cols_);
+    std::vector<pg_connection::pipelined> queries;
+    queries.push_back({"sb_events", event_params});
+    if (blob_cols_[0].size() != 0) queries.push_back({"sb_blobs", blob_params});
+    if (node_cols_[0].size() != 0) queries.push_back({"sb_nodes", node_params});
+    if (call_cols_[0].size() != 0) queries.push_back({"sb_calls", call_params});
+    if (conv_cols_[0].size() != 0) queries.push_back({"sb_conversations", conv_params});
+    auto e = conn_.run_pipeline(queries, &inserted);
     if (!e) {
         // Committed: these parts need not be sent again. The set is bounded; forgetting only
         // costs a redundant ON CONFLICT DO NOTHING.

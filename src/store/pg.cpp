@@ -105,4 +105,68 @@ std::optional<pg_error> pg_connection::copy_in(const char* copy_sql, std::string
     return first_error;
 }
 
+std::optional<pg_error> pg_connection::prepare(const char* name, const char* sql) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    pg_result res(PQprepare(conn_.get(), name, sql, 0, nullptr), &PQclear);
+    return error_from(res.get());
+}
+
+std::optional<pg_error> pg_connection::run_pipeline(std::span<const pipelined> queries,
+                                                    long* affected) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    PGconn* c = conn_.get();
+    if (PQenterPipelineMode(c) != 1) return error_from(nullptr);
+    std::optional<pg_error> first_error;
+    std::size_t sent = 0;
+    for (const auto& q : queries) {
+        if (PQsendQueryPrepared(c, q.statement, static_cast<int>(q.params.size()), q.params.data(),
+                                nullptr, nullptr, 0) != 1) {
+            first_error = error_from(nullptr);
+            break;
+        }
+        ++sent;
+    }
+    if (PQpipelineSync(c) != 1) {
+        // Nothing more can be read reliably: the connection is unusable.
+        auto e = error_from(nullptr);
+        e->what = pg_error::kind::connection;
+        conn_.reset();
+        return e;
+    }
+    // Each query's results end with a NULL; after an error the rest are PIPELINE_ABORTED.
+    for (std::size_t i = 0; i < sent; ++i) {
+        while (PGresult* raw = PQgetResult(c)) {
+            pg_result res(raw, &PQclear);
+            if (PQresultStatus(raw) == PGRES_PIPELINE_ABORTED) continue;
+            if (auto e = error_from(raw); e && !first_error) first_error = std::move(e);
+            if (i == 0 && affected != nullptr && !first_error) {
+                const char* n = PQcmdTuples(raw);
+                if (n != nullptr && *n != '\0') *affected = std::strtol(n, nullptr, 10);
+            }
+        }
+        if (PQstatus(c) != CONNECTION_OK) break;
+    }
+    bool synced = false;
+    for (int nulls = 0; nulls < 4 && PQstatus(c) == CONNECTION_OK;) {
+        PGresult* raw = PQgetResult(c);
+        if (raw == nullptr) {
+            ++nulls;  // a query boundary left over after an error; the sync result follows
+            continue;
+        }
+        const ExecStatusType st = PQresultStatus(raw);
+        PQclear(raw);
+        if (st == PGRES_PIPELINE_SYNC) {
+            synced = true;
+            break;
+        }
+    }
+    if (!synced || PQexitPipelineMode(c) != 1) {
+        if (!first_error || first_error->what != pg_error::kind::connection) {
+            first_error = pg_error{pg_error::kind::connection, {}, PQerrorMessage(c)};
+        }
+        conn_.reset();
+    }
+    return first_error;
+}
+
 }  // namespace switchboard::store

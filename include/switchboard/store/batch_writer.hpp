@@ -1,18 +1,20 @@
 #pragma once
 /// One batch writer: a thread with its own Postgres connection. It takes events from the queue
 /// in bulk, flushes when the batch holds `batch_max_rows` events or its oldest event has waited
-/// `batch_max_delay`, and writes each batch in one transaction (COPY into staging tables, then
-/// INSERT … ON CONFLICT DO NOTHING for events and a forward-only upsert of `calls`). Only after
-/// COMMIT succeeds are the batch's events completed. A lost connection is re-established with
-/// backoff and the same batch retried (the dedupe key makes that idempotent); a batch whose data
-/// Postgres refuses is split until the one bad event is found and rejected alone.
+/// `batch_max_delay`, and writes each batch in one transaction: prepared statements sent in one
+/// pipeline (one round trip), each taking the batch's columns as arrays — INSERT … ON CONFLICT
+/// DO NOTHING for events and their parts, the rank-merged upsert of `calls`, the conversation.
+/// Only after the commit succeeds are the batch's events completed. A lost connection is
+/// re-established with backoff and the same batch retried (the dedupe key makes that idempotent); a
+/// batch whose data Postgres refuses is split until the one bad event is found and rejected alone.
 
 #include "switchboard/config/config.hpp"
 #include "switchboard/ingest/event_queue.hpp"
-#include "switchboard/store/copy_encoder.hpp"
+#include "switchboard/store/array_encoder.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <span>
@@ -38,7 +40,7 @@ class batch_writer {
     /// Writes `events` in one transaction (no retry). Public for the integration tests.
     std::optional<pg_error> write_once(std::span<ingest::event> events, long& inserted);
 
-    /// Connects and prepares the session (staging tables). False on failure.
+    /// Connects and prepares the statements. False on failure.
     bool connect(std::string& error);
 
   private:
@@ -64,10 +66,12 @@ class batch_writer {
     /// batch, so the part is not sent again.
     bool remember(const std::string& call_id, const ingest::digest& hash);
 
-    copy_encoder events_rows_;
-    copy_encoder calls_rows_;
-    copy_encoder blobs_rows_;
-    copy_encoder nodes_rows_;
+    // The batch's columns, one array parameter each (see batch_writer.cpp for the statements).
+    std::array<array_encoder, 10> event_cols_;
+    std::array<array_encoder, 3> blob_cols_;
+    std::array<array_encoder, 5> node_cols_;
+    std::array<array_encoder, 6 + ingest::fact_count> call_cols_;
+    std::array<array_encoder, 3> conv_cols_;
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
     std::unordered_set<std::string> stored_parts_;  ///< committed (call id, part hash)
     std::unordered_set<std::string> batch_parts_;   ///< in the batch being written

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,20 @@ class pg_connection {
 
     /// COPY … FROM STDIN with `data` in COPY text format.
     std::optional<pg_error> copy_in(const char* copy_sql, std::string_view data);
+
+    /// Prepares the named statement `sql` (extended protocol) for `run_pipeline`.
+    std::optional<pg_error> prepare(const char* name, const char* sql);
+
+    /// A prepared statement and its parameters (text format, NUL-terminated).
+    struct pipelined {
+        const char* statement;
+        std::span<const char* const> params;
+    };
+
+    /// Sends `queries` as one pipeline ending with a Sync: one round trip, and one implicit
+    /// transaction, committed at the Sync when every query succeeded and rolled back otherwise.
+    /// `affected` receives the row count of the first query. Returns the first error.
+    std::optional<pg_error> run_pipeline(std::span<const pipelined> queries, long* affected);
 
   private:
     std::optional<pg_error> error_from(const PGresult* res) const;
