@@ -79,65 +79,10 @@ LANGUAGE sql IMMUTABLE AS $$
                 ELSE v::text END
 $$;
 
--- Makes call_messages the snapshot ending at node p_head (NULL: the empty conversation) when
--- p_rank is higher than the rank it was built from. Only the items after the common prefix
--- are written: a chain node identifies its whole prefix, so the walk back from the head stops
--- at the first node already in place. Never raises for odd items (derived data must not make
--- the batch, and with it the webhooks, fail).
-CREATE FUNCTION switchboard_apply_conversation(p_call text, p_head uuid, p_rank bigint)
-RETURNS void LANGUAGE plpgsql AS $$
-DECLARE
-    current_rank bigint;
-    head_position integer := -1;
-    at_node uuid := p_head;
-    n record;
-BEGIN
-    SELECT conversation_rank INTO current_rank FROM calls WHERE id = p_call FOR UPDATE;
-    IF NOT FOUND OR (current_rank IS NOT NULL AND current_rank >= p_rank) THEN
-        RETURN;
-    END IF;
-    IF p_head IS NOT NULL THEN
-        SELECT position INTO head_position FROM call_array_nodes
-        WHERE call_id = p_call AND node = p_head;
-        IF NOT FOUND THEN
-            RAISE WARNING 'switchboard: conversation head % of call % is not stored', p_head, p_call;
-            RETURN;
-        END IF;
-    END IF;
-    UPDATE calls SET conversation_rank = p_rank, conversation_head = p_head WHERE id = p_call;
-    DELETE FROM call_messages WHERE call_id = p_call AND position > head_position;
-    WHILE at_node IS NOT NULL LOOP
-        SELECT node, parent, position, item INTO n FROM call_array_nodes
-        WHERE call_id = p_call AND node = at_node;
-        EXIT WHEN NOT FOUND;
-        EXIT WHEN EXISTS (SELECT 1 FROM call_messages m
-                          WHERE m.call_id = p_call AND m.position = n.position AND m.node = n.node);
-        INSERT INTO call_messages AS m (call_id, position, node, role, message, time, end_time,
-                                        seconds_from_start, duration, tool_calls, tool_call_id,
-                                        name, result)
-        VALUES (p_call, n.position, n.node,
-                coalesce(switchboard_json_text(n.item -> 'role'),
-                         CASE WHEN jsonb_typeof(n.item) = 'object' AND n.item ? 'toolCalls' THEN 'tool_calls'
-                              WHEN jsonb_typeof(n.item) = 'object' AND n.item ? 'toolCallId' THEN 'tool_call_result'
-                         END),
-                switchboard_json_text(n.item -> 'message'),
-                switchboard_ms_time(n.item -> 'time'),
-                switchboard_ms_time(n.item -> 'endTime'),
-                switchboard_json_number(n.item -> 'secondsFromStart'),
-                switchboard_json_number(n.item -> 'duration'),
-                CASE WHEN jsonb_typeof(n.item -> 'toolCalls') = 'array' THEN n.item -> 'toolCalls' END,
-                switchboard_json_text(n.item -> 'toolCallId'),
-                switchboard_json_text(n.item -> 'name'),
-                switchboard_json_text(n.item -> 'result'))
-        ON CONFLICT (call_id, position) DO UPDATE SET
-            node = excluded.node, role = excluded.role, message = excluded.message,
-            time = excluded.time, end_time = excluded.end_time,
-            seconds_from_start = excluded.seconds_from_start, duration = excluded.duration,
-            tool_calls = excluded.tool_calls, tool_call_id = excluded.tool_call_id,
-            name = excluded.name, result = excluded.result;
-        at_node := n.parent;
-    END LOOP;
-END $$;
+-- The conversation of a call follows the highest-ranked snapshot (calls.conversation_rank):
+-- the batch writer's statement `sb_conversations` (store/batch_writer.cpp) rewrites only the items
+-- after the common prefix, found by walking the hash chain back from the new head until a node
+-- already in place (a chain node identifies its whole prefix).
 
 -- Real-time transcripts of a call in time order (partial and final).
 CREATE VIEW call_transcripts AS
@@ -174,3 +119,9 @@ GROUP BY 1, 2, 3;
 
 -- Nothing reads call_events by receive time; the index cost an insert per message.
 DROP INDEX call_events_received_at;
+
+-- lz4 instead of pglz for the large JSON values: several times cheaper to compress on the
+-- write path, for a slightly larger result (bench/storage.sh reports the figures).
+ALTER TABLE call_blobs ALTER COLUMN body SET COMPRESSION lz4;
+ALTER TABLE call_array_nodes ALTER COLUMN item SET COMPRESSION lz4;
+ALTER TABLE call_events ALTER COLUMN skeleton SET COMPRESSION lz4;

@@ -45,10 +45,60 @@ ORDER BY c, n
 ON CONFLICT DO NOTHING
 )sql";
 
-// The conversation (call_messages) follows the highest-ranked snapshot.
+// The conversation (call_messages) follows the highest-ranked snapshot: for each call whose
+// snapshot in this batch outranks the one in place, walk the hash chain back from the new head
+// until a node already in place (a node identifies its whole prefix), write those items, and
+// drop the positions past the new end. Values of the wrong type become NULL, never an error:
+// derived data must not make a batch, and with it the webhooks, fail.
 constexpr const char* k_apply_conversations = R"sql(
-SELECT switchboard_apply_conversation(c, h, r)
-FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r) ORDER BY c
+WITH RECURSIVE
+cand AS (SELECT c, h, r FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r)),
+won AS (
+    UPDATE calls SET conversation_rank = cand.r, conversation_head = cand.h
+    FROM cand
+    WHERE calls.id = cand.c AND coalesce(calls.conversation_rank, 0) < cand.r
+    RETURNING cand.c, cand.h,
+              coalesce((SELECT n.position FROM call_array_nodes n
+                        WHERE n.call_id = cand.c AND n.node = cand.h), -1) AS last),
+chain AS (
+    SELECT won.c AS call_id, n.node, n.parent, n.position, n.item
+    FROM won JOIN call_array_nodes n ON n.call_id = won.c AND n.node = won.h
+    UNION ALL
+    SELECT ch.call_id, n.node, n.parent, n.position, n.item
+    FROM chain ch JOIN call_array_nodes n ON n.call_id = ch.call_id AND n.node = ch.parent
+    WHERE NOT EXISTS (SELECT 1 FROM call_messages m WHERE m.call_id = ch.call_id
+                      AND m.position = ch.position AND m.node = ch.node)),
+cut AS (  -- driven from `won` whatever the statistics say (LATERAL), then by tuple id
+    DELETE FROM call_messages WHERE ctid = ANY (ARRAY(
+        SELECT x.ctid FROM won CROSS JOIN LATERAL (
+            SELECT ctid FROM call_messages x WHERE x.call_id = won.c AND x.position > won.last
+            OFFSET 0) x)))
+INSERT INTO call_messages AS m (call_id, position, node, role, message, time, end_time,
+                                seconds_from_start, duration, tool_calls, tool_call_id, name,
+                                result)
+SELECT call_id, position, node,
+       coalesce(switchboard_json_text(item -> 'role'),
+                CASE WHEN jsonb_typeof(item) = 'object' AND item ? 'toolCalls' THEN 'tool_calls'
+                     WHEN jsonb_typeof(item) = 'object' AND item ? 'toolCallId'
+                     THEN 'tool_call_result' END),
+       switchboard_json_text(item -> 'message'),
+       switchboard_ms_time(item -> 'time'),
+       switchboard_ms_time(item -> 'endTime'),
+       switchboard_json_number(item -> 'secondsFromStart'),
+       switchboard_json_number(item -> 'duration'),
+       CASE WHEN jsonb_typeof(item -> 'toolCalls') = 'array' THEN item -> 'toolCalls' END,
+       switchboard_json_text(item -> 'toolCallId'),
+       switchboard_json_text(item -> 'name'),
+       switchboard_json_text(item -> 'result')
+FROM chain
+ORDER BY call_id, position
+ON CONFLICT (call_id, position) DO UPDATE SET
+    node = excluded.node, role = excluded.role, message = excluded.message,
+    time = excluded.time, end_time = excluded.end_time,
+    seconds_from_start = excluded.seconds_from_start, duration = excluded.duration,
+    tool_calls = excluded.tool_calls, tool_call_id = excluded.tool_call_id,
+    name = excluded.name, result = excluded.result
+WHERE m.node IS DISTINCT FROM excluded.node
 )sql";
 
 template <class T>
@@ -203,7 +253,12 @@ bool batch_writer::connect(std::string& error) {
     auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
     if (!c) return false;
     conn_ = std::move(*c);
-    std::optional<pg_error> e;
+    // The writer's statements are key lookups and inserts. Their generic plans are made once,
+    // often while the tables are still small; a plan made then (a seq scan, or a hash join over
+    // a table that was empty) would stay in use as the tables grow. Only index paths, always.
+    std::optional<pg_error> e = conn_.exec(
+        "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off;"
+        " SET enable_memoize = off");
     for (const auto& [name, sql] :
          {std::pair{"sb_events", k_insert_events}, std::pair{"sb_blobs", k_insert_blobs},
           std::pair{"sb_nodes", k_insert_nodes}, std::pair{"sb_calls", calls_upsert().c_str()},
