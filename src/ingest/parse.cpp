@@ -364,13 +364,42 @@ class walker {
 
     simdjson::error_code tool_call_list(od::value v, int depth) {
         c_.has_tool_call_list = true;
+        ev_.reply.tool_calls.clear();  // a repeated key: the last occurrence is answered
         return elements(v, depth, [&](od::value el) {
-            std::string id;
-            if (auto e = id_of(el, id, depth + 1)) return e;
+            // Every element gets an entry, so the key lists every element as before.
+            auto& call = ev_.reply.tool_calls.emplace_back();
+            if (auto e = tool_call(el, call, depth + 1)) return e;
             if (!c_.discriminator.empty()) c_.discriminator += ',';
-            c_.discriminator += id;
+            c_.discriminator += call.id;
             return simdjson::SUCCESS;
         });
+    }
+
+    /// One toolCallList item: its id and function.name (a tool-calls error reply names both).
+    simdjson::error_code tool_call(od::value v, reply_facts::tool_call& out, int depth) {
+        auto on_function = [&](std::string_view key,
+                               od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "name") return str(fv, out.name, depth + 4);
+            return std::nullopt;
+        };
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "id") return str(fv, out.id, depth + 2);
+            if (key == "function") return fields(fv, depth + 3, on_function);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    /// message.phoneNumber: id and number, to route an assistant-request. Vapi sends the type
+    /// first, so the other types usually skip the copies.
+    simdjson::error_code phone_number(od::value v, int depth) {
+        if (!ev_.type_name.empty() && ev_.type_name != "assistant-request") return any(v, depth);
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "id") return str(fv, ev_.reply.phone_number_id, depth + 2);
+            if (key == "number") return str(fv, ev_.reply.phone_number, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
     }
 
     simdjson::error_code message(od::object o) {
@@ -403,6 +432,7 @@ class walker {
             if (key == "cost") return num(fv, c_.cost, d);
             if (key == "customer") return customer(fv, c_.customer_number, d);
             if (key == "toolCallList") return tool_call_list(fv, d);
+            if (key == "phoneNumber") return phone_number(fv, d);
             if (key == "chat") return id_of(fv, c_.chat_id, d);
             if (key == "session") return id_of(fv, c_.session_id, d);
             if (key == "contact") return id_of(fv, c_.contact_id, d);
