@@ -66,16 +66,13 @@ routing_listener::routing_listener(const config::store_config& cfg, ingest::rout
                            .Help("1 while the routing table listens for changes in Postgres")
                            .Register(reg.prom())
                            .Add({})),
-      full_reloads_(prometheus::BuildCounter()
-                        .Name("switchboard_routing_reloads_total")
-                        .Help("Reloads of the routing table from phone_numbers")
-                        .Register(reg.prom())
-                        .Add({{"kind", "full"}})),
-      partial_reloads_(prometheus::BuildCounter()
-                           .Name("switchboard_routing_reloads_total")
-                           .Help("Reloads of the routing table from phone_numbers")
-                           .Register(reg.prom())
-                           .Add({{"kind", "changed_rows"}})) {
+      reloads_(prometheus::BuildCounter()
+                   .Name("switchboard_routing_reloads_total")
+                   .Help("Reloads of the routing table from phone_numbers: all rows (start-up, "
+                         "reconnection) or the rows a notification named")
+                   .Register(reg.prom())),
+      full_reloads_(reloads_.Add({{"kind", "full"}})),
+      partial_reloads_(reloads_.Add({{"kind", "changed_rows"}})) {
     wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
 }

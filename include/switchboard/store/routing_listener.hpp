@@ -67,6 +67,7 @@ class routing_listener {
 
     prometheus::Gauge& numbers_;
     prometheus::Gauge& connected_gauge_;
+    prometheus::Family<prometheus::Counter>& reloads_;
     prometheus::Counter& full_reloads_;
     prometheus::Counter& partial_reloads_;
 };
