@@ -1,16 +1,20 @@
 #include "switchboard/app/service.hpp"
 
 #include "switchboard/base/log.hpp"
+#include "switchboard/http/client.hpp"
 #include "switchboard/http/response.hpp"
 #include "switchboard/http/router.hpp"
 #include "switchboard/http/server.hpp"
 #include "switchboard/ingest/auth.hpp"
 #include "switchboard/ingest/event_queue.hpp"
 #include "switchboard/ingest/metrics.hpp"
+#include "switchboard/ingest/replies.hpp"
+#include "switchboard/ingest/routing.hpp"
 #include "switchboard/ingest/webhook_handler.hpp"
 #include "switchboard/metrics/registry.hpp"
 #include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
+#include "switchboard/store/routing_listener.hpp"
 #include "switchboard/store/writer_pool.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -149,7 +153,18 @@ int run_service(const config::service_config& cfg) {
         log::warn("msg=\"webhook authentication is disabled (SWITCHBOARD_ALLOW_UNAUTHENTICATED)\"");
     }
     ingest::ingest_metrics ingest_metrics(registry, queue);
-    ingest::webhook_handler webhooks(auth, queue, ingest_metrics);
+
+    // Replies: the routing table is loaded before the listener opens, the relay client runs on
+    // the I/O threads' io_context.
+    asio::io_context ioc(static_cast<int>(cfg.http.io_threads));
+    ingest::routing_table routing;
+    store::routing_listener routing_sync(cfg.store, routing, registry);
+    if (!routing_sync.start()) {
+        log::warn("msg=\"routing table not loaded yet: assistant-request gets the default\"");
+    }
+    http::client relay_client(ioc.get_executor());
+    ingest::replier replies(cfg.replies, routing, &relay_client, registry);
+    ingest::webhook_handler webhooks(auth, queue, ingest_metrics, &replies);
     std::atomic<bool> stopping{false};
 
     http::router routes;
@@ -164,7 +179,6 @@ int run_service(const config::service_config& cfg) {
     routes.add(http::verb::get, "/metrics",
                [reg = &registry](http::request& req) { return metrics_page(reg, req); });
 
-    asio::io_context ioc(static_cast<int>(cfg.http.io_threads));
     http::server server(ioc, cfg.http, routes, registry);
     const auto endpoint = server.start();
     log::info(
@@ -193,6 +207,8 @@ int run_service(const config::service_config& cfg) {
         io_threads.emplace_back([&ioc] { ioc.run(); });
     ioc.run();
     for (auto& t : io_threads) t.join();
+    relay_client.close_idle();
+    routing_sync.stop();
 
     const std::size_t lost = writers.stop(cfg.shutdown_timeout);
     if (lost != 0) {

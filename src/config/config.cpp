@@ -1,6 +1,7 @@
 #include "switchboard/config/config.hpp"
 
 #include <boost/program_options.hpp>
+#include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -80,6 +81,29 @@ const option_spec k_options[] = {
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
+    {"default-assistant-id", nullptr,
+     "assistant-request: assistant for calls on numbers with no route in phone_numbers."},
+    {"default-workflow-id", nullptr, "...or this workflow (at most one default is set)."},
+    {"default-squad-id", nullptr, "...or this squad."},
+    {"unrouted-message", "Sorry, this number is not available right now. Goodbye.",
+     "assistant-request: spoken to the caller when nothing routes and no default is set."},
+    {"relay-url", nullptr,
+     "Handler (http or https URL) receiving tool-calls, transfer-destination-request, "
+     "handoff-destination-request and knowledge-base-request; its reply is passed to Vapi."},
+    {"tool-calls-url", nullptr, "Handler for tool-calls (overrides --relay-url)."},
+    {"transfer-destination-url", nullptr,
+     "Handler for transfer-destination-request (overrides --relay-url)."},
+    {"handoff-destination-url", nullptr,
+     "Handler for handoff-destination-request (overrides --relay-url)."},
+    {"knowledge-base-url", nullptr, "Handler for knowledge-base-request (overrides --relay-url)."},
+    {"relay-timeout-ms", "4000",
+     "Deadline of one relay attempt (no retry); then an error reply. Keep it below the "
+     "server.timeoutSeconds Vapi uses (default 20 s)."},
+    {"relay-secret", nullptr, "Secret sent to the handler in --relay-secret-header."},
+    {"relay-secret-header", "X-Vapi-Secret", "Header carrying --relay-secret."},
+    {"endpointing-timeout-seconds", "0.5",
+     "call.endpointing.request reply: {\"timeoutSeconds\": this}."},
+    {"predial-eligible", "true", "campaign.predial reply: {\"eligible\": this}."},
     {"shutdown-timeout-s", "30",
      "On SIGTERM, how long to wait for in-flight work before giving up."},
     {"log-level", "info", "trace, debug, info, warn, error or off."},
@@ -100,6 +124,12 @@ std::string usage_text(const po::options_description& desc) {
     return out.str();
 }
 
+std::string format_number(double v) {
+    std::ostringstream out;
+    out << v;
+    return out.str();
+}
+
 class reader {
   public:
     explicit reader(const po::variables_map& vm) : vm_(vm) {}
@@ -117,6 +147,28 @@ class reader {
             fail(flag, text, "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
         }
         return v;
+    }
+
+    double decimal(const char* flag, double lo, double hi) const {
+        const std::string text = str(flag);
+        double v = 0;
+        auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+        if (ec != std::errc{} || ptr != text.data() + text.size() || !(v >= lo && v <= hi)) {
+            fail(flag, text, "a number from " + format_number(lo) + " to " + format_number(hi));
+        }
+        return v;
+    }
+
+    /// An absolute http:// or https:// URL with a host, or empty.
+    std::string url(const char* flag) const {
+        std::string text = str(flag);
+        if (text.empty()) return text;
+        auto u = boost::urls::parse_absolute_uri(text);
+        if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty() ||
+            u->has_userinfo()) {
+            fail(flag, text, "an absolute http:// or https:// URL with a host");
+        }
+        return text;
     }
 
     bool boolean(const char* flag) const {
@@ -316,6 +368,32 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
     s.startup_wait = std::chrono::seconds(r.integer("pg-startup-wait-s", 0, 3600));
     cfg.shutdown_timeout = std::chrono::seconds(r.integer("shutdown-timeout-s", 1, 3600));
+
+    auto& rp = cfg.replies;
+    rp.default_assistant_id = r.str("default-assistant-id");
+    rp.default_workflow_id = r.str("default-workflow-id");
+    rp.default_squad_id = r.str("default-squad-id");
+    int defaults = 0;
+    for (const auto* id : {&rp.default_assistant_id, &rp.default_workflow_id, &rp.default_squad_id})
+        defaults += id->empty() ? 0 : 1;
+    if (defaults > 1) {
+        throw config_error(
+            "set at most one of --default-assistant-id, --default-workflow-id and "
+            "--default-squad-id (SWITCHBOARD_DEFAULT_ASSISTANT_ID, …_WORKFLOW_ID, …_SQUAD_ID)");
+    }
+    rp.unrouted_message = r.str("unrouted-message");
+    if (rp.unrouted_message.empty()) reader::fail("unrouted-message", "", "a sentence to speak");
+    rp.relay_url = r.url("relay-url");
+    rp.tool_calls_url = r.url("tool-calls-url");
+    rp.transfer_destination_url = r.url("transfer-destination-url");
+    rp.handoff_destination_url = r.url("handoff-destination-url");
+    rp.knowledge_base_url = r.url("knowledge-base-url");
+    rp.relay_timeout = std::chrono::milliseconds(r.integer("relay-timeout-ms", 10, 60'000));
+    rp.relay_secret = r.str("relay-secret");
+    rp.relay_secret_header = r.str("relay-secret-header");
+    if (rp.relay_secret_header.empty()) reader::fail("relay-secret-header", "", "a header name");
+    rp.endpointing_timeout_seconds = r.decimal("endpointing-timeout-seconds", 0, 60);
+    rp.predial_eligible = r.boolean("predial-eligible");
 
     if (s.database_url.empty()) {
         throw config_error("DATABASE_URL (or --database-url) is required");

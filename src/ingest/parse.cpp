@@ -294,14 +294,6 @@ class walker {
         return std::nullopt;
     }
 
-    simdjson::error_code phone_number(od::value v, std::uint8_t level, int depth) {
-        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
-            if (key == "number") return fact_str(fv, fact::phone_number, level, depth + 2);
-            return std::nullopt;
-        };
-        return fields(v, depth + 1, on);
-    }
-
     /// message.timestamp: a number (ms), or a string of digits.
     simdjson::error_code timestamp(od::value v, int depth) {
         od::json_type t;
@@ -495,13 +487,50 @@ class walker {
 
     simdjson::error_code tool_call_list(od::value v, int depth) {
         c_.has_tool_call_list = true;
+        ev_.reply.tool_calls.clear();  // a repeated key: the last occurrence is answered
         return elements(v, depth, [&](od::value el) {
-            std::string id;
-            if (auto e = id_of(el, id, depth + 1)) return e;
+            // Every element gets an entry, so the key lists every element as before.
+            auto& call = ev_.reply.tool_calls.emplace_back();
+            if (auto e = tool_call(el, call, depth + 1)) return e;
             if (!c_.discriminator.empty()) c_.discriminator += ',';
-            c_.discriminator += id;
+            c_.discriminator += call.id;
             return simdjson::SUCCESS;
         });
+    }
+
+    /// One toolCallList item: its id and function.name (a tool-calls error reply names both).
+    simdjson::error_code tool_call(od::value v, reply_facts::tool_call& out, int depth) {
+        auto on_function = [&](std::string_view key,
+                               od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "name") return str(fv, out.name, depth + 4);
+            return std::nullopt;
+        };
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "id") return str(fv, out.id, depth + 2);
+            if (key == "function") return fields(fv, depth + 3, on_function);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
+    }
+
+    /// phoneNumber (of the message, level 0, or of the call, level 2): its number is a fact of
+    /// the call; for an assistant-request (Vapi sends the type first) id and number also route
+    /// the reply.
+    simdjson::error_code phone_number(od::value v, std::uint8_t level, int depth) {
+        const bool route =
+            level == 0 && (ev_.type_name.empty() || ev_.type_name == "assistant-request");
+        auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
+            if (key == "number") {
+                if (auto e = fact_str(fv, fact::phone_number, level, depth + 2)) return e;
+                if (route) {
+                    if (auto n = ev_.call.get(fact::phone_number)) ev_.reply.phone_number = *n;
+                }
+                return simdjson::SUCCESS;
+            }
+            if (key == "id" && route) return str(fv, ev_.reply.phone_number_id, depth + 2);
+            return std::nullopt;
+        };
+        return fields(v, depth + 1, on);
     }
 
     simdjson::error_code message(od::object o) {

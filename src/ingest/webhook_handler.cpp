@@ -5,13 +5,14 @@
 #include "switchboard/http/response.hpp"
 #include "switchboard/ingest/parse.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 
 namespace switchboard::ingest {
 
 webhook_handler::webhook_handler(const authenticator& auth, event_queue& queue,
-                                 ingest_metrics& metrics)
-    : auth_(auth), queue_(queue), metrics_(metrics) {}
+                                 ingest_metrics& metrics, const replier* replies)
+    : auth_(auth), queue_(queue), metrics_(metrics), replies_(replies) {}
 
 http::response webhook_handler::refuse(errc code, std::string_view detail, unsigned version) const {
     auto res = http::json_error(static_cast<http::status>(http_status(code)), detail, version);
@@ -42,6 +43,19 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     ev.received_us = received_us;
     const vapi::message_type type = ev.type;
 
+    // The reply: from memory now, or relayed below while the commit happens.
+    const bool wants_reply = replies_ != nullptr && vapi::needs_reply(type);
+    const bool relayed = wants_reply && replies_->relays(type);
+    std::optional<reply> answer;
+    std::string relay_body;
+    std::vector<reply_facts::tool_call> tool_calls;
+    if (relayed) {
+        relay_body = ev.body;  // the handler gets the body unchanged; the event keeps its own
+        tool_calls = std::move(ev.reply.tool_calls);
+    } else if (wants_reply) {
+        answer = replies_->immediate(ev);
+    }
+
     auto slot = std::make_shared<ack_slot>(co_await boost::asio::this_coro::executor);
     slot->arm();
     ev.ack = slot;
@@ -50,11 +64,27 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
         co_return refuse(errc::queue_full, "ingest queue is full, retry later", version);
     }
 
-    const ack_status status = co_await slot->wait(queue_.config().ack_timeout);
+    ack_status status = ack_status::pending;
+    if (relayed) {
+        using namespace boost::asio::experimental::awaitable_operators;
+        auto [committed, relay_reply] =
+            co_await (slot->wait(queue_.config().ack_timeout) &&
+                      replies_->relay(type, std::move(relay_body), std::move(tool_calls)));
+        status = committed;
+        answer = std::move(relay_reply);
+    } else {
+        status = co_await slot->wait(queue_.config().ack_timeout);
+    }
     metrics_.acked(static_cast<double>(base::unix_micros() - received_us) / 1e6);
     if (status == ack_status::committed) {
         metrics_.count(type, outcome::stored);
-        co_return http::json_response(http::status::ok, "{}", version);
+        if (!answer) co_return http::json_response(http::status::ok, "{}", version);
+        replies_->sent(type, answer->outcome);
+        // voice-request wants raw PCM, which switchboard does not make: stored, then refused.
+        const auto code = answer->outcome == reply_outcome::refused
+                              ? http::status::unprocessable_entity
+                              : http::status::ok;
+        co_return http::json_response(code, std::move(answer->body), version);
     }
     if (status == ack_status::rejected) {
         metrics_.count(type, outcome::rejected);

@@ -30,7 +30,10 @@ TEST(WebhookExamples, EveryExampleIsStoredOnceAndAcknowledged) {
     for (int round = 0; round < 2; ++round) {
         for (const auto& ex : examples) {
             auto reply = client.post("/receive", ex.body, {{"X-Vapi-Secret", "e2e-secret"}});
-            EXPECT_EQ(reply.status, 200u) << ex.name << ": " << reply.body << reply.error;
+            // voice-request wants raw audio, which switchboard does not make: it is stored,
+            // then refused with 422 (README, "What it answers").
+            const unsigned want = ex.name == "20-voice-request.json" ? 422u : 200u;
+            EXPECT_EQ(reply.status, want) << ex.name << ": " << reply.body << reply.error;
             EXPECT_EQ(reply.headers["content-type"], "application/json") << ex.name;
         }
         // After the first round every example is there; the second round adds nothing.

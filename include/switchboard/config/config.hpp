@@ -79,6 +79,28 @@ struct store_config {
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres
 };
 
+/// Replies to the messages that expect one (spec.md §1.4; ingest/replies.hpp).
+struct replies_config {
+    /// assistant-request when the phone-number routing table has no route: at most one is set.
+    std::string default_assistant_id;
+    std::string default_workflow_id;
+    std::string default_squad_id;
+    /// Spoken to the caller when nothing routes and no default is set.
+    std::string unrouted_message = "Sorry, this number is not available right now. Goodbye.";
+    /// Handler of tool-calls, transfer-destination-request, handoff-destination-request and
+    /// knowledge-base-request; a per-type URL overrides it. Empty: "no handler" replies.
+    std::string relay_url;
+    std::string tool_calls_url;
+    std::string transfer_destination_url;
+    std::string handoff_destination_url;
+    std::string knowledge_base_url;
+    std::chrono::milliseconds relay_timeout{4'000};  ///< one attempt, then an error reply
+    std::string relay_secret;                        ///< sent to the handler when set
+    std::string relay_secret_header = "X-Vapi-Secret";
+    double endpointing_timeout_seconds = 0.5;  ///< call.endpointing.request
+    bool predial_eligible = true;              ///< campaign.predial
+};
+
 enum class command { serve, migrate, export_call };
 
 struct service_config {
@@ -88,6 +110,7 @@ struct service_config {
     auth_config auth;
     queue_config queue;
     store_config store;
+    replies_config replies;
     std::chrono::seconds shutdown_timeout{30};
     std::string log_level = "info";
 };

@@ -85,6 +85,19 @@ struct call_facts {
     std::string text;           ///< the values' bytes
 };
 
+/// What the reply to a message needs (ingest/replies.hpp), filled by the parse walk. Kept apart
+/// from call_facts: only the types that get a reply fill it, so other messages allocate nothing.
+/// The call's phone number id is call_facts::phone_number_id.
+struct reply_facts {
+    std::string phone_number_id;  ///< message.phoneNumber.id (assistant-request)
+    std::string phone_number;     ///< message.phoneNumber.number, E.164 (assistant-request)
+    struct tool_call {
+        std::string id;    ///< toolCallList[].id
+        std::string name;  ///< toolCallList[].function.name
+    };
+    std::vector<tool_call> tool_calls;  ///< tool-calls: every call to answer
+};
+
 /// A 128-bit content hash (XXH3-128, canonical big-endian bytes); stored as a Postgres uuid.
 using digest = std::array<std::uint8_t, 16>;
 
@@ -135,6 +148,7 @@ struct event {
     std::int64_t received_us = 0;
     std::string dedupe_key;
     call_facts call;
+    reply_facts reply;
 
     /// What is stored: the message minus the repeated parts, which are referenced by `refs` and
     /// carried by `blobs` and `nodes` (views into `body`).

@@ -1,0 +1,145 @@
+#pragma once
+/// Replies to the Vapi messages whose sender waits for a body (shared/vapi/spec.md §1.4), sent
+/// once the message is committed (the webhook handler waits for both):
+///
+/// - assistant-request: the phone-number routing table (in memory, routing.hpp), else the
+///   configured default, else {"error": <spoken message>};
+/// - tool-calls, transfer-destination-request, handoff-destination-request,
+///   knowledge-base-request: relayed to the configured handler (one attempt with a deadline); its
+///   2xx JSON reply is passed through, anything else becomes a well-formed error reply of the
+///   type; with no handler configured, a "no handler" reply of the same shape;
+/// - call.endpointing.request, campaign.predial: from configuration;
+/// - voice-request: refused (switchboard does not synthesize audio).
+///
+/// No reply waits on a Postgres query. Every shape is checked against the SDK types by the tests
+/// (../shared/vapi/check-conformance.sh).
+///
+/// `replier` is built once at start-up and shared by every connection (const, thread-safe).
+
+#include "switchboard/config/config.hpp"
+#include "switchboard/ingest/event.hpp"
+#include "switchboard/ingest/routing.hpp"
+#include "switchboard/metrics/registry.hpp"
+#include "switchboard/vapi/message_type.hpp"
+
+#include <boost/asio/awaitable.hpp>
+
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchboard::http {
+class client;
+}  // namespace switchboard::http
+
+namespace switchboard::ingest {
+
+enum class reply_outcome : std::uint8_t {
+    routed,         ///< assistant-request: the number's route
+    defaulted,      ///< assistant-request: the configured default
+    unrouted,       ///< assistant-request: nothing routes; the spoken error
+    configured,     ///< call.endpointing.request, campaign.predial
+    relayed,        ///< the handler's reply, passed through
+    relay_failed,   ///< the handler was unreachable or answered non-2xx
+    relay_timeout,  ///< no answer within the relay deadline
+    relay_invalid,  ///< a 2xx answer that is not a valid reply of the type
+    no_handler,     ///< no handler configured for the type
+    refused,        ///< voice-request
+};
+inline constexpr std::size_t reply_outcome_count = 10;
+
+/// The metric label: "routed", "default", "unrouted", …
+std::string_view to_string(reply_outcome o) noexcept;
+
+struct reply {
+    std::string body;  ///< serialized JSON
+    reply_outcome outcome = reply_outcome::configured;
+};
+
+/// The four types relayed to a handler.
+bool is_relayed(vapi::message_type t) noexcept;
+
+/// Reply bodies (serialized JSON), one builder per shape.
+namespace reply_body {
+/// {"assistantId"|"workflowId"|"squadId": id}
+std::string routed(const route& r);
+/// {"error": message}: assistant-request (spoken to the caller), transfer-destination-request.
+std::string error(std::string_view message);
+/// {"results": [{"toolCallId", "name", "error"}…]} answering every call; with no call,
+/// {"results": [], "error": message}.
+std::string tool_calls_error(const std::vector<reply_facts::tool_call>& calls,
+                             std::string_view message);
+/// {"destination": {}, "error": message}: the SDK requires `destination`; `error` says the
+/// handoff is not made.
+std::string handoff_error(std::string_view message);
+/// {"documents": []}: the model answers without documents.
+std::string no_documents();
+/// {"timeoutSeconds": seconds}
+std::string endpointing(double seconds);
+/// {"eligible": eligible}
+std::string predial(bool eligible);
+}  // namespace reply_body
+
+/// The error reply of type `t` (a relayed type) carrying `message`.
+std::string error_reply(vapi::message_type t, const std::vector<reply_facts::tool_call>& calls,
+                        std::string_view message);
+
+/// Checks a handler's 2xx body for type `t`: a JSON object; for tool-calls, `results` must be an
+/// array (or absent with a string `error`). Returns why it is not acceptable, nullopt when it is.
+std::optional<std::string> check_handler_reply(vapi::message_type t, std::string_view body);
+
+/// Prometheus series of the replies, resolved once.
+class reply_metrics {
+  public:
+    explicit reply_metrics(metrics::registry& reg);
+
+    void count(vapi::message_type t, reply_outcome o) const;
+    void relay_latency(vapi::message_type t, double seconds) const;
+
+  private:
+    /// nullptr where the type never has the outcome.
+    std::array<std::array<prometheus::Counter*, reply_outcome_count>, vapi::message_type_count>
+        by_type_{};
+    std::array<prometheus::Histogram*, vapi::message_type_count> relay_latency_{};
+};
+
+class replier {
+  public:
+    /// `relay_client` may be null when no handler URL is configured. Everything passed must
+    /// outlive the replier.
+    replier(const config::replies_config& cfg, const routing_table& routes,
+            http::client* relay_client, metrics::registry& reg);
+
+    /// True when the reply of `t` comes from a handler over HTTP (`relay`), false when
+    /// `immediate` computes it.
+    bool relays(vapi::message_type t) const;
+
+    /// Computes the reply from memory, for every type that needs one except the relayed types
+    /// with a handler. `ev` is the parsed message (before it is queued).
+    reply immediate(const event& ev) const;
+
+    /// POSTs `body` (the webhook body as received) to the handler of `t` and returns its reply,
+    /// or the type's error reply when the handler fails, times out or answers badly. Never
+    /// takes longer than the relay deadline. Runs on the caller's executor.
+    boost::asio::awaitable<reply> relay(vapi::message_type t, std::string body,
+                                        std::vector<reply_facts::tool_call> calls) const;
+
+    /// Counts a reply actually sent (a reply whose message was not committed is not sent).
+    void sent(vapi::message_type t, reply_outcome o) const;
+
+    /// The relay deadline.
+    std::chrono::milliseconds relay_timeout() const { return cfg_.relay_timeout; }
+
+  private:
+    const std::string& url_for(vapi::message_type t) const;
+
+    const config::replies_config& cfg_;
+    const routing_table& routes_;
+    http::client* client_;
+    reply_metrics metrics_;
+    std::optional<route> default_route_;
+};
+
+}  // namespace switchboard::ingest
