@@ -125,3 +125,20 @@ DROP INDEX call_events_received_at;
 ALTER TABLE call_blobs ALTER COLUMN body SET COMPRESSION lz4;
 ALTER TABLE call_array_nodes ALTER COLUMN item SET COMPRESSION lz4;
 ALTER TABLE call_events ALTER COLUMN skeleton SET COMPRESSION lz4;
+
+-- Stored bytes now include the conversation turns (call_messages), derived but stored.
+CREATE OR REPLACE VIEW call_storage AS
+SELECT e.call_id,
+       e.events,
+       e.received_bytes,
+       e.event_bytes + coalesce(b.bytes, 0) + coalesce(n.bytes, 0) + coalesce(m.bytes, 0)
+           AS stored_bytes
+FROM (SELECT call_id, count(*) AS events, sum(received_bytes) AS received_bytes,
+             sum(pg_column_size(skeleton) + coalesce(pg_column_size(refs), 0) + 64) AS event_bytes
+      FROM call_events GROUP BY call_id) e
+LEFT JOIN (SELECT call_id, sum(pg_column_size(body) + 48) AS bytes FROM call_blobs GROUP BY call_id) b
+       USING (call_id)
+LEFT JOIN (SELECT call_id, sum(pg_column_size(item) + 72) AS bytes FROM call_array_nodes GROUP BY call_id) n
+       USING (call_id)
+LEFT JOIN (SELECT call_id, sum(pg_column_size(m.*) + 24) AS bytes FROM call_messages m GROUP BY call_id) m
+       USING (call_id);
