@@ -137,10 +137,16 @@ if ((LONG)); then
   run_load soak-10min - --mode open --rate 10000 --duration 600 --connections 256
 fi
 
+# --- 2b. reply latency of assistant-request, alone and under load (bench/replies.sh) -----------
+log "assistant-request reply latency"
+"$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+DURATION=10 LOAD_RATE=2000 "$ROOT/bench/replies.sh" > "$WORK/replies.md" 2> "$WORK/replies.log" ||
+  { cat "$WORK/replies.md" "$WORK/replies.log"; exit 1; }
+
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
           "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" <<'PY'
-import json, sys, datetime, subprocess
+import json, os, sys, datetime, subprocess
 out, scen, nginx, node, node_bad, sb, sb_bad, sb_cpu, sb_hwm, secs = sys.argv[1:]
 nginx, node, sb = float(nginx), float(node), float(sb)
 rows = [json.loads(l) for l in open(scen) if l.strip()]
@@ -178,6 +184,10 @@ for r in rows:
                  f"p50 {r['refusal_service_ms']['p50']:.2f} ms, p99 {r['refusal_service_ms']['p99']:.2f} ms from the send")
     L.append(f"- {r['name']}: acknowledgements took p50 {r['ack_service_ms']['p50']:.2f} ms, p99 "
              f"{r['ack_service_ms']['p99']:.2f} ms from the actual send")
+L.append("\n## assistant-request reply latency (bench/replies.sh)\n")
+L.append("Answered from the in-memory routing table once the message is committed; a probe sends 50 "
+         "assistant-requests/s on one keep-alive connection, alone and beside 2,000 webhooks/s of call traffic.\n")
+L.append(open(os.path.join(os.path.dirname(scen), "replies.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
 analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")
