@@ -143,6 +143,11 @@ log "assistant-request reply latency"
 DURATION=10 LOAD_RATE=2000 "$ROOT/bench/replies.sh" > "$WORK/replies.md" 2> "$WORK/replies.log" ||
   { cat "$WORK/replies.md" "$WORK/replies.log"; exit 1; }
 
+# --- 2c. webhook latency with and without management traffic (bench/manage_interference.sh) ---
+log "webhook latency beside management traffic"
+DURATION=15 RATE=2000 "$ROOT/bench/manage_interference.sh" > "$WORK/manage.md" 2> "$WORK/manage.log" ||
+  { cat "$WORK/manage.md" "$WORK/manage.log"; exit 1; }
+
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
           "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" <<'PY'
@@ -188,6 +193,11 @@ L.append("\n## assistant-request reply latency (bench/replies.sh)\n")
 L.append("Answered from the in-memory routing table once the message is committed; a probe sends 50 "
          "assistant-requests/s on one keep-alive connection, alone and beside 2,000 webhooks/s of call traffic.\n")
 L.append(open(os.path.join(os.path.dirname(scen), "replies.md")).read())
+L.append("\n## Webhook latency beside management API traffic (bench/manage_interference.sh)\n")
+L.append("Open loop at 2,000 webhooks/s (bench/load, 15 s per phase), alone and while 16 management callers "
+         "create assistants and list calls through `/functions/v1/*` against a fake Vapi that answers every "
+         "call after 1 s (handlers on their own threads and Postgres connections).\n")
+L.append(open(os.path.join(os.path.dirname(scen), "manage.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
 analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")
