@@ -98,4 +98,4 @@ export MANAGE_JS_DATABASE_URL=$DB_URL
 export MANAGE_JS_SPEC="$ROOT/schemas/openapi.yaml"
 export MANAGE_JS_EXAMPLES_DIR=${SWITCHBOARD_EXAMPLES_DIR:-$ROOT/../shared/vapi/examples}
 
-node --test --test-concurrency=1 --test-reporter=spec "$@" test/
+node --test --test-concurrency=1 --test-reporter=spec "$@" test/*.test.mjs

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import {
     cfg, user, clientWithToken, hsToken, jwkToken, unsignedToken, keyInfo, expectError, raw, randomUUID,
-} from "./lib.mjs";
+} from "../support/lib.mjs";
 
 const FUNCTIONS = ["assistants", "workflows", "phone-numbers", "files", "knowledge-bases", "calls"];
 

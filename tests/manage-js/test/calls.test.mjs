@@ -2,7 +2,7 @@
 // number), listed with filters and cursor paging, got with turns and events; two users.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { user, webhook, example, raw, expectStatus, expectError, randomUUID } from "./lib.mjs";
+import { user, webhook, example, raw, expectStatus, expectError, randomUUID } from "../support/lib.mjs";
 
 const A = await user({ signer: "hs" });
 const B = await user({ signer: "es1", perCallHeaders: true });

@@ -1,7 +1,7 @@
 // CORS: preflight without authentication, and the headers on every /functions/v1 answer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cfg, raw, user } from "./lib.mjs";
+import { cfg, raw, user } from "../support/lib.mjs";
 
 const ALLOW_HEADERS = ["authorization", "x-client-info", "apikey", "content-type", "x-region", "x-supabase-api-version"];
 const ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];

@@ -1,7 +1,7 @@
 // Assistants and workflows: REST forms and the {action, id, data} envelope, with two users.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cfg, user, fake, expectStatus, expectError, randomUUID } from "./lib.mjs";
+import { cfg, user, fake, expectStatus, expectError, randomUUID } from "../support/lib.mjs";
 
 const PUBLIC_RECEIVE = "https://switchboard.test.example/receive";
 const A = await user({ signer: "hs" });                          // functions.setAuth(token)

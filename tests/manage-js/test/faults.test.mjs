@@ -3,7 +3,7 @@
 // and the API's lists agree).
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { user, fake, expectStatus, expectError } from "./lib.mjs";
+import { user, fake, expectStatus, expectError } from "../support/lib.mjs";
 
 const A = await user({ signer: "hs" });
 const ids = (list) => list.map((x) => x.id).sort();

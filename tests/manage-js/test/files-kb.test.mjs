@@ -2,7 +2,7 @@
 // (create, list, get with files, update, attach, detach, delete); two users.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cfg, user, fake, expectStatus, expectError, randomUUID } from "./lib.mjs";
+import { cfg, user, fake, expectStatus, expectError, randomUUID } from "../support/lib.mjs";
 
 const A = await user({ signer: "es1" });
 const B = await user({ signer: "rs1", perCallHeaders: true });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { cfg, raw, spec } from "./lib.mjs";
+import { cfg, raw, spec } from "../support/lib.mjs";
 
 test("schemas/openapi.yaml is a valid OpenAPI document", async () => {
     const api = await SwaggerParser.validate(cfg.specPath);

@@ -2,7 +2,7 @@
 // search), list, get, update, assign (feeds assistant-request routing), release; two users.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { user, fake, webhook, example, expectStatus, expectError, randomUUID } from "./lib.mjs";
+import { user, fake, webhook, example, expectStatus, expectError, randomUUID } from "../support/lib.mjs";
 
 const PUBLIC_RECEIVE = "https://switchboard.test.example/receive";
 const A = await user({ signer: "rs1" });
