@@ -6,6 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { createClient } from "@supabase/supabase-js";
+import ws from "ws";
 import { SignJWT, UnsecuredJWT, importJWK } from "jose";
 import SwaggerParser from "@apidevtools/swagger-parser";
 import Ajv from "ajv";
@@ -187,6 +188,7 @@ export async function user({ signer = "hs", perCallHeaders = false } = {}) {
     const client = createClient(cfg.url, await anonKey(), {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
         global: { fetch: validatingFetch },
+        realtime: { transport: ws }, // Node 20 has no WebSocket; a browser does (realtime is unused)
     });
     const functions = client.functions;
     if (!perCallHeaders) functions.setAuth(token);
@@ -206,6 +208,7 @@ export async function clientWithToken(token) {
     const client = createClient(cfg.url, await anonKey(), {
         auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
         global: { fetch: validatingFetch },
+        realtime: { transport: ws }, // Node 20 has no WebSocket; a browser does (realtime is unused)
     });
     return {
         client,

@@ -64,6 +64,9 @@ test("list: only the caller's calls, newest first, with the call's facts", async
     const post = await A.invoke("calls", { body: {} });
     expectStatus(post, 200, "POST calls (default list)");
     assert.deepEqual(callIds(post.body), [c3, c2, c1]);
+    const bare = await A.invoke("calls");
+    expectStatus(bare, 200, "invoke('calls') with no options: POST, empty body → list");
+    assert.deepEqual(callIds(bare.body), [c3, c2, c1]);
     const bl = await B.invoke("calls", { method: "GET" });
     assert.deepEqual(callIds(bl.body), [cB]);
 });

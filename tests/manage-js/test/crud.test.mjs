@@ -82,6 +82,15 @@ test("assistants: list (GET, action list, POST without body is create so not use
     assert.deepEqual(ids(older.body), [a1.id]);
 });
 
+test("assistants: supabase-js extras — region (x-region header, forceFunctionRegion query) is ignored", async () => {
+    const r = await A.invoke("assistants", { method: "GET", region: "us-east-1" });
+    expectStatus(r, 200, "GET with region");
+    assert.deepEqual(ids(r.body), [a3.id, a2.id, a1.id]);
+    const e = await A.invoke("assistants", { body: { action: "list" }, region: "eu-west-1" });
+    expectStatus(e, 200, "POST list with region");
+    assert.deepEqual(ids(e.body), [a3.id, a2.id, a1.id]);
+});
+
 test("assistants: get (REST, envelope with id)", async () => {
     const g = await A.invoke(`assistants/${a1.id}`, { method: "GET" });
     expectStatus(g, 200);
