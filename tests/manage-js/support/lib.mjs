@@ -27,7 +27,7 @@ export const cfg = {
     keysFile: env("MANAGE_JS_KEYS_FILE"),
     webhookSecret: env("MANAGE_JS_WEBHOOK_SECRET"),
     maxUploadBytes: Number(env("MANAGE_JS_MAX_UPLOAD_BYTES")),
-    corsOrigin: env("MANAGE_JS_CORS_ORIGIN"),
+    corsOrigin: "http://localhost:5173", // a front end's dev server; SWITCHBOARD_CORS_ORIGINS is left at its default (*)
     specPath: env("MANAGE_JS_SPEC"),
     examplesDir: env("MANAGE_JS_EXAMPLES_DIR"),
 };

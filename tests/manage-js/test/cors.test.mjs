@@ -6,9 +6,9 @@ import { cfg, raw, user } from "../support/lib.mjs";
 const ALLOW_HEADERS = ["authorization", "x-client-info", "apikey", "content-type", "x-region", "x-supabase-api-version"];
 const ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
+// SWITCHBOARD_CORS_ORIGINS is not set: the default "*" whatever the Origin.
 function checkCors(headers, what) {
-    assert.equal(headers.get("access-control-allow-origin"), cfg.corsOrigin, `${what}: Allow-Origin`);
-    assert.match(headers.get("vary") ?? "", /\borigin\b/i, `${what}: Vary: Origin`);
+    assert.equal(headers.get("access-control-allow-origin"), "*", `${what}: Allow-Origin`);
 }
 
 test("preflight of every route: 204, no authentication, the contract's headers", async () => {

@@ -161,9 +161,12 @@ test("assistants: invalid input, Vapi's refusal, unknown ids, methods and functi
     expectError(await A.invoke("assistants", { body: { action: "get" } }), 400, "action get without id");
     expectError(await A.invoke("assistants", { body: { action: "explode" } }), 400, "unknown action");
     expectError(await A.invoke("no-such-function", { method: "GET" }), 404, "unknown function");
-    const del = await A.invoke("assistants", { method: "DELETE" });
-    expectError(del, 405, "DELETE on the collection");
+    const del = await A.invoke("calls", { method: "DELETE" });
+    expectError(del, 405, "DELETE calls (calls are read-only)");
     assert.match(del.headers.get("allow") ?? "", /GET/);
+    const patch = await A.invoke(`calls/${randomUUID()}`, { method: "PATCH", body: { status: "ended" } });
+    expectError(patch, 405, "PATCH calls/<id>");
+    assert.match(patch.headers.get("allow") ?? "", /GET/);
     const names = (await fake.state()).assistants.map((x) => x.name);
     assert.ok(!names.includes("x".repeat(41)));
 });
