@@ -92,7 +92,7 @@ wait_for_file "$WORK/switchboard.port" "${PIDS[-1]}" 60
 export MANAGE_JS_URL="http://127.0.0.1:$(cat "$WORK/switchboard.port")"
 export MANAGE_JS_FAKE_URL=$FAKE_URL MANAGE_JS_FAKE_KEY=$FAKE_KEY
 export MANAGE_JS_JWKS_BASE=$JWKS_BASE MANAGE_JS_KEYS_FILE="$WORK/keys.json"
-export MANAGE_JS_DATABASE_URL=$DB_URL
+export MANAGE_JS_DATABASE_URL=$DB_URL MANAGE_JS_BINARY=$BIN MANAGE_JS_WORK=$WORK
 export MANAGE_JS_SPEC="$ROOT/schemas/openapi.yaml"
 export MANAGE_JS_EXAMPLES_DIR=${SWITCHBOARD_EXAMPLES_DIR:-$ROOT/../shared/vapi/examples}
 
