@@ -96,4 +96,4 @@ export MANAGE_JS_DATABASE_URL=$DB_URL MANAGE_JS_BINARY=$BIN MANAGE_JS_WORK=$WORK
 export MANAGE_JS_SPEC="$ROOT/schemas/openapi.yaml"
 export MANAGE_JS_EXAMPLES_DIR=${SWITCHBOARD_EXAMPLES_DIR:-$ROOT/../shared/vapi/examples}
 
-node --test --test-concurrency=1 --test-reporter=spec "$@" test/*.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec "$@" ${MANAGE_JS_TESTS:-test/*.test.mjs}
