@@ -11,6 +11,7 @@
 #include "switchboard/ingest/replies.hpp"
 #include "switchboard/ingest/routing.hpp"
 #include "switchboard/ingest/webhook_handler.hpp"
+#include "switchboard/manage/api.hpp"
 #include "switchboard/metrics/registry.hpp"
 #include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
@@ -179,6 +180,10 @@ int run_service(const config::service_config& cfg) {
     routes.add(http::verb::get, "/metrics",
                [reg = &registry](http::request& req) { return metrics_page(reg, req); });
 
+    // The management API: its own threads, Postgres connections and Vapi client.
+    manage::api management(cfg, registry);
+    management.register_routes(routes);
+
     http::server server(ioc, cfg.http, routes, registry);
     const auto endpoint = server.start();
     log::info(
@@ -208,6 +213,7 @@ int run_service(const config::service_config& cfg) {
     ioc.run();
     for (auto& t : io_threads) t.join();
     relay_client.close_idle();
+    management.stop();
     routing_sync.stop();
 
     const std::size_t lost = writers.stop(cfg.shutdown_timeout);

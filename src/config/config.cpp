@@ -19,6 +19,13 @@ namespace {
 /// Environment variable of a flag: database-url → DATABASE_URL, foo-bar → SWITCHBOARD_FOO_BAR.
 std::string env_name(const std::string& flag) {
     if (flag == "database-url") return "DATABASE_URL";
+    // Names fixed by issue 5: the Supabase project's and the Vapi account's settings keep the
+    // names those platforms use.
+    if (flag.starts_with("supabase-") || flag.starts_with("vapi-")) {
+        std::string out;
+        for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+        return out;
+    }
     std::string out = "SWITCHBOARD_";
     for (char c : flag) out += c == '-' ? '_' : static_cast<char>(std::toupper(c));
     return out;
@@ -104,6 +111,27 @@ const option_spec k_options[] = {
     {"endpointing-timeout-seconds", "0.5",
      "call.endpointing.request reply: {\"timeoutSeconds\": this}."},
     {"predial-eligible", "true", "campaign.predial reply: {\"eligible\": this}."},
+    {"supabase-jwt-secret", nullptr,
+     "Management API: HS256 secret of the Supabase project's access tokens."},
+    {"supabase-jwks-url", nullptr,
+     "Management API: JWKS URL of the Supabase project (ES256/RS256 keys, cached by kid)."},
+    {"supabase-jwks-file", nullptr, "Management API: JWKS file (instead of the URL)."},
+    {"jwt-audience", "authenticated", "Management API: required `aud` of access tokens."},
+    {"vapi-api-key", nullptr,
+     "Vapi private API key for the management API; without it Vapi operations answer 503."},
+    {"vapi-base-url", "https://api.vapi.ai",
+     "Vapi REST API base URL (http:// accepted, for local fakes)."},
+    {"vapi-timeout-ms", "60000", "Deadline of one Vapi REST attempt (retries come on top)."},
+    {"public-url", nullptr,
+     "Base URL Vapi calls back; assistants, workflows and numbers created without server.url "
+     "get <this>/receive with the webhook authentication."},
+    {"manage-threads", "2", "Threads of the management API (off the I/O threads)."},
+    {"manage-pg-connections", "4", "Postgres connections of the management API."},
+    {"manage-max-inflight", "256", "Management requests in progress at most; beyond it 503."},
+    {"max-upload-bytes", "26214400", "Largest management file upload; larger get 413."},
+    {"cors-origins", nullptr,
+     "Management API: comma-separated origins echoed in Access-Control-Allow-Origin "
+     "(default: `*`)."},
     {"shutdown-timeout-s", "30",
      "On SIGTERM, how long to wait for in-flight work before giving up."},
     {"log-level", "info", "trace, debug, info, warn, error or off."},
@@ -394,6 +422,39 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     if (rp.relay_secret_header.empty()) reader::fail("relay-secret-header", "", "a header name");
     rp.endpointing_timeout_seconds = r.decimal("endpointing-timeout-seconds", 0, 60);
     rp.predial_eligible = r.boolean("predial-eligible");
+
+    auto& mg = cfg.manage;
+    mg.jwt_secret = r.str("supabase-jwt-secret");
+    mg.jwks_url = r.url("supabase-jwks-url");
+    mg.jwks_file = r.str("supabase-jwks-file");
+    mg.jwt_audience = r.str("jwt-audience");
+    if (mg.jwt_audience.empty()) reader::fail("jwt-audience", "", "an audience");
+    mg.vapi_api_key = r.str("vapi-api-key");
+    mg.vapi_base_url = r.url("vapi-base-url");
+    if (mg.vapi_base_url.empty()) reader::fail("vapi-base-url", "", "an http(s) URL");
+    mg.vapi_timeout = std::chrono::milliseconds(r.integer("vapi-timeout-ms", 10, 600'000));
+    mg.public_url = r.url("public-url");
+    while (!mg.public_url.empty() && mg.public_url.back() == '/') mg.public_url.pop_back();
+    mg.threads = static_cast<unsigned>(r.integer("manage-threads", 1, 64));
+    mg.pg_connections = static_cast<unsigned>(r.integer("manage-pg-connections", 1, 64));
+    mg.max_inflight = static_cast<unsigned>(r.integer("manage-max-inflight", 1, 100'000));
+    mg.max_upload_bytes =
+        static_cast<std::size_t>(r.integer("max-upload-bytes", 1024, std::int64_t{1} << 30));
+    {
+        std::string origins = r.str("cors-origins");
+        std::size_t start = 0;
+        while (start <= origins.size()) {
+            std::size_t comma = origins.find(',', start);
+            if (comma == std::string::npos) comma = origins.size();
+            std::string one = origins.substr(start, comma - start);
+            while (!one.empty() && std::isspace(static_cast<unsigned char>(one.front())))
+                one.erase(0, 1);
+            while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back())))
+                one.pop_back();
+            if (!one.empty() && one != "*") mg.cors_origins.push_back(one);
+            start = comma + 1;
+        }
+    }
 
     if (s.database_url.empty()) {
         throw config_error("DATABASE_URL (or --database-url) is required");

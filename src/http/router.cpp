@@ -2,10 +2,16 @@
 
 #include "switchboard/http/response.hpp"
 
+#include <algorithm>
+
 namespace switchboard::http {
 
 void router::add(verb method, std::string path, handler h) {
     routes_[std::move(path)].push_back(route{method, std::move(h)});
+}
+
+void router::add_prefix(std::string prefix, handler h, prefix_options options) {
+    prefixes_.push_back(prefix_route{std::move(prefix), std::move(h), std::move(options)});
 }
 
 std::string_view router::path_of(std::string_view target) {
@@ -13,10 +19,41 @@ std::string_view router::path_of(std::string_view target) {
     return q == std::string_view::npos ? target : target.substr(0, q);
 }
 
+const router::prefix_route* router::find_prefix(std::string_view path) const {
+    for (const auto& p : prefixes_) {
+        if (path.starts_with(p.prefix) &&
+            (path.size() == p.prefix.size() || path[p.prefix.size()] == '/')) {
+            return &p;
+        }
+    }
+    return nullptr;
+}
+
+std::uint64_t router::body_limit(std::string_view path, std::uint64_t fallback) const {
+    if (prefixes_.empty()) return fallback;
+    const prefix_route* p = find_prefix(path);
+    return p != nullptr && p->options.body_limit ? *p->options.body_limit : fallback;
+}
+
+std::uint64_t router::max_body_limit(std::uint64_t fallback) const {
+    std::uint64_t limit = fallback;
+    for (const auto& p : prefixes_) {
+        if (p.options.body_limit) limit = std::max(limit, *p.options.body_limit);
+    }
+    return limit;
+}
+
+void router::decorate(const request::header_type& header, response& res) const {
+    if (prefixes_.empty()) return;
+    const prefix_route* p = find_prefix(path_of(header.target()));
+    if (p != nullptr && p->options.decorate) p->options.decorate(header, res);
+}
+
 boost::asio::awaitable<response> router::dispatch(request& req) const {
     const std::string_view path = path_of(req.target());
     auto it = routes_.find(std::string(path));
     if (it == routes_.end()) {
+        if (const prefix_route* p = find_prefix(path)) co_return co_await p->h(req);
         co_return json_error(status::not_found, "no route for " + std::string(path), req.version());
     }
     std::string allow;

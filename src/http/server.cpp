@@ -196,7 +196,9 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         if (conn->stop_requested && buffer.size() == 0) break;
         beast_http::request_parser<padded_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(cfg_.max_header_bytes));
-        parser.body_limit(cfg_.max_body_bytes);
+        // Until the path is known, the largest limit of any route applies; then the route's.
+        std::uint64_t body_limit = routes_.max_body_limit(cfg_.max_body_bytes);
+        parser.body_limit(body_limit);
 
         // The idle timeout covers the wait for a request to begin; from its first byte on, the
         // read timeout applies, so a client that stalls or dribbles its header cannot hold the
@@ -213,10 +215,20 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         auto [hec, hn] = co_await beast_http::async_read_header(stream, buffer, parser, use_tuple);
 
         std::optional<response> refusal;
+        if (!hec || hec == beast_http::error::body_limit) {
+            body_limit =
+                routes_.body_limit(router::path_of(parser.get().target()), cfg_.max_body_bytes);
+            const auto length = parser.content_length();
+            if (hec || (length && *length > body_limit)) {
+                refusal =
+                    json_error(status::payload_too_large,
+                               "request body exceeds " + std::to_string(body_limit) + " bytes");
+            } else {
+                parser.body_limit(body_limit);
+            }
+        }
         if (hec == beast_http::error::body_limit) {
-            refusal = json_error(
-                status::payload_too_large,
-                "request body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes");
+            // Refused above.
         } else if (hec == beast_http::error::header_limit) {
             refusal = json_error(
                 status::request_header_fields_too_large,
@@ -241,9 +253,9 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             stream.expires_after(cfg_.read_timeout);
             auto [bec, bn] = co_await beast_http::async_read(stream, buffer, parser, use_tuple);
             if (bec == beast_http::error::body_limit) {
-                refusal = json_error(
-                    status::payload_too_large,
-                    "request body exceeds " + std::to_string(cfg_.max_body_bytes) + " bytes");
+                refusal =
+                    json_error(status::payload_too_large,
+                               "request body exceeds " + std::to_string(body_limit) + " bytes");
             } else if (bec == beast::error::timeout) {
                 refusal = json_error(status::request_timeout, "request not received in time");
             } else if (bec) {
@@ -260,6 +272,7 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         if (refusal) {
             // The rest of the request was not read: the connection cannot be reused.
             res = std::move(*refusal);
+            routes_.decorate(parser.get(), res);
             res.keep_alive(false);
             close_gracefully = true;
         } else {

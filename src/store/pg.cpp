@@ -75,6 +75,15 @@ std::optional<pg_error> pg_connection::exec(const char* sql, long* affected) {
     return first_error;
 }
 
+std::optional<pg_error> pg_connection::query_params(const char* sql,
+                                                    std::span<const char* const> params,
+                                                    pg_result& out) {
+    if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
+    out.reset(PQexecParams(conn_.get(), sql, static_cast<int>(params.size()), nullptr,
+                           params.data(), nullptr, nullptr, 0));
+    return error_from(out.get());
+}
+
 std::optional<pg_error> pg_connection::query(const char* sql, pg_result& out) {
     if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
     out.reset(PQexec(conn_.get(), sql));

@@ -281,6 +281,19 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"pg-startup-wait-s", "SWITCHBOARD_PG_STARTUP_WAIT_S"},
         {"shutdown-timeout-s", "SWITCHBOARD_SHUTDOWN_TIMEOUT_S"},
         {"log-level", "SWITCHBOARD_LOG_LEVEL"},
+        {"supabase-jwt-secret", "SUPABASE_JWT_SECRET"},
+        {"supabase-jwks-url", "SUPABASE_JWKS_URL"},
+        {"supabase-jwks-file", "SUPABASE_JWKS_FILE"},
+        {"jwt-audience", "SWITCHBOARD_JWT_AUDIENCE"},
+        {"vapi-api-key", "VAPI_API_KEY"},
+        {"vapi-base-url", "VAPI_BASE_URL"},
+        {"vapi-timeout-ms", "VAPI_TIMEOUT_MS"},
+        {"public-url", "SWITCHBOARD_PUBLIC_URL"},
+        {"manage-threads", "SWITCHBOARD_MANAGE_THREADS"},
+        {"manage-pg-connections", "SWITCHBOARD_MANAGE_PG_CONNECTIONS"},
+        {"manage-max-inflight", "SWITCHBOARD_MANAGE_MAX_INFLIGHT"},
+        {"max-upload-bytes", "SWITCHBOARD_MAX_UPLOAD_BYTES"},
+        {"cors-origins", "SWITCHBOARD_CORS_ORIGINS"},
     };
     for (const auto& [flag, env] : k_options) {
         SCOPED_TRACE(flag);
@@ -290,6 +303,52 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
     EXPECT_THAT(r.output, HasSubstr("--help"));
     EXPECT_THAT(r.output, HasSubstr("--version"));
     EXPECT_THAT(r.output, HasSubstr("migrate"));
+}
+
+TEST(Config, ManagementDefaults) {
+    const auto cfg = config_of({});
+    EXPECT_EQ(cfg.manage.jwt_secret, "");
+    EXPECT_EQ(cfg.manage.jwt_audience, "authenticated");
+    EXPECT_EQ(cfg.manage.vapi_api_key, "");
+    EXPECT_EQ(cfg.manage.vapi_base_url, "https://api.vapi.ai");
+    EXPECT_EQ(cfg.manage.vapi_timeout, std::chrono::milliseconds(60'000));
+    EXPECT_EQ(cfg.manage.public_url, "");
+    EXPECT_EQ(cfg.manage.threads, 2u);
+    EXPECT_EQ(cfg.manage.pg_connections, 4u);
+    EXPECT_EQ(cfg.manage.max_inflight, 256u);
+    EXPECT_EQ(cfg.manage.max_upload_bytes, 26214400u);
+    EXPECT_TRUE(cfg.manage.cors_origins.empty());
+}
+
+TEST(Config, ReadsManagementSettingsUnderTheirIssueNames) {
+    auto env = k_min_env;
+    for (const char* e : {"SUPABASE_JWT_SECRET=jwt", "SUPABASE_JWKS_URL=https://x.supabase.co/jwks",
+                          "SUPABASE_JWKS_FILE=/etc/jwks.json", "SWITCHBOARD_JWT_AUDIENCE=aud",
+                          "VAPI_API_KEY=key", "VAPI_BASE_URL=http://127.0.0.1:9",
+                          "VAPI_TIMEOUT_MS=1500", "SWITCHBOARD_PUBLIC_URL=https://sb.example/",
+                          "SWITCHBOARD_MANAGE_THREADS=3", "SWITCHBOARD_MANAGE_PG_CONNECTIONS=5",
+                          "SWITCHBOARD_MANAGE_MAX_INFLIGHT=7", "SWITCHBOARD_MAX_UPLOAD_BYTES=2048",
+                          "SWITCHBOARD_CORS_ORIGINS=https://a.example, https://b.example"}) {
+        env.emplace_back(e);
+    }
+    const auto cfg = config_of({}, env);
+    EXPECT_EQ(cfg.manage.jwt_secret, "jwt");
+    EXPECT_EQ(cfg.manage.jwks_url, "https://x.supabase.co/jwks");
+    EXPECT_EQ(cfg.manage.jwks_file, "/etc/jwks.json");
+    EXPECT_EQ(cfg.manage.jwt_audience, "aud");
+    EXPECT_EQ(cfg.manage.vapi_api_key, "key");
+    EXPECT_EQ(cfg.manage.vapi_base_url, "http://127.0.0.1:9");
+    EXPECT_EQ(cfg.manage.vapi_timeout, std::chrono::milliseconds(1500));
+    EXPECT_EQ(cfg.manage.public_url, "https://sb.example");
+    EXPECT_EQ(cfg.manage.threads, 3u);
+    EXPECT_EQ(cfg.manage.pg_connections, 5u);
+    EXPECT_EQ(cfg.manage.max_inflight, 7u);
+    EXPECT_EQ(cfg.manage.max_upload_bytes, 2048u);
+    EXPECT_EQ(cfg.manage.cors_origins,
+              (std::vector<std::string>{"https://a.example", "https://b.example"}));
+    EXPECT_THAT(error_of({}, with(k_min_env, "VAPI_BASE_URL=ftp://x")), HasSubstr("VAPI_BASE_URL"));
+    EXPECT_THAT(error_of({}, with(k_min_env, "SWITCHBOARD_PUBLIC_URL=nope")),
+                HasSubstr("SWITCHBOARD_PUBLIC_URL"));
 }
 
 TEST(Config, ShortHelpFlagAndVersion) {

@@ -101,6 +101,24 @@ struct replies_config {
     bool predial_eligible = true;              ///< campaign.predial
 };
 
+/// The management API (docs/management-api.md): authentication of its callers, the Vapi REST
+/// client and the management thread pool.
+struct manage_config {
+    std::string jwt_secret;  ///< SUPABASE_JWT_SECRET (HS256); empty: off
+    std::string jwks_url;    ///< SUPABASE_JWKS_URL; empty: off
+    std::string jwks_file;   ///< SUPABASE_JWKS_FILE; empty: off
+    std::string jwt_audience = "authenticated";
+    std::string vapi_api_key;  ///< empty: Vapi operations answer 503
+    std::string vapi_base_url = "https://api.vapi.ai";
+    std::chrono::milliseconds vapi_timeout{60'000};  ///< per attempt
+    std::string public_url;  ///< base URL Vapi calls back; empty: server.url left alone
+    unsigned threads = 2;
+    unsigned pg_connections = 4;
+    unsigned max_inflight = 256;
+    std::size_t max_upload_bytes = 25u << 20;
+    std::vector<std::string> cors_origins;  ///< empty: `*`
+};
+
 enum class command { serve, migrate, export_call };
 
 struct service_config {
@@ -111,6 +129,7 @@ struct service_config {
     queue_config queue;
     store_config store;
     replies_config replies;
+    manage_config manage;
     std::chrono::seconds shutdown_timeout{30};
     std::string log_level = "info";
 };

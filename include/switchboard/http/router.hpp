@@ -2,9 +2,17 @@
 /// Maps (method, path) to a handler. Built once at start-up, then read-only, so it is shared by
 /// every I/O thread without locking. Unknown paths get 404, known paths with another method
 /// 405 with an Allow header; both with JSON bodies.
+///
+/// Exact routes are looked up in a hash map; prefix routes (a whole subtree such as
+/// `/functions/v1`, any method) are tried only when no exact route matches, so the webhook
+/// routes stay one lookup. A prefix route may carry its own body limit and a hook that adds
+/// headers (e.g. CORS) to the listener's own refusals (413, 400) of requests under it.
 
 #include "switchboard/http/message.hpp"
 
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -12,13 +20,35 @@
 
 namespace switchboard::http {
 
+/// Per-subtree settings of a prefix route.
+struct prefix_options {
+    /// Largest request body under the prefix; unset: the listener's max_body_bytes.
+    std::optional<std::uint64_t> body_limit;
+    /// Called on every response the listener itself makes for a request under the prefix
+    /// (413, 400, …), with the request header; e.g. to add CORS headers.
+    std::function<void(const request::header_type&, response&)> decorate;
+};
+
 class router {
   public:
     /// Registers `h` for `method` on the exact path `path` (query strings are ignored).
     void add(verb method, std::string path, handler h);
 
+    /// Registers `h` for every method on `prefix` itself and every path below it
+    /// (`prefix` + "/…"). `prefix` has no trailing slash.
+    void add_prefix(std::string prefix, handler h, prefix_options options = {});
+
     /// Runs the matching handler, or answers 404 / 405.
     boost::asio::awaitable<response> dispatch(request& req) const;
+
+    /// The body limit of requests to `path`: the prefix route's, else `fallback`.
+    std::uint64_t body_limit(std::string_view path, std::uint64_t fallback) const;
+
+    /// The largest body limit of any route (the limit to apply before the path is known).
+    std::uint64_t max_body_limit(std::uint64_t fallback) const;
+
+    /// Applies the prefix route's `decorate` hook, if any, to a response made by the listener.
+    void decorate(const request::header_type& header, response& res) const;
 
     /// The path part of a request target ("/a/b?x=1" → "/a/b").
     static std::string_view path_of(std::string_view target);
@@ -28,7 +58,15 @@ class router {
         verb method;
         handler h;
     };
+    struct prefix_route {
+        std::string prefix;
+        handler h;
+        prefix_options options;
+    };
+    const prefix_route* find_prefix(std::string_view path) const;
+
     std::unordered_map<std::string, std::vector<route>> routes_;
+    std::vector<prefix_route> prefixes_;
 };
 
 }  // namespace switchboard::http

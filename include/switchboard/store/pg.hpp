@@ -49,6 +49,11 @@ class pg_connection {
     /// Runs `sql` and returns its (single) result for reading; errors as exec.
     std::optional<pg_error> query(const char* sql, pg_result& out);
 
+    /// Runs `sql` with `params` ($1, $2, … in text format; nullptr is NULL) through the
+    /// extended protocol (values are never part of the SQL text) and returns its result.
+    std::optional<pg_error> query_params(const char* sql, std::span<const char* const> params,
+                                         pg_result& out);
+
     /// COPY … FROM STDIN with `data` in COPY text format.
     std::optional<pg_error> copy_in(const char* copy_sql, std::string_view data);
 

@@ -1,0 +1,462 @@
+#include "switchboard/manage/api.hpp"
+
+#include "detail/context.hpp"
+#include "switchboard/base/log.hpp"
+#include "switchboard/http/client.hpp"
+#include "switchboard/http/response.hpp"
+#include "switchboard/manage/jwt.hpp"
+#include "switchboard/manage/pg_pool.hpp"
+#include "switchboard/manage/reconciler.hpp"
+#include "switchboard/vapi/rest_client.hpp"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+
+namespace switchboard::manage {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using detail::api_error;
+using detail::call_context;
+using detail::outcome;
+using detail::reply;
+using http::status;
+using http::verb;
+
+namespace {
+
+constexpr std::string_view k_prefix = "/functions/v1";
+constexpr std::array<std::string_view, 6> k_functions = {
+    "assistants", "workflows", "phone-numbers", "files", "knowledge-bases", "calls"};
+// Metric labels stay bounded: actions outside this list are counted as "other".
+constexpr std::array<std::string_view, 17> k_actions = {
+    "create", "list",   "get",    "update", "delete", "search", "provision", "assign",   "release",
+    "upload", "attach", "detach", "files",  "claim",  "buy",    "import",    "listFiles"};
+
+vapi::rest_config rest_config_of(const config::manage_config& m) {
+    vapi::rest_config r;
+    r.base_url = m.vapi_base_url;
+    r.api_key = m.vapi_api_key;
+    r.timeout = m.vapi_timeout;
+    return r;
+}
+
+jwt_config jwt_config_of(const config::manage_config& m) {
+    jwt_config j;
+    j.hs256_secret = m.jwt_secret;
+    j.jwks_url = m.jwks_url;
+    j.jwks_file = m.jwks_file;
+    j.audience = m.jwt_audience;
+    return j;
+}
+
+}  // namespace
+
+struct api::impl {
+    impl(const config::service_config& c, metrics::registry& reg)
+        : cfg(c),
+          pool(c.manage.threads),
+          client(pool.get_executor()),
+          vapi(client, rest_config_of(c.manage)),
+          pg(pg_pool_config{c.store.database_url, c.manage.pg_connections,
+                            c.store.connect_timeout}),
+          reconcile(vapi, reg),
+          requests(prometheus::BuildCounter()
+                       .Name("switchboard_manage_requests_total")
+                       .Help("Management API requests, by function, action and status")
+                       .Register(reg.prom())),
+          vapi_seconds(prometheus::BuildHistogram()
+                           .Name("switchboard_manage_vapi_seconds")
+                           .Help("Latency of Vapi REST calls made by the management API "
+                                 "(retries included), by operation")
+                           .Register(reg.prom())),
+          inflight_gauge(prometheus::BuildGauge()
+                             .Name("switchboard_manage_inflight")
+                             .Help("Management API requests in progress")
+                             .Register(reg.prom())
+                             .Add({})),
+          services{vapi, pg, reconcile, c.manage, c.auth, c.manage.max_upload_bytes, vapi_seconds} {
+        const jwt_config j = jwt_config_of(c.manage);
+        if (j.any_key()) verifier = std::make_unique<token_verifier>(j, &client);
+        reconcile.start(pool.get_executor());
+    }
+
+    const config::service_config& cfg;
+    asio::thread_pool pool;
+    http::client client;
+    vapi::rest_client vapi;
+    pg_pool pg;
+    reconciler reconcile;
+    std::unique_ptr<token_verifier> verifier;
+    prometheus::Family<prometheus::Counter>& requests;
+    prometheus::Family<prometheus::Histogram>& vapi_seconds;
+    prometheus::Gauge& inflight_gauge;
+    detail::services services;
+    std::atomic<unsigned> inflight{0};
+    bool stopped = false;
+};
+
+namespace {
+
+/// CORS headers of every /functions/v1 response (docs/management-api.md, Transport).
+void add_cors(const config::manage_config& m, const http::request::header_type& req,
+              http::response& res) {
+    namespace f = boost::beast::http;
+    if (m.cors_origins.empty()) {
+        res.set(f::field::access_control_allow_origin, "*");
+    } else {
+        const std::string_view origin = req[f::field::origin];
+        if (std::find(m.cors_origins.begin(), m.cors_origins.end(), origin) !=
+            m.cors_origins.end()) {
+            res.set(f::field::access_control_allow_origin, origin);
+        }
+        res.set(f::field::vary, "Origin");
+    }
+    res.set(f::field::access_control_allow_headers,
+            "authorization, x-client-info, apikey, content-type, x-region, "
+            "x-supabase-api-version");
+    res.set(f::field::access_control_allow_methods, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    res.set(f::field::access_control_max_age, "86400");
+}
+
+http::response error_response(const api_error& e, unsigned version) {
+    http::response res = http::json_error(e.status, e.message, version);
+    if (e.status == status::unauthorized) {
+        res.set(boost::beast::http::field::www_authenticate, "Bearer error=\"invalid_token\"");
+    }
+    return res;
+}
+
+std::string_view action_label(std::string_view action) {
+    return std::find(k_actions.begin(), k_actions.end(), action) != k_actions.end() ? action
+                                                                                    : "other";
+}
+
+/// Splits "/functions/v1/a/b/c/d" into at most 4 decoded segments; false when there are more
+/// or one is empty.
+bool split_path(std::string_view path, std::vector<std::string>& out) {
+    path.remove_prefix(k_prefix.size());
+    while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+    while (!path.empty()) {
+        if (path.front() != '/') return false;
+        path.remove_prefix(1);
+        const auto slash = path.find('/');
+        const std::string_view seg = path.substr(0, slash);
+        if (seg.empty()) return false;
+        auto decoded = boost::urls::make_pct_string_view(seg);
+        if (!decoded) return false;
+        out.push_back(decoded->decode());
+        if (out.size() > 4) return false;
+        path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+    }
+    return true;
+}
+
+/// Decides the action from method, path and body (docs/management-api.md, Transport).
+std::optional<api_error> decide_action(verb method, call_context& c, bool has_body_action,
+                                       const std::vector<std::string>& seg) {
+    const std::string& fn = c.function;
+    const bool numbers = fn == "phone-numbers";
+    const bool kbs = fn == "knowledge-bases";
+    // REST extras that sit where an id would: phone-numbers/search.
+    if (numbers && seg.size() == 2 && seg[1] == "search") {
+        if (method != verb::post && method != verb::get) {
+            return api_error{status::method_not_allowed, "use GET or POST on phone-numbers/search"};
+        }
+        c.id.clear();
+        c.action = "search";
+        return std::nullopt;
+    }
+    if (!c.sub.empty()) {
+        if (numbers && (c.sub == "assign" || c.sub == "release") && c.sub_id.empty()) {
+            if (method != verb::post) {
+                return api_error{status::method_not_allowed,
+                                 "use POST on phone-numbers/<id>/" + c.sub};
+            }
+            c.action = c.sub;
+            return std::nullopt;
+        }
+        if (kbs && c.sub == "files") {
+            if (c.sub_id.empty() && method == verb::get) {
+                c.action = "files";
+            } else if (c.sub_id.empty() && method == verb::post) {
+                c.action = "attach";
+            } else if (!c.sub_id.empty() && (method == verb::delete_ || method == verb::post)) {
+                c.action = "detach";
+            } else {
+                return api_error{status::method_not_allowed,
+                                 "knowledge-bases/<id>/files allows GET and POST, "
+                                 "knowledge-bases/<id>/files/<fileId> allows DELETE"};
+            }
+            return std::nullopt;
+        }
+        return api_error{status::not_found, "no route " + fn + "/<id>/" + c.sub};
+    }
+    const bool has_path_id = seg.size() >= 2;
+    switch (method) {
+        case verb::post:
+            if (has_body_action) return std::nullopt;
+            if (has_path_id) {
+                c.action = c.payload.empty() ? "get" : "update";
+            } else if (fn == "calls") {
+                c.action = c.id.empty() ? "list" : "get";
+            } else if (numbers) {
+                c.action = "provision";
+            } else if (fn == "files") {
+                c.action = "upload";
+            } else {
+                c.action = "create";
+            }
+            return std::nullopt;
+        case verb::get:
+            c.action = has_path_id || !c.id.empty() ? "get" : "list";
+            return std::nullopt;
+        case verb::patch:
+        case verb::put:
+            if (fn == "calls") break;
+            c.action = "update";
+            return std::nullopt;
+        case verb::delete_:
+            if (fn == "calls") break;
+            c.action = "delete";
+            return std::nullopt;
+        default:
+            break;
+    }
+    api_error e{status::method_not_allowed,
+                std::string(boost::beast::http::to_string(method)) + " is not allowed on " + fn};
+    return e;
+}
+
+/// Reads the JSON body and the envelope into `c`.
+std::optional<api_error> read_body(const http::request& req, call_context& c,
+                                   bool& has_body_action) {
+    const std::string& body = req.body();
+    if (c.content_type.starts_with("multipart/form-data")) return std::nullopt;
+    const bool blank = std::all_of(body.begin(), body.end(), [](unsigned char ch) {
+        return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+    });
+    if (blank) return std::nullopt;
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) {
+        const bool json_type = c.content_type.empty() ||
+                               c.content_type.find("json") != std::string_view::npos ||
+                               c.content_type.starts_with("text/plain");
+        if (!json_type) {
+            return api_error{status::unsupported_media_type,
+                             "the body must be JSON (or multipart/form-data for uploads)"};
+        }
+        return detail::bad_request("the body is not valid JSON: " + ec.message());
+    }
+    if (!v.is_object()) return detail::bad_request("the body must be a JSON object");
+    json::object& o = v.get_object();
+    if (const json::value* a = o.if_contains("action"); a != nullptr && !a->is_null()) {
+        if (!a->is_string() || a->get_string().empty()) {
+            return detail::bad_request("action must be a non-empty string");
+        }
+        c.action = std::string(a->get_string());
+        has_body_action = true;
+    }
+    std::string body_id;
+    if (const json::value* id = o.if_contains("id"); id != nullptr && !id->is_null()) {
+        if (!id->is_string()) return detail::bad_request("id must be a string");
+        body_id = std::string(id->get_string());
+    }
+    if (json::value* d = o.if_contains("data"); d != nullptr && d->is_object()) {
+        c.payload = std::move(d->get_object());
+        if (body_id.empty()) {
+            if (const json::value* id = c.payload.if_contains("id");
+                id != nullptr && id->is_string()) {
+                body_id = std::string(id->get_string());
+            }
+        }
+    } else {
+        o.erase("action");
+        o.erase("id");
+        c.payload = std::move(o);
+    }
+    if (c.id.empty()) c.id = std::move(body_id);
+    return std::nullopt;
+}
+
+asio::awaitable<outcome> dispatch(api::impl& m, call_context& c) {
+    if (c.function == "phone-numbers")
+        co_return co_await detail::handle_phone_numbers(m.services, c);
+    if (c.function == "calls") co_return co_await detail::handle_calls(m.services, c);
+    co_return co_await detail::handle_mirrored(m.services, c);
+}
+
+/// On the management pool: everything after the hand-over.
+asio::awaitable<http::response> handle(api::impl* m, http::request req) {
+    const unsigned version = req.version();
+    call_context c;
+    std::optional<api_error> failure;
+    reply ok;
+    try {
+        const std::string_view target = req.target();
+        const std::string_view path = http::router::path_of(target);
+        std::vector<std::string> seg;
+        if (!split_path(path, seg) || seg.empty()) {
+            failure = api_error{status::not_found, "no function at " + std::string(path)};
+        } else if (std::find(k_functions.begin(), k_functions.end(), seg[0]) == k_functions.end()) {
+            failure = api_error{status::not_found, "unknown function " + seg[0]};
+        }
+        if (!failure) {
+            c.function = seg[0];
+            if (seg.size() >= 2) c.id = seg[1];
+            if (seg.size() >= 3) c.sub = seg[2];
+            if (seg.size() >= 4) c.sub_id = seg[3];
+            if (!m->verifier) {
+                failure =
+                    api_error{status::service_unavailable,
+                              "management API not configured (no JWT key: set "
+                              "SUPABASE_JWT_SECRET, SUPABASE_JWKS_URL or SUPABASE_JWKS_FILE)"};
+            }
+        }
+        if (!failure) {
+            auto who = co_await m->verifier->verify(req[boost::beast::http::field::authorization]);
+            if (!who) {
+                const status code = who.error() == token_error::keys_unavailable
+                                        ? status::service_unavailable
+                                        : status::unauthorized;
+                failure = api_error{code, "invalid token: " + std::string(to_string(who.error()))};
+                if (who.error() == token_error::missing) {
+                    failure->message = "missing bearer token (Authorization: Bearer <token>)";
+                }
+            } else {
+                c.owner = who->sub;
+            }
+        }
+        bool has_body_action = false;
+        if (!failure) {
+            c.request = &req;
+            c.content_type = req[boost::beast::http::field::content_type];
+            if (const auto q = target.find('?'); q != std::string_view::npos) {
+                auto params = boost::urls::parse_query(target.substr(q + 1));
+                if (!params) {
+                    failure = detail::bad_request("the query string is malformed");
+                } else {
+                    boost::urls::encoding_opts plus;
+                    plus.space_as_plus = true;
+                    for (auto p : *params) {
+                        c.query.emplace_back(p.key.decode(plus),
+                                             p.has_value ? p.value.decode(plus) : std::string());
+                    }
+                }
+            }
+        }
+        if (!failure) failure = read_body(req, c, has_body_action);
+        if (!failure) failure = decide_action(req.method(), c, has_body_action, seg);
+        if (!failure) {
+            auto r = co_await dispatch(*m, c);
+            if (r) {
+                ok = std::move(*r);
+            } else {
+                failure = std::move(r.error());
+            }
+        }
+    } catch (const std::exception& e) {
+        log::error("msg=\"management request failed\" target=\"{}\" error=\"{}\"",
+                   std::string(req.target()), e.what());
+        failure = api_error{status::internal_server_error, "internal error"};
+    }
+    http::response res = failure ? error_response(*failure, version)
+                                 : http::json_response(ok.status, std::move(ok.body), version);
+    if (failure && failure->status == status::method_not_allowed) {
+        res.set(boost::beast::http::field::allow, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+    }
+    add_cors(m->cfg.manage, req, res);
+    const std::string_view fn =
+        std::find(k_functions.begin(), k_functions.end(), c.function) != k_functions.end()
+            ? std::string_view(c.function)
+            : std::string_view("unknown");
+    m->requests
+        .Add({{"function", std::string(fn)},
+              {"action", std::string(action_label(c.action))},
+              {"status", std::to_string(res.result_int())}})
+        .Increment();
+    if (!failure || static_cast<unsigned>(failure->status) >= 500) {
+        log::debug("msg=\"management request\" function={} action={} status={}", fn, c.action,
+                   res.result_int());
+    }
+    co_return res;
+}
+
+/// Decrements the in-flight count however the hand-over ends.
+struct inflight_slot {
+    api::impl* m;
+    ~inflight_slot() {
+        m->inflight.fetch_sub(1);
+        m->inflight_gauge.Decrement();
+    }
+};
+
+/// On the I/O thread: preflight, admission, hand-over.
+asio::awaitable<http::response> route(api::impl* m, http::request& req) {
+    if (req.method() == verb::options) {
+        http::response res{status::no_content, req.version()};
+        add_cors(m->cfg.manage, req, res);
+        co_return res;
+    }
+    if (m->inflight.fetch_add(1) >= m->cfg.manage.max_inflight) {
+        m->inflight.fetch_sub(1);
+        http::response res = http::json_error(
+            status::service_unavailable, "too many management requests in progress", req.version());
+        res.set(boost::beast::http::field::retry_after, "1");
+        add_cors(m->cfg.manage, req, res);
+        co_return res;
+    }
+    m->inflight_gauge.Increment();
+    inflight_slot slot{m};
+    co_return co_await asio::co_spawn(m->pool.get_executor(), handle(m, std::move(req)),
+                                      asio::use_awaitable);
+}
+
+}  // namespace
+
+api::api(const config::service_config& cfg, metrics::registry& reg)
+    : impl_(std::make_unique<impl>(cfg, reg)) {
+    log::info(
+        "msg=\"management API\" jwt={} vapi={} public_url=\"{}\" threads={} pg_connections={}",
+        impl_->verifier ? "on" : "off (503)", impl_->vapi.configured() ? "on" : "off (503)",
+        cfg.manage.public_url, cfg.manage.threads, cfg.manage.pg_connections);
+}
+
+api::~api() {
+    stop();
+}
+
+void api::register_routes(http::router& routes) {
+    impl* m = impl_.get();
+    http::prefix_options options;
+    options.body_limit = m->cfg.manage.max_upload_bytes;
+    options.decorate = [m](const http::request::header_type& h, http::response& res) {
+        add_cors(m->cfg.manage, h, res);
+    };
+    routes.add_prefix(
+        std::string(k_prefix), [m](http::request& req) { return route(m, req); },
+        std::move(options));
+}
+
+void api::stop() {
+    if (impl_->stopped) return;
+    impl_->stopped = true;
+    impl_->reconcile.stop();
+    impl_->client.close_idle();
+    impl_->pool.join();
+}
+
+}  // namespace switchboard::manage

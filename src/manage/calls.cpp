@@ -1,0 +1,201 @@
+// calls: the caller's calls from switchboard's own tables (calls, call_messages, call_events).
+// A call is the caller's when its assistant, workflow or phone number is one of the caller's.
+#include "detail/context.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+
+namespace switchboard::manage::detail {
+namespace asio = boost::asio;
+
+namespace {
+
+#define SB_CALL_JSON                                                                             \
+    "jsonb_strip_nulls(jsonb_build_object("                                                      \
+    "'id', c.id, 'orgId', c.org_id, 'type', c.type, 'status', c.status, "                        \
+    "'endedReason', c.ended_reason, 'assistantId', c.assistant_id, "                             \
+    "'workflowId', c.workflow_id, 'squadId', c.squad_id, 'phoneNumberId', c.phone_number_id, "   \
+    "'customer', CASE WHEN c.customer_number IS NULL THEN NULL "                                 \
+    "  ELSE jsonb_build_object('number', c.customer_number) END, "                               \
+    "'phoneNumber', CASE WHEN c.phone_number IS NULL THEN NULL "                                 \
+    "  ELSE jsonb_build_object('number', c.phone_number) END, "                                  \
+    "'phoneCallProvider', c.phone_call_provider, 'phoneCallTransport', c.phone_call_transport, " \
+    "'cost', c.cost, 'costBreakdown', c.cost_breakdown, 'costs', c.costs, "                      \
+    "'createdAt', switchboard_iso(c.created_at), 'startedAt', switchboard_iso(c.started_at), "   \
+    "'endedAt', switchboard_iso(c.ended_at), 'updatedAt', switchboard_iso(c.updated_at), "       \
+    "'durationSeconds', c.duration_seconds, 'endedMessage', c.ended_message, "                   \
+    "'destination', c.destination, "                                                             \
+    "'analysis', nullif(jsonb_strip_nulls(jsonb_build_object('summary', c.summary, "             \
+    "  'structuredData', c.structured_data, 'successEvaluation', c.success_evaluation)), "       \
+    "  '{}'::jsonb), "                                                                           \
+    "'artifact', nullif(jsonb_strip_nulls(jsonb_build_object('transcript', c.transcript, "       \
+    "  'recordingUrl', c.recording_url, 'stereoRecordingUrl', c.stereo_recording_url, "          \
+    "  'videoRecordingUrl', c.video_recording_url, 'logUrl', c.log_url)), '{}'::jsonb)))"
+
+#define SB_CALL_OWNED                                                  \
+    "(c.assistant_id IN (SELECT id FROM assistants WHERE owner = $1) " \
+    "OR c.workflow_id IN (SELECT id FROM workflows WHERE owner = $1) " \
+    "OR c.phone_number_id IN (SELECT id FROM phone_numbers WHERE owner = $1))"
+
+// $1 owner, $2 assistantId, $3 phoneNumberId, $4 workflowId, $5 status, $6 createdAtGe,
+// $7 createdAtLt, $8/$9 the cursor (sort time in microseconds since the epoch, id), $10 limit.
+const char* const k_list =
+    "SELECT " SB_CALL_JSON
+    "::text, "
+    "(extract(epoch FROM coalesce(c.created_at, c.inserted_at)) * 1000000)::bigint, c.id "
+    "FROM calls c WHERE " SB_CALL_OWNED
+    " AND ($2::text IS NULL OR c.assistant_id = $2) "
+    "AND ($3::text IS NULL OR c.phone_number_id = $3) "
+    "AND ($4::text IS NULL OR c.workflow_id = $4) "
+    "AND ($5::text IS NULL OR c.status = $5) "
+    "AND ($6::timestamptz IS NULL OR c.created_at >= $6) "
+    "AND ($7::timestamptz IS NULL OR c.created_at < $7) "
+    "AND ($8::bigint IS NULL OR (coalesce(c.created_at, c.inserted_at), c.id) < "
+    "  ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::text)) "
+    "ORDER BY coalesce(c.created_at, c.inserted_at) DESC, c.id DESC LIMIT $10";
+
+const char* const k_get =
+    "SELECT " SB_CALL_JSON "::text FROM calls c WHERE c.id = $2 AND " SB_CALL_OWNED;
+
+const char* const k_messages =
+    "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
+    "'role', role, 'message', message, 'time', (extract(epoch FROM time) * 1000)::bigint, "
+    "'endTime', (extract(epoch FROM end_time) * 1000)::bigint, "
+    "'secondsFromStart', seconds_from_start, 'duration', duration, 'toolCalls', tool_calls, "
+    "'toolCallId', tool_call_id, 'name', name, 'result', result)) ORDER BY position), "
+    "'[]'::jsonb)::text FROM call_messages WHERE call_id = $1";
+
+const char* const k_events =
+    "SELECT coalesce(jsonb_agg(jsonb_build_object('type', type, 'timestamp', vapi_timestamp, "
+    "'receivedAt', switchboard_iso(received_at)) ORDER BY sent_at, received_at, dedupe_key), "
+    "'[]'::jsonb)::text FROM call_events WHERE call_id = $1";
+
+#undef SB_CALL_JSON
+#undef SB_CALL_OWNED
+
+const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string b64url(std::string_view in) {
+    std::string out;
+    unsigned val = 0;
+    int bits = -6;
+    for (unsigned char ch : in) {
+        val = (val << 8) + ch;
+        bits += 8;
+        while (bits >= 0) {
+            out.push_back(k_b64[(val >> bits) & 0x3F]);
+            bits -= 6;
+        }
+    }
+    if (bits > -6) out.push_back(k_b64[((val << 8) >> (bits + 8)) & 0x3F]);
+    return out;
+}
+
+std::optional<std::string> unb64url(std::string_view in) {
+    std::string out;
+    unsigned val = 0;
+    int bits = -8;
+    for (char ch : in) {
+        const char* p = std::char_traits<char>::find(k_b64, 64, ch);
+        if (p == nullptr) return std::nullopt;
+        val = (val << 6) + static_cast<unsigned>(p - k_b64);
+        bits += 6;
+        if (bits >= 0) {
+            out.push_back(static_cast<char>((val >> bits) & 0xFF));
+            bits -= 8;
+        }
+    }
+    return out;
+}
+
+/// The cursor is "<sort time µs>.<id>" in base64url: opaque to callers, checked on the way in.
+std::string make_cursor(const std::string& micros, const std::string& id) {
+    return b64url(micros + "." + id);
+}
+
+bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id) {
+    if (cursor.empty() || cursor.size() > 400) return false;
+    auto text = unb64url(cursor);
+    if (!text) return false;
+    const auto dot = text->find('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 >= text->size()) return false;
+    micros = text->substr(0, dot);
+    id = text->substr(dot + 1);
+    long long v = 0;
+    auto [ptr, ec] = std::from_chars(micros.data(), micros.data() + micros.size(), v);
+    return ec == std::errc{} && ptr == micros.data() + micros.size() && !check_id(id, "cursor");
+}
+
+asio::awaitable<outcome> list(services& s, call_context& c) {
+    auto limit = limit_param(c, 50, 200);
+    if (!limit) co_return limit.error();
+    std::optional<std::string> f[6];
+    const char* names[] = {"assistantId", "phoneNumberId", "workflowId",
+                           "status",      "createdAtGe",   "createdAtLt"};
+    for (int i = 0; i < 6; ++i) {
+        auto v = param(c, names[i]);
+        if (!v) co_return v.error();
+        f[i] = std::move(*v);
+    }
+    std::optional<std::string> micros, after_id;
+    auto cursor = param(c, "cursor");
+    if (!cursor) co_return cursor.error();
+    if (*cursor && !(*cursor)->empty()) {
+        std::string m, id;
+        if (!parse_cursor(**cursor, m, id)) {
+            co_return bad_request("cursor is invalid (pass nextCursor of the previous page)");
+        }
+        micros = m;
+        after_id = id;
+    }
+    auto r = sql(s, k_list,
+                 {c.owner, f[0], f[1], f[2], f[3], f[4], f[5], micros, after_id,
+                  std::to_string(*limit + 1)});
+    if (!r) co_return r.error();
+    std::string body = "{\"data\":[";
+    const std::size_t n = std::min(r->size(), static_cast<std::size_t>(*limit));
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i > 0) body += ',';
+        body += (*r)[i][0].value_or("null");
+    }
+    body += "],\"nextCursor\":";
+    if (r->size() > n) {
+        const auto& last = (*r)[n - 1];
+        body +=
+            json::serialize(json::value(make_cursor(last[1].value_or("0"), last[2].value_or(""))));
+    } else {
+        body += "null";
+    }
+    body += '}';
+    co_return reply{http::status::ok, std::move(body)};
+}
+
+asio::awaitable<outcome> get(services& s, call_context& c) {
+    if (auto e = check_id(c.id, "id")) co_return *e;
+    auto call = sql(s, k_get, {c.owner, c.id});
+    if (!call) co_return call.error();
+    if (call->empty()) co_return not_found("call", c.id);
+    auto messages = sql(s, k_messages, {c.id});
+    if (!messages) co_return messages.error();
+    auto events = sql(s, k_events, {c.id});
+    if (!events) co_return events.error();
+    std::string body = (*call)[0][0].value_or("{}");
+    // Append "messages" and "events" to the object (it ends with '}').
+    body.pop_back();
+    if (body.size() > 1) body += ',';
+    body += "\"messages\":" + (*messages)[0][0].value_or("[]") +
+            ",\"events\":" + (*events)[0][0].value_or("[]") + "}";
+    co_return reply{http::status::ok, std::move(body)};
+}
+
+}  // namespace
+
+asio::awaitable<outcome> handle_calls(services& s, call_context& c) {
+    if (c.action == "list") co_return co_await list(s, c);
+    if (c.action == "get") co_return co_await get(s, c);
+    co_return bad_request("unknown action '" + c.action + "' for calls (list or get)");
+}
+
+}  // namespace switchboard::manage::detail

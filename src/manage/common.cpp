@@ -1,0 +1,196 @@
+// Helpers shared by the management functions: error mapping, Vapi timing, SQL, input checks.
+#include "detail/context.hpp"
+
+#include <prometheus/histogram.h>
+#include <boost/json/serialize.hpp>
+
+#include <charconv>
+#include <cstdlib>
+
+namespace switchboard::manage::detail {
+namespace asio = boost::asio;
+using boost::beast::http::verb;
+
+api_error from_vapi(const vapi::rest_error& e) {
+    switch (e.code) {
+        case vapi::rest_errc::not_configured:
+            return {http::status::service_unavailable, "Vapi is not configured (VAPI_API_KEY)"};
+        case vapi::rest_errc::rejected:
+            if (e.status == 404) return {http::status::not_found, e.message};
+            if (e.status == 409) return {http::status::conflict, e.message};
+            if (e.status == 400 || e.status == 422) {
+                return {http::status::unprocessable_entity, e.message};
+            }
+            // 401/403: our API key was refused; anything else is Vapi's failure, not the caller's.
+            return {http::status::bad_gateway, e.message};
+        case vapi::rest_errc::unreachable:
+        case vapi::rest_errc::timeout:
+        case vapi::rest_errc::server_error:
+        case vapi::rest_errc::malformed_reply:
+            return {http::status::bad_gateway, e.message};
+    }
+    return {http::status::bad_gateway, e.message};
+}
+
+api_error from_pg(const store::pg_error& e) {
+    if (e.what == store::pg_error::kind::data) {
+        return {http::status::bad_request, "invalid value: " + e.message};
+    }
+    return {http::status::service_unavailable, "the database is unavailable, try again later"};
+}
+
+api_error bad_request(std::string message) {
+    return {http::status::bad_request, std::move(message)};
+}
+
+api_error not_found(std::string_view what, std::string_view id) {
+    return {http::status::not_found, std::string(what) + " " + std::string(id) + " not found"};
+}
+
+std::string item_path(std::string_view collection, std::string_view id) {
+    return std::string(collection) + "/" + vapi::encode_uri_component(id);
+}
+
+asio::awaitable<vapi::rest_client::reply> vapi_call(services& s, verb method, std::string path,
+                                                    vapi::query_params query,
+                                                    std::optional<json::value> body) {
+    // The label is the collection (ids would explode the series): "/assistant", "/v2/...".
+    std::string operation = std::string(boost::beast::http::to_string(method)) + " ";
+    {
+        std::string_view p = path;
+        const bool v2 = p.starts_with("/v2/");
+        const std::size_t skip = v2 ? 4 : 1;
+        const std::size_t slash = p.find('/', skip);
+        operation += std::string(p.substr(0, slash));
+        if (slash != std::string_view::npos) operation += "/{id}";
+        if (p.ends_with("/file") && slash != std::string_view::npos) operation += "/file";
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto r = co_await s.vapi.call(method, std::move(path), std::move(query), std::move(body));
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    s.vapi_seconds
+        .Add({{"operation", operation}},
+             prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+                                                     60})
+        .Observe(took.count());
+    co_return r;
+}
+
+boost::system::result<rows, api_error> sql(
+    services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    store::pg_result res(nullptr, &PQclear);
+    if (auto e = s.pg.query(query, values, res)) return from_pg(*e);
+    rows out;
+    const int n = PQntuples(res.get());
+    const int f = PQnfields(res.get());
+    out.reserve(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+        row r;
+        r.reserve(static_cast<std::size_t>(f));
+        for (int j = 0; j < f; ++j) {
+            if (PQgetisnull(res.get(), i, j) != 0) {
+                r.emplace_back(std::nullopt);
+            } else {
+                r.emplace_back(std::string(PQgetvalue(res.get(), i, j),
+                                           static_cast<std::size_t>(PQgetlength(res.get(), i, j))));
+            }
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+boost::system::result<long, api_error> sql_exec(
+    services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+    store::pg_result res(nullptr, &PQclear);
+    if (auto e = s.pg.query(query, values, res)) return from_pg(*e);
+    const char* n = PQcmdTuples(res.get());
+    return n != nullptr && *n != '\0' ? std::strtol(n, nullptr, 10) : 0L;
+}
+
+boost::system::result<std::optional<std::string>, api_error> param(const call_context& c,
+                                                                   std::string_view name) {
+    for (const auto& [k, v] : c.query) {
+        if (k == name) return std::optional<std::string>(v);
+    }
+    const json::value* v = c.payload.if_contains(name);
+    if (v == nullptr || v->is_null()) return std::optional<std::string>();
+    if (v->is_string()) return std::optional<std::string>(std::string(v->get_string()));
+    if (v->is_int64() || v->is_uint64()) {
+        return std::optional<std::string>(json::serialize(*v));
+    }
+    return bad_request(std::string(name) + " must be a string");
+}
+
+boost::system::result<std::optional<std::string>, api_error> string_field(const json::object& o,
+                                                                          std::string_view name) {
+    const json::value* v = o.if_contains(name);
+    if (v == nullptr || v->is_null()) return std::optional<std::string>();
+    if (!v->is_string()) return bad_request(std::string(name) + " must be a string");
+    return std::optional<std::string>(std::string(v->get_string()));
+}
+
+boost::system::result<int, api_error> limit_param(const call_context& c, int fallback, int max) {
+    auto text = param(c, "limit");
+    if (!text) return text.error();
+    if (!*text) return fallback;
+    int v = 0;
+    const std::string& t = **text;
+    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || v < 1 || v > max) {
+        return bad_request("limit must be an integer from 1 to " + std::to_string(max) + " (got '" +
+                           t + "')");
+    }
+    return v;
+}
+
+std::optional<api_error> check_id(std::string_view id, std::string_view field) {
+    if (id.empty()) return bad_request(std::string(field) + " is required");
+    if (id.size() > 128) return bad_request(std::string(field) + " is too long");
+    for (unsigned char ch : id) {
+        if (ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '?' || ch == '#' || ch == '%') {
+            return bad_request(std::string(field) + " is not a valid id");
+        }
+    }
+    return std::nullopt;
+}
+
+void inject_server(const services& s, json::object& payload) {
+    if (s.cfg.public_url.empty()) return;
+    if (const json::value* legacy = payload.if_contains("serverUrl");
+        legacy != nullptr && legacy->is_string() && !legacy->get_string().empty()) {
+        return;
+    }
+    json::value* existing = payload.if_contains("server");
+    if (existing != nullptr && existing->is_object()) {
+        const json::value* url = existing->get_object().if_contains("url");
+        if (url != nullptr && url->is_string() && !url->get_string().empty()) return;
+    }
+    json::object server =
+        existing != nullptr && existing->is_object() ? existing->get_object() : json::object{};
+    server["url"] = s.cfg.public_url + "/receive";
+    if (!server.contains("headers")) {
+        json::object headers;
+        const auto& a = s.webhook_auth;
+        if (!a.secret.empty()) {
+            headers[a.secret_header] = a.secret;
+        } else if (!a.bearer_token.empty()) {
+            headers[a.bearer_header] =
+                a.bearer_prefix ? "Bearer " + a.bearer_token : a.bearer_token;
+        }
+        if (!headers.empty()) server["headers"] = std::move(headers);
+    }
+    payload["server"] = std::move(server);
+}
+
+reply ok_json(const json::value& v, bool created) {
+    return reply{created ? http::status::created : http::status::ok, json::serialize(v)};
+}
+
+}  // namespace switchboard::manage::detail

@@ -1,0 +1,156 @@
+// calls end to end: the caller's calls from switchboard's own tables, with filters and cursor
+// pagination, one call with its turns and events, and isolation between users.
+#include "support/manage.hpp"
+#include "support/webhooks.hpp"
+
+#include <boost/json.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+namespace switchboard::test {
+namespace {
+
+namespace json = boost::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string id_of(const http_reply& r) {
+    auto v = json_of(r);
+    if (!v.is_object() || !v.get_object().contains("id")) return {};
+    return std::string(v.at("id").as_string());
+}
+
+void insert_call(test_db& db, const std::string& id, const std::string& assistant,
+                 const std::string& phone, const std::string& status, int minute) {
+    db.exec(
+        "INSERT INTO calls (id, type, status, assistant_id, phone_number_id, customer_number, "
+        "created_at, first_event_at, last_event_at, cost) VALUES ('" +
+        id + "', 'inboundPhoneCall', '" + status + "', " +
+        (assistant.empty() ? "NULL" : "'" + assistant + "'") + ", " +
+        (phone.empty() ? "NULL" : "'" + phone + "'") +
+        ", '+15550001111', timestamptz '2026-01-01 10:00:00+00' + interval '" +
+        std::to_string(minute) + " minutes', now(), now(), 0.25)");
+}
+
+TEST(ManageCalls, ListsOnlyTheCallersCallsWithFiltersAndCursor) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const auto b = hs256_token("bob");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"A"})"));
+    const std::string bob_asst = id_of(m.call("POST", "assistants", b, R"({"name":"B"})"));
+    const std::string pn = id_of(m.call("POST", "phone-numbers", a, R"({"provider":"vapi"})"));
+    ASSERT_FALSE(asst.empty());
+    ASSERT_FALSE(pn.empty());
+    // Alice: 5 calls by assistant, 2 by phone number only; Bob: 1; nobody's: 1.
+    for (int i = 0; i < 5; ++i) {
+        insert_call(m.db(), "a-" + std::to_string(i), asst, "",
+                    i % 2 == 0 ? "ended" : "in-progress", i);
+    }
+    insert_call(m.db(), "p-0", "", pn, "ended", 10);
+    insert_call(m.db(), "p-1", "other-assistant", pn, "ended", 11);
+    insert_call(m.db(), "b-0", bob_asst, "", "ended", 12);
+    insert_call(m.db(), "x-0", "stranger", "", "ended", 13);
+
+    auto all = m.call("GET", "calls", a);
+    ASSERT_EQ(all.status, 200u) << all.body;
+    auto v = json_of(all);
+    ASSERT_EQ(v.at("data").as_array().size(), 7u);
+    EXPECT_TRUE(v.at("nextCursor").is_null());
+    EXPECT_EQ(v.at("data").as_array()[0].at("id").as_string(), "p-1");  // newest first
+    const auto& first = v.at("data").as_array()[0];
+    EXPECT_EQ(first.at("customer").at("number").as_string(), "+15550001111");
+    EXPECT_EQ(first.at("createdAt").as_string(), "2026-01-01T10:11:00.000Z");
+
+    // Pages of 3 with the cursor, nothing repeated or skipped.
+    std::set<std::string> seen;
+    std::string cursor;
+    int pages = 0;
+    do {
+        auto page = m.call("GET", "calls?limit=3" + (cursor.empty() ? "" : "&cursor=" + cursor), a);
+        ASSERT_EQ(page.status, 200u) << page.body;
+        auto p = json_of(page);
+        for (const auto& c : p.at("data").as_array()) {
+            EXPECT_TRUE(seen.insert(std::string(c.at("id").as_string())).second);
+        }
+        cursor = p.at("nextCursor").is_null() ? "" : std::string(p.at("nextCursor").as_string());
+        ++pages;
+    } while (!cursor.empty() && pages < 10);
+    EXPECT_EQ(pages, 3);
+    EXPECT_EQ(seen.size(), 7u);
+
+    // Filters, by query and in the POST payload.
+    EXPECT_EQ(json_of(m.call("GET", "calls?assistantId=" + asst, a)).at("data").as_array().size(),
+              5u);
+    EXPECT_EQ(json_of(m.call("GET", "calls?phoneNumberId=" + pn, a)).at("data").as_array().size(),
+              2u);
+    EXPECT_EQ(json_of(m.call("GET", "calls?status=in-progress", a)).at("data").as_array().size(),
+              2u);
+    auto ranged = m.call("POST", "calls", a,
+                         R"({"action":"list","data":{"createdAtGe":"2026-01-01T10:02:00Z",
+                             "createdAtLt":"2026-01-01T10:10:00Z"}})");
+    ASSERT_EQ(ranged.status, 200u) << ranged.body;
+    EXPECT_EQ(json_of(ranged).at("data").as_array().size(), 3u);  // a-2, a-3, a-4
+    EXPECT_EQ(m.call("GET", "calls?createdAtGe=yesterday", a).status, 400u);
+    EXPECT_EQ(m.call("GET", "calls?limit=201", a).status, 400u);
+
+    // Bob sees only his call; Alice's call is 404 for him.
+    auto bobs = json_of(m.call("GET", "calls", b));
+    ASSERT_EQ(bobs.at("data").as_array().size(), 1u);
+    EXPECT_EQ(bobs.at("data").as_array()[0].at("id").as_string(), "b-0");
+    EXPECT_EQ(m.call("GET", "calls/a-0", b).status, 404u);
+    EXPECT_EQ(m.call("GET", "calls/x-0", a).status, 404u);
+    EXPECT_EQ(m.call("GET", "calls/a-0", a).status, 200u);
+}
+
+TEST(ManageCalls, GetHasTurnsAndEventsFromIngestedWebhooks) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"A"})"));
+    ASSERT_FALSE(asst.empty());
+    // A real call through the webhook path: status-update then an end-of-call report.
+    const std::string call_id = "call-turns-1";
+    const long long t0 = unix_millis_now();
+    auto msg = [&](const std::string& type, long long ts, const std::string& extra) {
+        return R"({"message":{"type":")" + type + R"(","timestamp":)" + std::to_string(ts) +
+               R"(,"call":{"id":")" + call_id + R"(","assistantId":")" + asst +
+               R"(","createdAt":"2026-02-01T09:00:00.000Z"})" + extra + "}}";
+    };
+    http_client hook("127.0.0.1", m.port());
+    const header_list h = {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}};
+    ASSERT_EQ(
+        hook.post("/receive", msg("status-update", t0, R"(,"status":"in-progress")"), h).status,
+        200u);
+    ASSERT_EQ(hook.post("/receive",
+                        msg("conversation-update", t0 + 1000,
+                            R"(,"messages":[{"role":"bot","message":"Hello","time":)" +
+                                std::to_string(t0) + R"(,"secondsFromStart":0},
+                                {"role":"user","message":"Hi","time":)" +
+                                std::to_string(t0 + 500) + R"(,"secondsFromStart":0.5}])"),
+                        h)
+                  .status,
+              200u);
+    auto got = m.call("GET", "calls/" + call_id, a);
+    ASSERT_EQ(got.status, 200u) << got.body;
+    auto v = json_of(got);
+    EXPECT_EQ(v.at("assistantId").as_string(), asst);
+    ASSERT_EQ(v.at("events").as_array().size(), 2u) << got.body;
+    EXPECT_EQ(v.at("events").as_array()[0].at("type").as_string(), "status-update");
+    EXPECT_EQ(v.at("events").as_array()[0].at("timestamp").to_number<long long>(), t0);
+    EXPECT_TRUE(v.at("events").as_array()[1].as_object().contains("receivedAt"));
+    ASSERT_EQ(v.at("messages").as_array().size(), 2u) << got.body;
+    EXPECT_EQ(v.at("messages").as_array()[0].at("role").as_string(), "bot");
+    EXPECT_EQ(v.at("messages").as_array()[1].at("message").as_string(), "Hi");
+    // Also reachable with the action form.
+    auto post = m.call("POST", "calls", a, R"({"action":"get","id":")" + call_id + R"("})");
+    EXPECT_EQ(post.status, 200u) << post.body;
+    EXPECT_EQ(m.call("GET", "calls/" + call_id, hs256_token("bob")).status, 404u);
+}
+
+}  // namespace
+}  // namespace switchboard::test

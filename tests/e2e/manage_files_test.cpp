@@ -1,0 +1,183 @@
+// files and knowledge-bases end to end: multipart upload with its size limit, list/get/update/
+// delete, knowledge bases with attach/detach/list files, and isolation between users.
+#include "support/manage.hpp"
+#include "support/webhooks.hpp"
+
+#include <boost/json.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace switchboard::test {
+namespace {
+
+namespace json = boost::json;
+using ::testing::HasSubstr;
+
+std::string id_of(const http_reply& r) {
+    auto v = json_of(r);
+    if (!v.is_object() || !v.get_object().contains("id")) return {};
+    return std::string(v.at("id").as_string());
+}
+
+std::string error_of(const http_reply& r) {
+    return json_error_text(r.body).value_or("<none>");
+}
+
+const std::string k_boundary = "----switchboard-test-boundary";
+
+http_reply upload(manage_service& m, const std::string& token, const std::string& name,
+                  const std::string& data, const std::string& purpose = "knowledge-base-v2") {
+    std::vector<form_part_spec> parts = {{"file", name, "text/plain", data}};
+    if (!purpose.empty()) parts.push_back({"purpose", "", "", purpose});
+    parts.push_back({"metadata", "", "", R"({"source":"test"})"});
+    return m.call("POST", "files", token, multipart_body(parts, k_boundary),
+                  {{"Content-Type", "multipart/form-data; boundary=" + k_boundary}});
+}
+
+TEST(ManageFiles, UploadListGetUpdateDelete) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-f");
+    auto up = upload(m, t, "faq.txt", "Opening hours: 9 to 5.\n");
+    ASSERT_EQ(up.status, 201u) << up.body;
+    const std::string id = id_of(up);
+    auto v = json_of(up);
+    EXPECT_EQ(v.at("name").as_string(), "faq.txt");
+    EXPECT_EQ(v.at("bytes").to_number<int>(), 23);
+    EXPECT_EQ(v.at("purpose").as_string(), "knowledge-base-v2");
+    // What Vapi received: the same bytes, purpose and metadata.
+    auto sent = m.fake().requests().as_array().back();
+    ASSERT_TRUE(sent.as_object().contains("multipart")) << json::serialize(sent);
+    EXPECT_EQ(sent.at("multipart").as_array()[0].at("data").as_string(),
+              "Opening hours: 9 to 5.\n");
+    EXPECT_EQ(m.db().scalar("SELECT bytes FROM files WHERE id = '" + id + "'"), "23");
+
+    ASSERT_EQ(upload(m, t, "other.txt", "x", "assistant").status, 201u);
+    EXPECT_EQ(json_of(m.call("GET", "files", t)).as_array().size(), 2u);
+    auto kb_only = m.call("GET", "files?purpose=knowledge-base-v2", t);
+    ASSERT_EQ(json_of(kb_only).as_array().size(), 1u);
+    EXPECT_EQ(json_of(kb_only).as_array()[0].at("id").as_string(), id);
+    EXPECT_EQ(m.call("GET", "files/" + id, t).status, 200u);
+    auto upd = m.call("PATCH", "files/" + id, t, R"({"name":"faq-v2.txt"})");
+    ASSERT_EQ(upd.status, 200u) << upd.body;
+    EXPECT_EQ(m.db().scalar("SELECT name FROM files WHERE id = '" + id + "'"), "faq-v2.txt");
+    auto bad = m.call("PATCH", "files/" + id, t, R"({"purpose":"assistant"})");
+    EXPECT_EQ(bad.status, 400u);
+    EXPECT_THAT(error_of(bad), HasSubstr("only name"));
+
+    // Not multipart, missing file part, bad metadata.
+    auto json_upload = m.call("POST", "files", t, R"({"name":"x"})");
+    EXPECT_EQ(json_upload.status, 415u) << json_upload.body;
+    auto no_file =
+        m.call("POST", "files", t, multipart_body({{"purpose", "", "", "assistant"}}, k_boundary),
+               {{"Content-Type", "multipart/form-data; boundary=" + k_boundary}});
+    EXPECT_EQ(no_file.status, 400u);
+    EXPECT_THAT(error_of(no_file), HasSubstr("file"));
+    auto bad_meta = m.call(
+        "POST", "files", t,
+        multipart_body({{"file", "a.txt", "text/plain", "a"}, {"metadata", "", "", "not json"}},
+                       k_boundary),
+        {{"Content-Type", "multipart/form-data; boundary=" + k_boundary}});
+    EXPECT_EQ(bad_meta.status, 400u);
+
+    auto del = m.call("DELETE", "files/" + id, t);
+    ASSERT_EQ(del.status, 200u) << del.body;
+    EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM files"), "1");
+}
+
+TEST(ManageFiles, UploadLargerThanTheLimitIs413WithCors) {
+    manage_service m({{"SWITCHBOARD_MAX_UPLOAD_BYTES", "4096"}});
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-f");
+    auto small = upload(m, t, "small.txt", std::string(1000, 'a'));
+    EXPECT_EQ(small.status, 201u) << small.body;
+    auto big = upload(m, t, "big.txt", std::string(8000, 'b'));
+    EXPECT_EQ(big.status, 413u) << big.body;
+    EXPECT_THAT(error_of(big), HasSubstr("4096"));
+    EXPECT_EQ(big.headers["access-control-allow-origin"], "*");
+    EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
+    // Webhooks keep their own (larger) limit.
+    http_client hook("127.0.0.1", m.port());
+    auto w = hook.post("/receive", small_webhook("call-big", "hang", 6000),
+                       {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(w.status, 200u) << w.body;
+}
+
+TEST(ManageKnowledgeBases, CreateAttachListDetachUpdateDelete) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-k");
+    auto missing = m.call("POST", "knowledge-bases", t, R"({"description":"no name"})");
+    EXPECT_EQ(missing.status, 400u);
+    EXPECT_THAT(error_of(missing), HasSubstr("name"));
+    auto kb = m.call("POST", "knowledge-bases", t, R"({"name":"FAQ","description":"Hours"})");
+    ASSERT_EQ(kb.status, 201u) << kb.body;
+    const std::string kb_id = id_of(kb);
+    const std::string file = id_of(upload(m, t, "faq.txt", "hours"));
+    ASSERT_FALSE(file.empty());
+
+    auto att =
+        m.call("POST", "knowledge-bases/" + kb_id + "/files", t, R"({"fileId":")" + file + R"("})");
+    ASSERT_EQ(att.status, 201u) << att.body;
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM knowledge_base_files"), "1");
+    auto twice =
+        m.call("POST", "knowledge-bases", t,
+               R"({"action":"attach","id":")" + kb_id + R"(","fileId":")" + file + R"("})");
+    EXPECT_EQ(twice.status, 409u) << twice.body;
+
+    auto files = m.call("GET", "knowledge-bases/" + kb_id + "/files", t);
+    ASSERT_EQ(files.status, 200u) << files.body;
+    ASSERT_EQ(json_of(files).as_array().size(), 1u);
+    auto got = m.call("GET", "knowledge-bases/" + kb_id, t);
+    ASSERT_EQ(got.status, 200u) << got.body;
+    ASSERT_EQ(json_of(got).at("files").as_array().size(), 1u);
+    EXPECT_EQ(json_of(m.call("GET", "knowledge-bases", t)).as_array().size(), 1u);
+
+    auto upd = m.call("PATCH", "knowledge-bases/" + kb_id, t, R"({"name":"FAQ 2"})");
+    ASSERT_EQ(upd.status, 200u) << upd.body;
+    EXPECT_EQ(m.db().scalar("SELECT name FROM knowledge_bases"), "FAQ 2");
+
+    auto det = m.call("DELETE", "knowledge-bases/" + kb_id + "/files/" + file, t);
+    ASSERT_EQ(det.status, 200u) << det.body;
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM knowledge_base_files"), "0");
+    EXPECT_EQ(json_of(m.call("GET", "knowledge-bases/" + kb_id + "/files", t)).as_array().size(),
+              0u);
+    auto del = m.call("DELETE", "knowledge-bases/" + kb_id, t);
+    ASSERT_EQ(del.status, 200u) << del.body;
+    EXPECT_TRUE(fake_objects(m.fake(), "knowledgeBases").empty());
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM knowledge_bases"), "0");
+}
+
+TEST(ManageIsolation, FilesAndKnowledgeBasesOfAnotherUserAre404) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const auto b = hs256_token("bob");
+    const std::string a_file = id_of(upload(m, a, "a.txt", "alice"));
+    const std::string a_kb = id_of(m.call("POST", "knowledge-bases", a, R"({"name":"A"})"));
+    const std::string b_kb = id_of(m.call("POST", "knowledge-bases", b, R"({"name":"B"})"));
+    ASSERT_FALSE(a_file.empty());
+    ASSERT_FALSE(a_kb.empty());
+    ASSERT_FALSE(b_kb.empty());
+    EXPECT_EQ(json_of(m.call("GET", "files", b)).as_array().size(), 0u);
+    EXPECT_EQ(m.call("GET", "files/" + a_file, b).status, 404u);
+    EXPECT_EQ(m.call("PATCH", "files/" + a_file, b, R"({"name":"x"})").status, 404u);
+    EXPECT_EQ(m.call("DELETE", "files/" + a_file, b).status, 404u);
+    // Bob cannot attach Alice's file to his own knowledge base...
+    auto att = m.call("POST", "knowledge-bases/" + b_kb + "/files", b,
+                      R"({"fileId":")" + a_file + R"("})");
+    EXPECT_EQ(att.status, 404u) << att.body;
+    // ...nor touch Alice's knowledge base.
+    EXPECT_EQ(json_of(m.call("GET", "knowledge-bases", b)).as_array().size(), 1u);
+    EXPECT_EQ(m.call("GET", "knowledge-bases/" + a_kb, b).status, 404u);
+    EXPECT_EQ(m.call("GET", "knowledge-bases/" + a_kb + "/files", b).status, 404u);
+    EXPECT_EQ(m.call("DELETE", "knowledge-bases/" + a_kb + "/files/" + a_file, b).status, 404u);
+    EXPECT_EQ(m.call("DELETE", "knowledge-bases/" + a_kb, b).status, 404u);
+    EXPECT_EQ(fake_objects(m.fake(), "knowledgeBases").size(), 2u);
+    EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
+}
+
+}  // namespace
+}  // namespace switchboard::test

@@ -1,0 +1,254 @@
+// phone-numbers end to end: provision (buy, import, claim), search, assign — which routes the
+// service's own assistant-request reply — update, release, and isolation between users.
+#include "support/examples.hpp"
+#include "support/manage.hpp"
+#include "support/webhooks.hpp"
+
+#include <boost/json.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace switchboard::test {
+namespace {
+
+namespace json = boost::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string id_of(const http_reply& r) {
+    auto v = json_of(r);
+    if (!v.is_object() || !v.get_object().contains("id")) return {};
+    return std::string(v.at("id").as_string());
+}
+
+std::string error_of(const http_reply& r) {
+    return json_error_text(r.body).value_or("<none>");
+}
+
+/// Creates an org number directly in the fake (as if bought in Vapi's dashboard).
+std::string org_number(fake_vapi& fake, const std::string& body) {
+    http_client c("127.0.0.1", fake.port());
+    auto r = c.post(
+        "/phone-number", body,
+        {{"Authorization", "Bearer " + fake.api_key()}, {"Content-Type", "application/json"}});
+    EXPECT_EQ(r.status, 201u) << r.body;
+    return std::string(json::parse(r.body).at("id").as_string());
+}
+
+TEST(ManagePhoneNumbers, BuyImportListGetUpdateRelease) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-p");
+    auto bad = m.call("POST", "phone-numbers", t, R"({"provider":"vapi","areaCode":"41"})");
+    EXPECT_EQ(bad.status, 400u);
+    EXPECT_THAT(error_of(bad), HasSubstr("areaCode"));
+    bad = m.call("POST", "phone-numbers", t, R"({"provider":"carrier-pigeon"})");
+    EXPECT_EQ(bad.status, 400u);
+    EXPECT_THAT(error_of(bad), HasSubstr("provider"));
+    bad = m.call("POST", "phone-numbers", t, R"({"name":"no provider"})");
+    EXPECT_EQ(bad.status, 400u);
+
+    // Buy by area code, with the front end's envelope.
+    auto bought = m.call("POST", "phone-numbers", t,
+                         R"({"action":"provision","data":{"provider":"vapi","areaCode":"212",
+                             "name":"NYC line"}})");
+    ASSERT_EQ(bought.status, 201u) << bought.body;
+    const std::string vapi_id = id_of(bought);
+    auto v = json_of(bought);
+    EXPECT_THAT(std::string(v.at("number").as_string()), ::testing::StartsWith("+1212"));
+    EXPECT_EQ(v.at("server").at("url").as_string(), "https://switchboard.example/receive");
+    EXPECT_TRUE(v.at("assistantId").is_null());
+    // What Vapi was asked: its own field name, no route (Vapi must send assistant-request).
+    auto sent = m.fake().requests().as_array().back();
+    EXPECT_EQ(sent.at("body").at("numberDesiredAreaCode").as_string(), "212");
+    EXPECT_FALSE(sent.at("body").as_object().contains("assistantId"));
+    EXPECT_EQ(m.db().scalar("SELECT number FROM phone_numbers WHERE id = '" + vapi_id + "'"),
+              std::string(v.at("number").as_string()));
+
+    // Import a Twilio number (Vapi's fields passed through; Vapi validates them).
+    auto invalid =
+        m.call("POST", "phone-numbers", t, R"({"provider":"twilio","number":"+15550001"})");
+    EXPECT_EQ(invalid.status, 422u) << invalid.body;
+    EXPECT_THAT(error_of(invalid), HasSubstr("twilioAccountSid"));
+    auto imported = m.call("POST", "phone-numbers", t,
+                           R"({"provider":"twilio","number":"+14155550199",
+                               "twilioAccountSid":"AC123","twilioAuthToken":"tok"})");
+    ASSERT_EQ(imported.status, 201u) << imported.body;
+    const std::string twilio_id = id_of(imported);
+    EXPECT_EQ(m.db().scalar("SELECT provider FROM phone_numbers WHERE id = '" + twilio_id + "'"),
+              "twilio");
+
+    auto list = m.call("GET", "phone-numbers", t);
+    ASSERT_EQ(list.status, 200u);
+    ASSERT_EQ(json_of(list).as_array().size(), 2u);
+    EXPECT_EQ(json_of(m.call("POST", "phone-numbers", t, R"({"action":"list"})")).as_array().size(),
+              2u);
+
+    auto got = m.call("GET", "phone-numbers/" + vapi_id, t);
+    ASSERT_EQ(got.status, 200u) << got.body;
+    EXPECT_EQ(json_of(got).at("name").as_string(), "NYC line");
+
+    auto upd = m.call("PATCH", "phone-numbers/" + vapi_id, t, R"({"name":"Main line"})");
+    ASSERT_EQ(upd.status, 200u) << upd.body;
+    EXPECT_EQ(json_of(upd).at("name").as_string(), "Main line");
+    EXPECT_EQ(m.db().scalar("SELECT name FROM phone_numbers WHERE id = '" + vapi_id + "'"),
+              "Main line");
+
+    auto rel = m.call("POST", "phone-numbers/" + vapi_id + "/release", t);
+    ASSERT_EQ(rel.status, 200u) << rel.body;
+    auto del =
+        m.call("POST", "phone-numbers", t, R"({"action":"release","id":")" + twilio_id + R"("})");
+    ASSERT_EQ(del.status, 200u) << del.body;
+    EXPECT_TRUE(fake_objects(m.fake(), "phoneNumbers").empty());
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers"), "0");
+}
+
+TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const auto b = hs256_token("bob");
+    const std::string n1 = org_number(
+        m.fake(), R"({"provider":"vapi","numberDesiredAreaCode":"303","name":"Denver"})");
+    const std::string n2 = org_number(
+        m.fake(), R"({"provider":"vapi","numberDesiredAreaCode":"617","name":"Boston"})");
+    // An org number that routes by itself in Vapi: claiming clears that route.
+    const std::string asst_in_vapi = [&] {
+        http_client c("127.0.0.1", m.fake().port());
+        auto r = c.post("/assistant", R"({"name":"dashboard"})",
+                        {{"Authorization", "Bearer " + m.fake().api_key()},
+                         {"Content-Type", "application/json"}});
+        return std::string(json::parse(r.body).at("id").as_string());
+    }();
+    const std::string n3 = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550100",
+        "twilioAccountSid":"AC1","name":"Legacy","assistantId":")" +
+                                                    asst_in_vapi + R"("})");
+
+    auto all = m.call("POST", "phone-numbers/search", a);
+    ASSERT_EQ(all.status, 200u) << all.body;
+    EXPECT_EQ(json_of(all).as_array().size(), 3u);
+    auto denver = m.call("GET", "phone-numbers/search?areaCode=303", a);
+    ASSERT_EQ(denver.status, 200u) << denver.body;
+    EXPECT_EQ(json_of(denver).as_array().size(), 2u);  // n1 (vapi) and n3 (+1303…)
+    auto twilio = m.call("POST", "phone-numbers", a,
+                         R"({"action":"search","data":{"areaCode":"303","provider":"twilio"}})");
+    ASSERT_EQ(twilio.status, 200u) << twilio.body;
+    ASSERT_EQ(json_of(twilio).as_array().size(), 1u);
+    EXPECT_EQ(json_of(twilio).as_array()[0].at("id").as_string(), n3);
+    auto boston = m.call("GET", "phone-numbers/search?search=bos", a);
+    ASSERT_EQ(json_of(boston).as_array().size(), 1u);
+    EXPECT_EQ(json_of(boston).as_array()[0].at("id").as_string(), n2);
+    EXPECT_EQ(m.call("GET", "phone-numbers/search?areaCode=30x", a).status, 400u);
+
+    // Claim: the number becomes Alice's, routed through switchboard.
+    auto claimed =
+        m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n3 + R"(","name":"Mine"})");
+    ASSERT_EQ(claimed.status, 201u) << claimed.body;
+    auto in_fake = fake_objects(m.fake(), "phoneNumbers");
+    for (const auto& p : in_fake) {
+        if (p.at("id").as_string() != n3) continue;
+        EXPECT_FALSE(p.as_object().contains("assistantId")) << json::serialize(p);
+        EXPECT_EQ(p.at("server").at("url").as_string(), "https://switchboard.example/receive");
+        EXPECT_EQ(p.at("name").as_string(), "Mine");
+    }
+    // Claimed numbers disappear from search, for everyone; Bob cannot claim it again.
+    EXPECT_EQ(json_of(m.call("GET", "phone-numbers/search", b)).as_array().size(), 2u);
+    auto again = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":")" + n3 + R"("})");
+    EXPECT_EQ(again.status, 409u) << again.body;
+    EXPECT_EQ(m.call("GET", "phone-numbers/" + n3, b).status, 404u);
+    EXPECT_EQ(json_of(m.call("GET", "phone-numbers", b)).as_array().size(), 0u);
+    EXPECT_EQ(json_of(m.call("GET", "phone-numbers", a)).as_array().size(), 1u);
+    auto unknown = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":"does-not-exist"})");
+    EXPECT_EQ(unknown.status, 404u) << unknown.body;
+    (void)n1;
+}
+
+TEST(ManagePhoneNumbers, AssignRoutesTheServicesOwnAssistantRequestReply) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const auto b = hs256_token("bob");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"Receptionist"})"));
+    const std::string bobs = id_of(m.call("POST", "assistants", b, R"({"name":"Bob's"})"));
+    const std::string wf = id_of(m.call("POST", "workflows", a, R"({"name":"wf","nodes":[
+        {"type":"conversation","name":"n"}],"edges":[]})"));
+    ASSERT_FALSE(asst.empty());
+    ASSERT_FALSE(wf.empty());
+    const std::string pn = id_of(m.call("POST", "phone-numbers", a, R"({"provider":"vapi"})"));
+    ASSERT_FALSE(pn.empty());
+
+    // Validation and ownership of the target.
+    auto two = m.call("POST", "phone-numbers/" + pn + "/assign", a,
+                      R"({"assistantId":")" + asst + R"(","workflowId":")" + wf + R"("})");
+    EXPECT_EQ(two.status, 400u);
+    auto none = m.call("POST", "phone-numbers/" + pn + "/assign", a, "{}");
+    EXPECT_EQ(none.status, 400u);
+    auto foreign = m.call("POST", "phone-numbers/" + pn + "/assign", a,
+                          R"({"assistantId":")" + bobs + R"("})");
+    EXPECT_EQ(foreign.status, 404u) << foreign.body;
+    auto not_his = m.call("POST", "phone-numbers/" + pn + "/assign", b,
+                          R"({"assistantId":")" + bobs + R"("})");
+    EXPECT_EQ(not_his.status, 404u) << not_his.body;
+
+    auto assigned =
+        m.call("POST", "phone-numbers", a,
+               R"({"action":"assign","id":")" + pn + R"(","assistantId":")" + asst + R"("})");
+    ASSERT_EQ(assigned.status, 200u) << assigned.body;
+    EXPECT_EQ(json_of(assigned).at("assistantId").as_string(), asst);
+    EXPECT_EQ(m.db().scalar("SELECT assistant_id FROM phone_numbers WHERE id = '" + pn + "'"),
+              asst);
+    // Vapi's number itself stays unrouted, so Vapi asks switchboard.
+    for (const auto& p : fake_objects(m.fake(), "phoneNumbers")) {
+        EXPECT_FALSE(p.as_object().contains("assistantId"));
+    }
+
+    // Vapi's assistant-request for a call on that number: the service's own reply routes it.
+    auto body = json::parse(example_file("01-assistant-request.json"));
+    body.at("message").at("call").as_object()["phoneNumberId"] = pn;
+    body.at("message").at("call").as_object()["id"] = "call-assign-1";
+    http_client hook("127.0.0.1", m.port());
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    http_reply reply;
+    for (;;) {
+        reply = hook.post("/receive", json::serialize(body),
+                          {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}});
+        if (reply.status == 200 && json_of(reply).is_object() &&
+            json_of(reply).as_object().contains("assistantId") &&
+            json_of(reply).at("assistantId") == json::value(asst)) {
+            break;
+        }
+        if (std::chrono::steady_clock::now() > deadline) break;
+        std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(reply.status, 200u) << reply.body;
+    EXPECT_EQ(json_of(reply), json::parse(R"({"assistantId":")" + asst + R"("})"));
+
+    // Reassign to a workflow, via update.
+    auto upd = m.call("PATCH", "phone-numbers/" + pn, a,
+                      R"({"workflowId":")" + wf + R"(","assistantId":null})");
+    ASSERT_EQ(upd.status, 200u) << upd.body;
+    EXPECT_EQ(json_of(upd).at("workflowId").as_string(), wf);
+    EXPECT_TRUE(json_of(upd).at("assistantId").is_null());
+    // The workflow is in use: deleting it is a conflict.
+    auto in_use = m.call("DELETE", "workflows/" + wf, a);
+    EXPECT_EQ(in_use.status, 409u) << in_use.body;
+    // Unroute.
+    auto off = m.call("POST", "phone-numbers/" + pn + "/assign", a, R"({"workflowId":null})");
+    ASSERT_EQ(off.status, 200u) << off.body;
+    EXPECT_EQ(m.db().scalar("SELECT coalesce(workflow_id, 'none') FROM phone_numbers WHERE id = '" +
+                            pn + "'"),
+              "none");
+    EXPECT_EQ(m.call("DELETE", "workflows/" + wf, a).status, 200u);
+
+    // Bob cannot assign, update or release Alice's number.
+    EXPECT_EQ(m.call("POST", "phone-numbers/" + pn + "/release", b).status, 404u);
+    EXPECT_EQ(m.call("PATCH", "phone-numbers/" + pn, b, R"({"name":"x"})").status, 404u);
+    EXPECT_EQ(m.call("DELETE", "phone-numbers/" + pn, b).status, 404u);
+    EXPECT_EQ(fake_objects(m.fake(), "phoneNumbers").size(), 1u);
+}
+
+}  // namespace
+}  // namespace switchboard::test
