@@ -23,7 +23,7 @@ test("files: upload with FormData (multipart), purpose and metadata reach Vapi",
     await fake.clearRequests();
     const text = "Opening hours: Mon-Fri 8am-6pm.\nWe accept most insurance plans.\n";
     const r = await A.invoke("files", { body: form("faq.txt", text, "text/plain", { purpose: "knowledge-base", metadata: JSON.stringify({ source: "front-end" }) }) });
-    expectStatus(r, [200, 201], "upload");
+    expectStatus(r, 201, "upload");
     f1 = r.body;
     assert.equal(f1.name, "faq.txt");
     assert.equal(f1.bytes, Buffer.byteLength(text));
@@ -39,11 +39,11 @@ test("files: upload with FormData (multipart), purpose and metadata reach Vapi",
     assert.equal(part.data, text, "the bytes reach Vapi unchanged");
 
     const r2 = await A.invoke("files", { body: form("prices.csv", "service,price\ncleaning,120\n", "text/csv") });
-    expectStatus(r2, [200, 201], "upload 2");
+    expectStatus(r2, 201, "upload 2");
     f2 = r2.body;
     assert.equal(f2.name, "prices.csv");
     const r3 = await B.invoke("files", { body: form("b.txt", "B's file", "text/plain") });
-    expectStatus(r3, [200, 201], "B upload");
+    expectStatus(r3, 201, "B upload");
     fB = r3.body;
 });
 
@@ -87,13 +87,13 @@ test("files: user B isolated", async () => {
 
 test("knowledge bases: create (REST, envelope), list, get with files", async () => {
     const r = await A.invoke("knowledge-bases", { body: { name: "Dental FAQ", description: "Hours and insurance" } });
-    expectStatus(r, [200, 201], "create");
+    expectStatus(r, 201, "create");
     kb1 = r.body;
     assert.equal(kb1.name, "Dental FAQ");
     assert.equal(kb1.description, "Hours and insurance");
     assert.ok(await fakeKb(kb1.id));
     const r2 = await A.invoke("knowledge-bases", { body: { action: "create", data: { name: "Prices" } } });
-    expectStatus(r2, [200, 201], "create (envelope)");
+    expectStatus(r2, 201, "create (envelope)");
     kb2 = r2.body;
     expectError(await A.invoke("knowledge-bases", { body: { description: "no name" } }), [400, 422], "name required");
     assert.deepEqual(ids((await A.invoke("knowledge-bases", { method: "GET" })).body), [kb2.id, kb1.id]);
@@ -106,11 +106,11 @@ test("knowledge bases: create (REST, envelope), list, get with files", async () 
 
 test("knowledge bases: attach (REST and action), 409 twice, files listed, detach (REST and action)", async () => {
     const a = await A.invoke(`knowledge-bases/${kb1.id}/files`, { body: { fileId: f1.id } });
-    expectStatus(a, [200, 201], "attach");
+    expectStatus(a, 201, "attach");
     assert.equal(a.body.fileId, f1.id);
     expectError(await A.invoke(`knowledge-bases/${kb1.id}/files`, { body: { fileId: f1.id } }), 409, "attached twice");
     const a2 = await A.invoke("knowledge-bases", { body: { action: "attach", id: kb1.id, data: { fileId: f2.id } } });
-    expectStatus(a2, [200, 201], "action attach");
+    expectStatus(a2, 201, "action attach");
     assert.equal(a2.body.fileId, f2.id);
     const g = await A.invoke(`knowledge-bases/${kb1.id}`, { method: "GET" });
     assert.deepEqual(g.body.files.map((f) => f.fileId).sort(), [f1.id, f2.id].sort());
@@ -142,7 +142,7 @@ test("knowledge bases: user B isolated", async () => {
     expectError(await B.invoke(`knowledge-bases/${kb1.id}/files`, { body: { fileId: fB.id } }), 404, "B attaches to A's kb");
     expectError(await B.invoke(`knowledge-bases/${kb1.id}/files/${f1.id}`, { method: "DELETE" }), 404, "B detaches");
     const kbB = await B.invoke("knowledge-bases", { body: { name: "B kb" } });
-    expectStatus(kbB, [200, 201]);
+    expectStatus(kbB, 201);
     expectError(await B.invoke(`knowledge-bases/${kbB.body.id}/files`, { body: { fileId: f1.id } }), 404, "B attaches A's file");
     assert.equal((await fakeKb(kb1.id)).files.length, 1);
     assert.equal((await fakeKb(kbB.body.id)).files.length, 0);

@@ -39,7 +39,7 @@ test("setup: assistants and a workflow for both users; spare numbers in the org"
 
 test("provision: buy a Vapi number by area code (default POST and action provision)", async () => {
     const r = await A.invoke("phone-numbers", { body: { provider: "vapi", areaCode: "415", name: "Main line" } });
-    expectStatus(r, [200, 201], "buy");
+    expectStatus(r, 201, "buy");
     bought = r.body;
     assert.equal(bought.provider, "vapi");
     assert.match(bought.number, /^\+1415/);
@@ -58,7 +58,7 @@ test("provision: import a Twilio number ({action, data})", async () => {
     const r = await A.invoke("phone-numbers", {
         body: { action: "provision", data: { provider: "twilio", number: "+14155550123", twilioAccountSid: "AC3f9b2d7e1c4a58b6e0d2f7a9c1b3e5d7", twilioAuthToken: "secret-token", name: "Twilio line" } },
     });
-    expectStatus(r, [200, 201], "import twilio");
+    expectStatus(r, 201, "import twilio");
     twilio = r.body;
     assert.equal(twilio.provider, "twilio");
     assert.equal(twilio.number, "+14155550123");
@@ -91,7 +91,7 @@ test("search: the org's unclaimed numbers, with filters (REST and action)", asyn
 
 test("provision {phoneNumberId}: claim an org number; then nobody else can", async () => {
     const r = await A.invoke("phone-numbers", { body: { action: "provision", data: { phoneNumberId: spareNyc.id, name: "NYC office" } } });
-    expectStatus(r, [200, 201], "claim");
+    expectStatus(r, 201, "claim");
     claimed = r.body;
     assert.equal(claimed.id, spareNyc.id);
     assert.equal(claimed.number, "+12125550100");
@@ -181,16 +181,34 @@ test("user B cannot see, assign, update or release A's numbers", async () => {
     assert.deepEqual(await routeOf(twilio.id), { assistantId: asstA.id }, "A's route unchanged");
 });
 
-test("an assistant routed by a number: deleting it is refused (409) or unroutes — never leaves a dangling route", async () => {
+test("update with a route field acts as assign (PATCH and POST <id>)", async () => {
+    let r = await A.invoke(`phone-numbers/${claimed.id}`, { method: "PATCH", body: { workflowId: wfA.id } });
+    expectStatus(r, 200, "PATCH workflowId");
+    assert.equal(r.body.workflowId, wfA.id);
+    assert.deepEqual(await routeOf(claimed.id), { workflowId: wfA.id });
+    assert.equal((await fakeNumber(claimed.id)).workflowId ?? null, null, "Vapi's number keeps no route");
+    r = await A.invoke(`phone-numbers/${claimed.id}`, { body: { assistantId: asstA.id, name: "NYC desk" } });
+    expectStatus(r, 200, "POST <id> update with assistantId");
+    assert.equal(r.body.assistantId, asstA.id);
+    assert.equal(r.body.workflowId ?? null, null);
+    assert.equal(r.body.name, "NYC desk");
+    assert.deepEqual(await routeOf(claimed.id), { assistantId: asstA.id });
+    expectError(await A.invoke(`phone-numbers/${claimed.id}`, { method: "PATCH", body: { assistantId: asstB.id } }), 404, "PATCH to B's assistant");
+    r = await A.invoke(`phone-numbers/${claimed.id}`, { method: "PATCH", body: { assistantId: null } });
+    expectStatus(r, 200, "PATCH assistantId null");
+    assert.equal(r.body.assistantId ?? null, null);
+});
+
+test("an assistant or workflow routed by a number cannot be deleted (409); the route stays", async () => {
     const d = await A.invoke(`assistants/${asstA.id}`, { method: "DELETE" });
-    if (d.status === 409) {
-        expectError(d, 409);
-        assert.deepEqual(await routeOf(twilio.id), { assistantId: asstA.id });
-    } else {
-        expectStatus(d, 200, "delete routed assistant");
-        const r = await routeOf(twilio.id);
-        assert.ok(r.assistantId !== asstA.id, `route to a deleted assistant: ${JSON.stringify(r)}`);
-    }
+    expectError(d, 409, "delete a routed assistant");
+    assert.deepEqual(await routeOf(twilio.id), { assistantId: asstA.id });
+    assert.ok((await fake.state()).assistants.some((a) => a.id === asstA.id), "still in Vapi");
+    await A.invoke(`phone-numbers/${bought.id}/assign`, { body: { workflowId: wfA.id } });
+    const w = await A.invoke("workflows", { body: { action: "delete", id: wfA.id } });
+    expectError(w, 409, "delete a routed workflow");
+    assert.ok((await fake.state()).workflows.some((x) => x.id === wfA.id));
+    await A.invoke(`phone-numbers/${bought.id}/assign`, { body: { workflowId: null } });
 });
 
 test("release (REST sub-route, action, DELETE) removes the number from Vapi and the list", async () => {
