@@ -72,7 +72,11 @@ test("list: only the caller's calls, newest first, with the call's facts", async
 });
 
 test("list filters: assistantId, phoneNumberId, status, time range (query and payload)", async () => {
-    const q = async (query) => callIds((await A.invoke(`calls?${query}`, { method: "GET" })).body);
+    const q = async (query) => {
+        const r = await A.invoke(`calls?${query}`, { method: "GET" });
+        expectStatus(r, 200, `GET calls?${query}`);
+        return callIds(r.body);
+    };
     assert.deepEqual(await q(`assistantId=${asstA.id}`), [c3, c1]);
     assert.deepEqual(await q(`assistantId=${asstA2.id}`), [c2]);
     assert.deepEqual(await q(`phoneNumberId=${numA.id}`), [c2, c1]);
@@ -93,13 +97,23 @@ test("list filters: assistantId, phoneNumberId, status, time range (query and pa
     expectError(await A.invoke("calls?cursor=not-a-cursor", { method: "GET" }), 400, "bad cursor");
 });
 
+test("query filters are read reliably (the same request 40 times)", async () => {
+    const failures = [];
+    for (let i = 0; i < 40; i++) {
+        const r = await A.invoke(`calls?limit=2&status=ended&assistantId=${asstA.id}`, { method: "GET" });
+        if (r.status !== 200 || JSON.stringify(callIds(r.body)) !== JSON.stringify([c1]))
+            failures.push(`#${i}: ${r.status} ${JSON.stringify(r.body).slice(0, 160)}`);
+    }
+    assert.deepEqual(failures, []);
+});
+
 test("cursor pagination", async () => {
     const p1 = await A.invoke("calls?limit=2", { method: "GET" });
     expectStatus(p1, 200);
     assert.deepEqual(callIds(p1.body), [c3, c2]);
     assert.equal(typeof p1.body.nextCursor, "string");
     const p2 = await A.invoke(`calls?limit=2&cursor=${encodeURIComponent(p1.body.nextCursor)}`, { method: "GET" });
-    expectStatus(p2, 200);
+    expectStatus(p2, 200, `GET calls?limit=2&cursor=${encodeURIComponent(p1.body.nextCursor)}`);
     assert.deepEqual(callIds(p2.body), [c1]);
     assert.equal(p2.body.nextCursor, null);
     const e1 = await A.invoke("calls", { body: { action: "list", limit: 1 } });

@@ -22,13 +22,13 @@ let f1, f2, fB, kb1, kb2;
 test("files: upload with FormData (multipart), purpose and metadata reach Vapi", async () => {
     await fake.clearRequests();
     const text = "Opening hours: Mon-Fri 8am-6pm.\nWe accept most insurance plans.\n";
-    const r = await A.invoke("files", { body: form("faq.txt", text, "text/plain", { purpose: "knowledge-base", metadata: JSON.stringify({ source: "front-end" }) }) });
+    const r = await A.invoke("files", { body: form("faq.txt", text, "text/plain", { purpose: "knowledge-base-v2", metadata: JSON.stringify({ source: "front-end" }) }) });
     expectStatus(r, 201, "upload");
     f1 = r.body;
     assert.equal(f1.name, "faq.txt");
     assert.equal(f1.bytes, Buffer.byteLength(text));
     assert.equal(f1.mimetype, "text/plain");
-    assert.equal(f1.purpose, "knowledge-base");
+    assert.equal(f1.purpose, "knowledge-base-v2");
     assert.deepEqual(f1.metadata, { source: "front-end" });
     const inVapi = await fakeFile(f1.id);
     assert.ok(inVapi, "uploaded to Vapi");
@@ -50,7 +50,7 @@ test("files: upload with FormData (multipart), purpose and metadata reach Vapi",
 test("files: upload refusals — no file part 400, over the limit 413, not multipart 415; nothing reaches Vapi", async () => {
     const before = (await fake.state()).files.length;
     const nofile = new FormData();
-    nofile.append("purpose", "knowledge-base");
+    nofile.append("purpose", "knowledge-base-v2");
     expectError(await A.invoke("files", { body: nofile }), 400, "no file part");
     const big = await A.invoke("files", { body: form("big.bin", "x".repeat(cfg.maxUploadBytes + 1024), "application/octet-stream") });
     expectError(big, 413, "over SWITCHBOARD_MAX_UPLOAD_BYTES");
@@ -64,8 +64,8 @@ test("files: list (purpose filter), get, update name", async () => {
     expectStatus(l, 200);
     assert.deepEqual(ids(l.body), [f2.id, f1.id]);
     assert.deepEqual(ids((await A.invoke("files", { body: { action: "list" } })).body), [f2.id, f1.id]);
-    assert.deepEqual(ids((await A.invoke("files?purpose=knowledge-base", { method: "GET" })).body), [f1.id]);
-    assert.deepEqual(ids((await A.invoke("files", { body: { action: "list", purpose: "knowledge-base" } })).body), [f1.id]);
+    assert.deepEqual(ids((await A.invoke("files?purpose=knowledge-base-v2", { method: "GET" })).body), [f1.id]);
+    assert.deepEqual(ids((await A.invoke("files", { body: { action: "list", purpose: "knowledge-base-v2" } })).body), [f1.id]);
     const g = await A.invoke(`files/${f1.id}`, { method: "GET" });
     expectStatus(g, 200);
     assert.equal(g.body.name, "faq.txt");
