@@ -188,6 +188,29 @@ test("assistants: invalid input, Vapi's refusal, unknown ids, methods and functi
     assert.ok(!names.includes("x".repeat(41)));
 });
 
+test("assistants: get refreshes the mirror from Vapi; Vapi's 404 removes the mirror row", async () => {
+    const changed = await fake.api("PATCH", `/assistant/${a1.id}`, { name: "Changed in dashboard" });
+    assert.equal(changed.status, 200);
+    const g = await A.invoke(`assistants/${a1.id}`, { method: "GET" });
+    expectStatus(g, 200);
+    assert.equal(g.body.name, "Changed in dashboard");
+    const listed = (await A.invoke("assistants", { method: "GET" })).body.find((x) => x.id === a1.id);
+    assert.equal(listed.name, "Changed in dashboard", "the list (mirror) was refreshed by get");
+    const gone = (await A.invoke("assistants", { body: { name: "Deleted in dashboard" } })).body;
+    assert.equal((await fake.api("DELETE", `/assistant/${gone.id}`)).status, 200);
+    const d = await A.invoke(`assistants/${gone.id}`, { method: "GET" });
+    expectError(d, 404, "get of an assistant deleted in Vapi");
+    assert.ok(!(await A.invoke("assistants", { method: "GET" })).body.some((x) => x.id === gone.id), "mirror row removed");
+    await A.invoke(`assistants/${a1.id}`, { method: "PATCH", body: { name: "Riley 4" } });
+});
+
+test("assistants: a JSON body over the management body limit → 413, nothing created", async () => {
+    const before = (await fake.state()).assistants.length;
+    const big = await A.invoke("assistants", { body: { name: "Big", firstMessage: "x".repeat(cfg.maxUploadBytes + 100) } });
+    expectError(big, 413, "JSON body over SWITCHBOARD_MAX_UPLOAD_BYTES");
+    assert.equal((await fake.state()).assistants.length, before);
+});
+
 test("assistants: delete (REST and envelope) in Vapi and the mirror", async () => {
     const d = await A.invoke(`assistants/${a2.id}`, { method: "DELETE" });
     expectStatus(d, 200, "DELETE");

@@ -67,6 +67,18 @@ test("provision: buy a Vapi number by area code (default POST and action provisi
     expectError(bad, [400, 422], "area code of 2 digits");
 });
 
+test("provision with a route: the route is switchboard's, another user's assistant is 404", async () => {
+    const r = await A.invoke("phone-numbers", { body: { provider: "vapi", areaCode: "917", name: "Routed at birth", assistantId: asstA.id } });
+    expectStatus(r, 201, "buy with assistantId");
+    assert.equal(r.body.assistantId, asstA.id);
+    assert.equal((await fakeNumber(r.body.id)).assistantId ?? null, null, "Vapi's number keeps no route");
+    assert.deepEqual(await eventualRoute(r.body.id, { assistantId: asstA.id }), { assistantId: asstA.id });
+    const before = (await fake.state()).phoneNumbers.length;
+    expectError(await A.invoke("phone-numbers", { body: { provider: "vapi", areaCode: "917", assistantId: asstB.id } }), 404, "buy routed to B's assistant");
+    assert.equal((await fake.state()).phoneNumbers.length, before, "nothing bought");
+    expectStatus(await A.invoke(`phone-numbers/${r.body.id}/release`, { body: {} }), 200, "release it again");
+});
+
 test("provision: import a Twilio number ({action, data})", async () => {
     const r = await A.invoke("phone-numbers", {
         body: { action: "provision", data: { provider: "twilio", number: "+14155550123", twilioAccountSid: "AC3f9b2d7e1c4a58b6e0d2f7a9c1b3e5d7", twilioAuthToken: "secret-token", name: "Twilio line" } },
