@@ -163,6 +163,26 @@ test("user B never sees A's calls; nobody sees a call of no one's assistant", as
     expectError(await A.invoke(`calls/${randomUUID()}`, { method: "GET" }), 404);
 });
 
+test("a call is also the caller's through its workflow (workflowId filter)", async () => {
+    const C = await user({ signer: "rs1" });
+    const wf = await C.invoke("workflows", { body: { name: "C flow", nodes: [{ type: "conversation", name: "start", isStart: true, prompt: "Hi" }], edges: [] } });
+    expectStatus(wf, 201);
+    const cW = randomUUID();
+    const body = adapted("02-status-update-queued.json", { callId: cW, assistantId: randomUUID(), createdAt: T2 });
+    delete body.message.call.assistantId;
+    body.message.call.workflowId = wf.body.id;
+    assert.equal((await webhook(body)).status, 200);
+    const all = await C.invoke("calls", { method: "GET" });
+    expectStatus(all, 200);
+    assert.deepEqual(callIds(all.body), [cW]);
+    assert.equal(all.body.data[0].workflowId, wf.body.id);
+    const f = await C.invoke(`calls?workflowId=${wf.body.id}`, { method: "GET" });
+    assert.deepEqual(callIds(f.body), [cW]);
+    assert.deepEqual(callIds((await A.invoke(`calls?workflowId=${wf.body.id}`, { method: "GET" })).body), []);
+    expectError(await A.invoke(`calls/${cW}`, { method: "GET" }), 404);
+    expectStatus(await C.invoke(`calls/${cW}`, { method: "GET" }), 200);
+});
+
 test("webhook endpoint refusals are documented too", async () => {
     const bad = await raw("POST", "/receive", { headers: { "content-type": "application/json", "x-vapi-secret": process.env.MANAGE_JS_WEBHOOK_SECRET }, body: "{not json" });
     expectError(bad, 400);

@@ -66,3 +66,20 @@ test("no Vapi key: Vapi operations 503, nothing reaches Vapi; CORS origins list 
     assert.equal(o.headers.get("access-control-allow-origin"), cfg.corsOrigin);
     assert.match(o.headers.get("vary") ?? "", /\borigin\b/i);
 });
+
+test("Vapi refuses our API key, or cannot be reached → 502; nothing mirrored", async () => {
+    const sub = randomUUID();
+    const token = await hsToken(sub);
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+    const wrongKey = await startBinary("wrongkey", { SUPABASE_JWT_SECRET: cfg.jwtSecret, VAPI_API_KEY: "not-the-key", VAPI_BASE_URL: cfg.fakeUrl });
+    const r = await req(wrongKey, "POST", "/functions/v1/assistants", { headers, body: JSON.stringify({ name: "Wrong key" }) });
+    assert.equal(r.status, 502, JSON.stringify(r.body));
+    const l = await req(wrongKey, "GET", "/functions/v1/assistants", { headers });
+    assert.equal(l.status, 200);
+    assert.deepEqual(l.body, []);
+    const unreachable = await startBinary("unreachable", { SUPABASE_JWT_SECRET: cfg.jwtSecret, VAPI_API_KEY: cfg.fakeKey, VAPI_BASE_URL: "http://127.0.0.1:1", VAPI_TIMEOUT_MS: "1000" });
+    const u = await req(unreachable, "POST", "/functions/v1/knowledge-bases", { headers, body: JSON.stringify({ name: "Unreachable" }) });
+    assert.equal(u.status, 502, JSON.stringify(u.body));
+    assert.deepEqual((await req(unreachable, "GET", "/functions/v1/knowledge-bases", { headers })).body, []);
+    assert.ok(!(await fake.state()).assistants.some((a) => a.name === "Wrong key"));
+});

@@ -110,6 +110,12 @@ test("search: the org's unclaimed numbers, with filters (REST and action)", asyn
     assert.deepEqual(ids(byNumber.body), [spareNyc.id]);
     const vapiOnly = await A.invoke("phone-numbers/search", { body: { provider: "vapi" } });
     assert.ok(!ids(vapiOnly.body).includes(spareNyc.id));
+    const viaGet = await A.invoke("phone-numbers/search?areaCode=310", { method: "GET" });
+    expectStatus(viaGet, 200, "GET phone-numbers/search?areaCode=310 (filters in the query)");
+    assert.deepEqual(ids(viaGet.body), [spareLa.id]);
+    const viaQuery = await A.invoke("phone-numbers/search?search=spare%20nyc", { body: {} });
+    expectStatus(viaQuery, 200, "POST search with the filter in the query");
+    assert.deepEqual(ids(viaQuery.body), [spareNyc.id]);
     const limited = await A.invoke("phone-numbers/search", { body: { limit: 1 } });
     assert.equal(limited.body.length, 1);
 });
