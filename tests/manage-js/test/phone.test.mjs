@@ -95,6 +95,28 @@ test("provision: import a Twilio number ({action, data})", async () => {
     assert.ok(!(await fake.state()).phoneNumbers.some((n) => n.number === "+14155550124"));
 });
 
+test("provision: import Vonage, Telnyx and BYO numbers; release them", async () => {
+    const cred = randomUUID();
+    const cases = [
+        { provider: "vonage", number: "+14155550170", credentialId: cred, name: "Vonage line" },
+        { provider: "telnyx", number: "+14155550171", credentialId: cred, name: "Telnyx line" },
+        { provider: "byo-phone-number", number: "+14155550172", credentialId: cred, name: "SIP trunk line" },
+    ];
+    for (const data of cases) {
+        const r = await A.invoke("phone-numbers", { body: { action: "provision", data } });
+        expectStatus(r, 201, `import ${data.provider}`);
+        assert.equal(r.body.provider, data.provider);
+        assert.equal(r.body.number, data.number);
+        assert.equal(r.body.server?.url, PUBLIC_RECEIVE);
+        assert.equal((await fakeNumber(r.body.id)).credentialId, cred);
+        const d = await A.invoke(`phone-numbers/${r.body.id}`, { method: "DELETE" });
+        expectStatus(d, 200, `release ${data.provider}`);
+        assert.equal(await fakeNumber(r.body.id), undefined);
+    }
+    expectError(await A.invoke("phone-numbers", { body: { provider: "vonage", number: "+14155550173" } }), [400, 422], "vonage without credentialId");
+    expectError(await A.invoke("phone-numbers", { body: { provider: "carrier-pigeon", number: "+14155550174" } }), [400, 422], "unknown provider");
+});
+
 test("search: the org's unclaimed numbers, with filters (REST and action)", async () => {
     const all = await A.invoke("phone-numbers/search", { body: {} });
     expectStatus(all, 200, "search");
