@@ -18,8 +18,6 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <boost/url/parse.hpp>
-#include <boost/url/parse_query.hpp>
 
 #include <algorithm>
 #include <array>
@@ -144,6 +142,32 @@ std::string_view action_label(std::string_view action) {
                                                                                     : "other";
 }
 
+/// Percent-decodes `in` ('+' is a space in a query, as in forms); false on a malformed escape.
+bool pct_decode(std::string_view in, std::string& out, bool plus_is_space = true) {
+    auto hex = [](char ch) -> int {
+        if (ch >= '0' && ch <= '9') return ch - '0';
+        if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+        if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+        return -1;
+    };
+    out.clear();
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '+' && plus_is_space) {
+            out += ' ';
+        } else if (in[i] == '%') {
+            if (i + 2 >= in.size()) return false;
+            const int hi = hex(in[i + 1]);
+            const int lo = hex(in[i + 2]);
+            if (hi < 0 || lo < 0) return false;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else {
+            out += in[i];
+        }
+    }
+    return true;
+}
+
 /// Splits "/functions/v1/a/b/c/d" into at most 4 decoded segments; false when there are more
 /// or one is empty.
 bool split_path(std::string_view path, std::vector<std::string>& out) {
@@ -155,11 +179,27 @@ bool split_path(std::string_view path, std::vector<std::string>& out) {
         const auto slash = path.find('/');
         const std::string_view seg = path.substr(0, slash);
         if (seg.empty()) return false;
-        auto decoded = boost::urls::make_pct_string_view(seg);
-        if (!decoded) return false;
-        out.push_back(decoded->decode());
+        std::string decoded;
+        if (!pct_decode(seg, decoded, /*plus_is_space=*/false)) return false;
+        out.push_back(std::move(decoded));
         if (out.size() > 4) return false;
         path = slash == std::string_view::npos ? std::string_view() : path.substr(slash);
+    }
+    return true;
+}
+
+/// Splits and decodes "a=1&b=x%20y" into `out`; false when malformed.
+bool parse_query(std::string_view query, std::vector<std::pair<std::string, std::string>>& out) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (item.empty()) continue;
+        const auto eq = item.find('=');
+        std::string key, value;
+        if (!pct_decode(item.substr(0, eq), key)) return false;
+        if (eq != std::string_view::npos && !pct_decode(item.substr(eq + 1), value)) return false;
+        out.emplace_back(std::move(key), std::move(value));
     }
     return true;
 }
@@ -345,16 +385,8 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
             c.request = &req;
             c.content_type = req[boost::beast::http::field::content_type];
             if (const auto q = target.find('?'); q != std::string_view::npos) {
-                auto params = boost::urls::parse_query(target.substr(q + 1));
-                if (!params) {
+                if (!parse_query(target.substr(q + 1), c.query)) {
                     failure = detail::bad_request("the query string is malformed");
-                } else {
-                    boost::urls::encoding_opts plus;
-                    plus.space_as_plus = true;
-                    for (auto p : *params) {
-                        c.query.emplace_back(p.key.decode(plus),
-                                             p.has_value ? p.value.decode(plus) : std::string());
-                    }
                 }
             }
         }

@@ -139,6 +139,8 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
         if (!v) co_return v.error();
         f[i] = std::move(*v);
     }
+    if (auto e = check_time(f[4], "createdAtGe")) co_return *e;
+    if (auto e = check_time(f[5], "createdAtLt")) co_return *e;
     std::optional<std::string> micros, after_id;
     auto cursor = param(c, "cursor");
     if (!cursor) co_return cursor.error();

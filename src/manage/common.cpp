@@ -161,6 +161,32 @@ std::optional<api_error> check_id(std::string_view id, std::string_view field) {
     return std::nullopt;
 }
 
+std::optional<api_error> check_time(const std::optional<std::string>& value,
+                                    std::string_view field) {
+    if (!value) return std::nullopt;
+    const std::string& v = *value;
+    auto digits = [&v](std::size_t from, std::size_t n) {
+        if (v.size() < from + n) return false;
+        for (std::size_t i = from; i < from + n; ++i) {
+            if (v[i] < '0' || v[i] > '9') return false;
+        }
+        return true;
+    };
+    bool ok = v.size() <= 40 && digits(0, 4) && v.size() >= 10 && v[4] == '-' && digits(5, 2) &&
+              v[7] == '-' && digits(8, 2);
+    for (std::size_t i = 10; ok && i < v.size(); ++i) {
+        const char ch = v[i];
+        ok = (ch >= '0' && ch <= '9') || ch == 'T' || ch == ':' || ch == '.' || ch == '+' ||
+             ch == '-' || ch == 'Z' || ch == ' ';
+    }
+    if (!ok) {
+        return bad_request(std::string(field) +
+                           " must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z (got '" + v +
+                           "')");
+    }
+    return std::nullopt;
+}
+
 void inject_server(const services& s, json::object& payload) {
     if (s.cfg.public_url.empty()) return;
     if (const json::value* legacy = payload.if_contains("serverUrl");

@@ -234,6 +234,8 @@ asio::awaitable<outcome> list(services& s, const kind& k, call_context& c) {
     if (!lt) co_return lt.error();
     auto gt = param(c, "createdAtGt");
     if (!gt) co_return gt.error();
+    if (auto e = check_time(*lt, "createdAtLt")) co_return *e;
+    if (auto e = check_time(*gt, "createdAtGt")) co_return *e;
     std::optional<std::string> purpose;
     if (&k == &k_files) {
         auto p = param(c, "purpose");

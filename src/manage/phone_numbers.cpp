@@ -307,6 +307,8 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
     if (!lt) co_return lt.error();
     auto gt = param(c, "createdAtGt");
     if (!gt) co_return gt.error();
+    if (auto e = check_time(*lt, "createdAtLt")) co_return *e;
+    if (auto e = check_time(*gt, "createdAtGt")) co_return *e;
     auto r = sql(s, k_list, {c.owner, *lt, *gt, std::to_string(*limit)});
     if (!r) co_return r.error();
     std::string body = "[";

@@ -52,7 +52,8 @@ TEST(ManageTransport, PreflightAndCorsOnEveryAnswer) {
 }
 
 TEST(ManageTransport, CorsOriginsListIsEchoed) {
-    manage_service m({{"SWITCHBOARD_CORS_ORIGINS", "https://app.example,https://b.example"}});
+    manage_service m(
+        env_list{{"SWITCHBOARD_CORS_ORIGINS", "https://app.example,https://b.example"}});
     ASSERT_NE(m.port(), 0);
     auto ok = m.call("OPTIONS", "calls", "", "", {{"Origin", "https://b.example"}});
     EXPECT_EQ(ok.status, 204u);
@@ -83,7 +84,7 @@ TEST(ManageTransport, RefusesMissingAndBadTokens) {
 
 TEST(ManageTransport, WithoutJwtKeyOrVapiKeyAnswers503) {
     {
-        manage_service m({{"SUPABASE_JWT_SECRET", ""}});
+        manage_service m(env_list{{"SUPABASE_JWT_SECRET", ""}});
         ASSERT_NE(m.port(), 0);
         auto r = m.call("GET", "assistants", hs256_token("u1"));
         EXPECT_EQ(r.status, 503u);

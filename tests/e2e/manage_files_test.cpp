@@ -88,7 +88,7 @@ TEST(ManageFiles, UploadListGetUpdateDelete) {
 }
 
 TEST(ManageFiles, UploadLargerThanTheLimitIs413WithCors) {
-    manage_service m({{"SWITCHBOARD_MAX_UPLOAD_BYTES", "4096"}});
+    manage_service m(env_list{{"SWITCHBOARD_MAX_UPLOAD_BYTES", "4096"}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("user-f");
     auto small = upload(m, t, "small.txt", std::string(1000, 'a'));

@@ -23,14 +23,15 @@ std::string error_of(const http_reply& r) {
 
 std::size_t count_requests(fake_vapi& fake, const std::string& method, const std::string& path) {
     std::size_t n = 0;
-    for (const auto& r : fake.requests().as_array()) {
+    const json::value log = fake.requests();
+    for (const auto& r : log.as_array()) {
         if (r.at("method").as_string() == method && r.at("path").as_string() == path) ++n;
     }
     return n;
 }
 
 TEST(ManageVapiFaults, TimeoutIs502AndNothingIsRecorded) {
-    manage_service m({{"VAPI_TIMEOUT_MS", "300"}});
+    manage_service m(env_list{{"VAPI_TIMEOUT_MS", "300"}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("u");
     m.fake().add_faults(json::parse(R"({"path":"^/assistant$","method":"POST","delayMs":1500})"));
@@ -84,7 +85,7 @@ TEST(ManageVapiFaults, MalformedReplyIs502) {
     EXPECT_THAT(error_of(r), HasSubstr("not JSON"));
     EXPECT_EQ(m.db().scalar("SELECT count(*) FROM knowledge_bases"), "0");
     // A refused API key is Vapi's failure, not the caller's: 502.
-    manage_service wrong({{"VAPI_API_KEY", "wrong-key"}});
+    manage_service wrong(env_list{{"VAPI_API_KEY", "wrong-key"}});
     ASSERT_NE(wrong.port(), 0);
     auto k = wrong.call("POST", "assistants", t, R"({"name":"x"})");
     EXPECT_EQ(k.status, 502u) << k.body;
@@ -169,7 +170,7 @@ TEST(ManageVapiFaults, FailedCompensationIsReconciledInTheBackground) {
 }
 
 TEST(ManageVapiFaults, SlowVapiDoesNotDelayWebhooks) {
-    manage_service m({{"SWITCHBOARD_MANAGE_THREADS", "1"}});
+    manage_service m(env_list{{"SWITCHBOARD_MANAGE_THREADS", "1"}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("u");
     m.fake().add_faults(json::parse(R"({"path":"^/assistant$","delayMs":3000,"times":4})"));

@@ -194,3 +194,50 @@ TEST(JsonError, EscapesTheMessage) {
 
 }  // namespace
 }  // namespace switchboard::http
+
+namespace switchboard::http {
+namespace {
+
+boost::asio::awaitable<response> subtree(request& req) {
+    co_return json_response(
+        status::ok, R"({"route":"subtree","target":")" + std::string(req.target()) + R"("})");
+}
+
+TEST(RouterPrefix, MatchesTheSubtreeForAnyMethodAfterExactRoutes) {
+    router r;
+    r.add(verb::get, "/functions/v1/exact", healthz);
+    r.add_prefix("/functions/v1", subtree);
+    EXPECT_THAT(run(r, verb::get, "/functions/v1/exact").body(), HasSubstr("healthz"));
+    EXPECT_THAT(run(r, verb::delete_, "/functions/v1/assistants/a?x=1").body(),
+                HasSubstr("subtree"));
+    EXPECT_THAT(run(r, verb::options, "/functions/v1").body(), HasSubstr("subtree"));
+    // Only whole segments: /functions/v10 is not under /functions/v1.
+    EXPECT_EQ(run(r, verb::get, "/functions/v10/x").result(), status::not_found);
+    EXPECT_EQ(run(r, verb::get, "/functions").result(), status::not_found);
+}
+
+TEST(RouterPrefix, BodyLimitAndDecorationPerSubtree) {
+    router r;
+    r.add(verb::post, "/receive", post_webhook);
+    prefix_options o;
+    o.body_limit = 100;
+    o.decorate = [](const request::header_type&, response& res) { res.set("X-Decorated", "yes"); };
+    r.add_prefix("/up", subtree, o);
+    r.add_prefix("/other", subtree);
+    EXPECT_EQ(r.body_limit("/receive", 50), 50u);
+    EXPECT_EQ(r.body_limit("/up/file", 50), 100u);
+    EXPECT_EQ(r.body_limit("/other/x", 50), 50u);
+    EXPECT_EQ(r.max_body_limit(50), 100u);
+    EXPECT_EQ(r.max_body_limit(500), 500u);
+    request h{verb::post, "/up/x?y", 11};
+    response res = json_error(status::payload_too_large, "big");
+    r.decorate(h, res);
+    EXPECT_EQ(res["X-Decorated"], "yes");
+    request w{verb::post, "/receive", 11};
+    response res2 = json_error(status::payload_too_large, "big");
+    r.decorate(w, res2);
+    EXPECT_EQ(res2.count("X-Decorated"), 0u);
+}
+
+}  // namespace
+}  // namespace switchboard::http

@@ -105,6 +105,10 @@ boost::system::result<int, api_error> limit_param(const call_context& c, int fal
 /// Validates an id (non-empty, printable, at most 128 bytes): 400 naming `field` otherwise.
 std::optional<api_error> check_id(std::string_view id, std::string_view field);
 
+/// 400 unless `value` (when present) looks like an ISO 8601 time (Postgres checks the rest).
+std::optional<api_error> check_time(const std::optional<std::string>& value,
+                                    std::string_view field);
+
 /// Sets `server` to switchboard's webhook URL and authentication when the payload has no
 /// server.url (and no legacy serverUrl), and a public URL is configured.
 void inject_server(const services& s, json::object& payload);
