@@ -175,6 +175,10 @@ test("assistants: invalid input, Vapi's refusal, unknown ids, methods and functi
     expectError(await A.invoke("assistants", { body: "name=Riley" }), [400, 415], "text/plain body that is not JSON");
     expectError(await A.invoke("assistants", { body: "name=Riley", headers: { "Content-Type": "application/x-www-form-urlencoded" } }), 415, "a form body");
     expectError(await A.invoke(`assistants/${randomUUID()}`, { method: "GET" }), 404, "unknown id");
+    const badTime = await A.invoke("assistants?createdAtLt=not-a-time", { method: "GET" });
+    expectError(badTime, 400, "bad createdAtLt");
+    assert.match(badTime.body.error, /createdAtLt/);
+    assert.doesNotMatch(badTime.body.error, /ERROR:|CONTEXT:|portal/, "no Postgres internals in the message");
     expectError(await A.invoke("assistants", { body: { action: "get" } }), 400, "action get without id");
     expectError(await A.invoke("assistants", { body: { action: "explode" } }), 400, "unknown action");
     expectError(await A.invoke("no-such-function", { method: "GET" }), 404, "unknown function");
