@@ -3,7 +3,8 @@
 // and the API's lists agree).
 import { test, afterEach } from "node:test";
 import assert from "node:assert/strict";
-import { user, fake, expectStatus, expectError } from "../support/lib.mjs";
+import { spawn } from "node:child_process";
+import { user, fake, expectStatus, expectError, sleep } from "../support/lib.mjs";
 
 const A = await user({ signer: "hs" });
 const ids = (list) => list.map((x) => x.id).sort();
@@ -121,6 +122,29 @@ test("provision and upload failing in Vapi → 502, no half-created number or fi
     expectError(await A.invoke("files", { body: f }), 502, "upload malformed");
     await fake.clearFaults();
     assert.deepEqual(await agree("files", "files", others.files), beforeFiles);
+});
+
+test("mirror write fails (table locked) → 503; the Vapi object is removed again (compensation)", async () => {
+    const before = await agree("assistants", "assistants", others.assistants);
+    // Another session holds the mirror table for 20 s (switchboard's lock_timeout is 3 s).
+    const psql = spawn("psql", [process.env.MANAGE_JS_DATABASE_URL, "-qXc",
+        "BEGIN; LOCK TABLE assistants IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(20); COMMIT;"], { stdio: "ignore" });
+    const done = new Promise((resolve) => psql.on("exit", resolve));
+    try {
+        await sleep(800);
+        await fake.clearRequests();
+        const r = await A.invoke("assistants", { body: { name: "Mirror locked" } });
+        expectError(r, 503, "create while the mirror cannot be written");
+        assert.ok(!(await fake.state()).assistants.some((a) => a.name === "Mirror locked"), "compensated: not left in Vapi");
+        const log = await fake.requests();
+        const created = log.find((q) => q.method === "POST" && q.path === "/assistant" && q.body?.name === "Mirror locked");
+        assert.ok(created && created.status === 201, "created in Vapi first");
+        assert.ok(log.some((q) => q.method === "DELETE" && q.seq > created.seq && q.path.startsWith("/assistant/") && q.status === 200),
+            "then deleted again in Vapi");
+    } finally {
+        await done;
+    }
+    assert.deepEqual(await agree("assistants", "assistants", others.assistants), before);
 });
 
 test("after the faults, everything works again", async () => {
