@@ -155,10 +155,15 @@ struct rsa_key {
 struct ec_key {
     pkey_ptr pkey;
     std::string kid;
+    /// As Supabase's JWKS endpoint publishes its ES256 keys (key_ops and ext included).
     json::object jwk() const {
         return {{"kty", "EC"},
                 {"kid", kid},
                 {"crv", "P-256"},
+                {"alg", "ES256"},
+                {"use", "sig"},
+                {"key_ops", json::array{"verify"}},
+                {"ext", true},
                 {"x", b64url(bn_bytes(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
                 {"y", b64url(bn_bytes(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
     }
