@@ -684,6 +684,29 @@ TEST_F(JwksFile, SkipsKeysWhoseOwnAlgDisagrees) {
                              token_error::unsupported_algorithm));  // no ES256 key at all
 }
 
+TEST_F(JwksFile, VerifiesConcurrentlyFromSeveralThreads) {
+    cfg.hs256_secret = secret;
+    const token_verifier v(cfg, nullptr);
+    const std::vector<std::string> good = {"Bearer " + hs_token(claims()),
+                                           "Bearer " + rs_token(rsa_a(), claims()),
+                                           "Bearer " + es_token(ec_a(), claims())};
+    const std::vector<std::string> bad = {"Bearer " + hs_token(claims(), secret + "x"),
+                                          "Bearer " + rs_token(rsa_other(), claims()),
+                                          "Bearer " + es_token(ec_other(), claims())};
+    asio::io_context ioc;
+    std::vector<std::future<result>> accepted;
+    std::vector<std::future<result>> refused;
+    for (int i = 0; i < 150; ++i) {
+        accepted.push_back(asio::co_spawn(ioc, v.verify(good[i % 3]), asio::use_future));
+        refused.push_back(asio::co_spawn(ioc, v.verify(bad[i % 3]), asio::use_future));
+    }
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+    for (auto& t : threads) t.join();
+    for (auto& f : accepted) EXPECT_TRUE(f.get().has_value());
+    for (auto& f : refused) EXPECT_TRUE(refused_with(f.get(), token_error::bad_signature));
+}
+
 TEST_F(JwksFile, ThrowsOnAnUnreadableOrInvalidFile) {
     cfg.jwks_file = (dir.path / "absent.json").string();
     EXPECT_THROW(token_verifier(cfg, nullptr), std::runtime_error);
