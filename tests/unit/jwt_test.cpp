@@ -345,7 +345,9 @@ std::string closed_port_url() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        throw std::runtime_error("closed_port_url: bind");
+    }
     socklen_t len = sizeof addr;
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     close(fd);
@@ -546,10 +548,10 @@ TEST(TokenVerifier, RefusesMalformedTokens) {
     }
     // over 16 KiB, validly signed
     json::object big = claims();
-    big["padding"] = std::string(17 * 1024, 'x');
+    big["padding"] = std::string(std::size_t{17} * 1024, 'x');
     EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(big)), token_error::malformed));
     json::object fits = claims();
-    fits["padding"] = std::string(8 * 1024, 'x');
+    fits["padding"] = std::string(std::size_t{8} * 1024, 'x');
     EXPECT_TRUE(verify_bearer(v, hs_token(fits)).has_value());
 }
 
@@ -696,11 +698,14 @@ TEST_F(JwksFile, VerifiesConcurrentlyFromSeveralThreads) {
     asio::io_context ioc;
     std::vector<std::future<result>> accepted;
     std::vector<std::future<result>> refused;
+    accepted.reserve(150);
+    refused.reserve(150);
     for (int i = 0; i < 150; ++i) {
         accepted.push_back(asio::co_spawn(ioc, v.verify(good[i % 3]), asio::use_future));
         refused.push_back(asio::co_spawn(ioc, v.verify(bad[i % 3]), asio::use_future));
     }
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([&ioc] { ioc.run(); });
     for (auto& t : threads) t.join();
     for (auto& f : accepted) EXPECT_TRUE(f.get().has_value());
@@ -832,10 +837,12 @@ TEST_F(JwksUrl, ConcurrentRequestsShareOneFetch) {
     const token_verifier v(cfg, &h.client);
     const std::string auth = "Bearer " + rs_token(rsa_a(), claims());
     std::vector<std::future<result>> results;
+    results.reserve(24);
     for (int i = 0; i < 24; ++i) {
         results.push_back(asio::co_spawn(h.ioc, v.verify(auth), asio::use_future));
     }
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([this] { h.ioc.run(); });
     for (auto& t : threads) t.join();
     for (auto& f : results) {
@@ -852,11 +859,13 @@ TEST_F(JwksUrl, ConcurrentUnknownKidsShareOneRefresh) {
     server.set_delay(300ms);
     const std::string auth = "Bearer " + rs_token(rsa_b(), claims());
     std::vector<std::future<result>> results;
+    results.reserve(16);
     for (int i = 0; i < 16; ++i) {
         results.push_back(asio::co_spawn(h.ioc, v.verify(auth), asio::use_future));
     }
     h.ioc.restart();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([this] { h.ioc.run(); });
     for (auto& t : threads) t.join();
     for (auto& f : results) {

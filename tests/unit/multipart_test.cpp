@@ -237,9 +237,9 @@ TEST(Multipart, LimitsThePartHeaders) {
         return "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " +
                std::string(size, 'p') + "\r\n\r\nA\r\n--XyZ--";
     };
-    const parsed fits = parse(form, with_header(7 * 1024));
+    const parsed fits = parse(form, with_header(std::size_t{7} * 1024));
     EXPECT_TRUE(fits.parts) << fits.error;
-    const parsed big = parse(form, with_header(9 * 1024));
+    const parsed big = parse(form, with_header(std::size_t{9} * 1024));
     ASSERT_FALSE(big.parts);
     EXPECT_EQ(big.error, "part headers too large");
 }
