@@ -8,7 +8,7 @@ namespace switchboard::http {
 namespace {
 
 constexpr std::size_t max_parts = 100;
-constexpr std::size_t max_part_headers = 8 * 1024;
+constexpr std::size_t max_part_headers = std::size_t{8} * 1024;
 constexpr std::size_t max_boundary = 70;  // RFC 2046 5.1.1
 
 char lower(char c) {
@@ -105,7 +105,7 @@ std::optional<std::string> decode_ext_value(std::string_view v) {
     if (!latin1 && !iequals(charset, "utf-8")) return std::nullopt;
     std::string out;
     for (std::size_t i = q2 + 1; i < v.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(v[i]);
+        auto c = static_cast<unsigned char>(v[i]);
         if (c == '%') {
             if (i + 2 >= v.size()) return std::nullopt;
             const int hi = hex_value(v[i + 1]);

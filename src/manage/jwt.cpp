@@ -59,7 +59,7 @@ namespace json = boost::json;
 using steady = std::chrono::steady_clock;
 using verify_result = boost::system::result<identity, token_error>;
 
-constexpr std::size_t max_token_bytes = 16 * 1024;
+constexpr std::size_t max_token_bytes = std::size_t{16} * 1024;
 constexpr auto jwks_fetch_timeout = std::chrono::seconds(10);
 
 /// The only algorithms accepted; each key verifies exactly one of them.
@@ -464,9 +464,9 @@ struct token_verifier::impl {
             cached = url_keys;
             const auto now = steady::now();
             const bool stale = !url_keys || now - fetched_at >= cfg.jwks_max_age;
-            if (want_new && url_keys && url_keys.get() != seen) {
-                next = step::use_cached;
-            } else if (!stale && !want_new) {
+            // Fresh enough, or replaced since the caller looked (by a fetch it did not see).
+            const bool replaced = want_new && url_keys && url_keys.get() != seen;
+            if (replaced || (!stale && !want_new)) {
                 next = step::use_cached;
             } else if (fetching) {
                 next = url_keys && !want_new ? step::use_cached : step::wait;

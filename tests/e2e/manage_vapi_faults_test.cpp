@@ -195,5 +195,44 @@ TEST(ManageVapiFaults, SlowVapiDoesNotDelayWebhooks) {
     for (auto& th : slow) th.join();
 }
 
+TEST(ManageVapiFaults, InflightLimitAnswers503AndRequestsAreCounted) {
+    manage_service m(env_list{{"SWITCHBOARD_MANAGE_MAX_INFLIGHT", "1"}});
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("u");
+    m.fake().add_faults(json::parse(R"({"path":"^/assistant$","method":"POST","delayMs":1500})"));
+    std::thread slow([port = m.port(), t] {
+        http_client own("127.0.0.1", port, std::chrono::seconds(30));
+        auto r = own.post("/functions/v1/assistants", R"({"name":"slow"})",
+                          {{"Authorization", "Bearer " + t}, {"Content-Type", "application/json"}});
+        EXPECT_EQ(r.status, 201u) << r.body;
+    });
+    // Wait (bounded) until the slow request is in progress.
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (metric_value(scrape_metrics(m.port()), "switchboard_manage_inflight") != 1.0 &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    auto busy = m.call("GET", "assistants", t);
+    EXPECT_EQ(busy.status, 503u) << busy.body;
+    EXPECT_EQ(busy.headers["retry-after"], "1");
+    EXPECT_EQ(busy.headers["access-control-allow-origin"], "*");
+    slow.join();
+    EXPECT_EQ(m.call("GET", "assistants", t).status, 200u);
+    const std::string text = scrape_metrics(m.port());
+    EXPECT_EQ(
+        metric_value(
+            text,
+            R"(switchboard_manage_requests_total{action="create",function="assistants",status="201"})"),
+        1.0);
+    EXPECT_EQ(
+        metric_value(
+            text,
+            R"(switchboard_manage_requests_total{action="list",function="assistants",status="200"})"),
+        1.0);
+    EXPECT_EQ(
+        metric_value(text, R"(switchboard_manage_vapi_seconds_count{operation="POST /assistant"})"),
+        1.0);
+}
+
 }  // namespace
 }  // namespace switchboard::test

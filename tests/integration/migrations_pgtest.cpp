@@ -1,11 +1,13 @@
 #include "support/test_db.hpp"
 
 #include "switchboard/store/migrations.hpp"
+#include "switchboard/store/pg.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <barrier>
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -235,6 +237,35 @@ TEST(Partitions, EnsureSkipsAMonthAlreadyInTheDefaultPartition) {
     EXPECT_NE(partitions.find(after), std::string::npos) << partitions;
     EXPECT_EQ(db.scalar("SELECT tableoid::regclass::text FROM call_events WHERE call_id = 'far'"),
               "call_events_default");
+}
+
+// Retention: months older than the ones kept are detached (rows and table survive, outside
+// call_events), the kept months and the default partition stay, and the function refuses to
+// detach the months a late duplicate may still need.
+TEST(Partitions, DetachKeepsRecentMonthsAndTheDefault) {
+    test_db db;
+    db.migrate();
+    db.exec("SELECT switchboard_ensure_event_partitions(5, 3)");
+    db.exec(
+        "INSERT INTO call_events (call_id, sent_at, dedupe_key, type, received_at, skeleton) VALUES"
+        " ('old', now() - interval '4 months', 'k', 'hang', now(), '{}'),"
+        " ('new', now(), 'k', 'hang', now(), '{}')");
+    const std::string detached = db.scalar(
+        "SELECT string_agg(p, ',' ORDER BY p) FROM switchboard_detach_event_partitions(2) AS p");
+    EXPECT_EQ(detached, expected_partitions(db, -5, -3));
+    EXPECT_EQ(monthly_partitions(db), expected_partitions(db, -2, 3));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events"), "1");
+    const std::string four_back = db.scalar(
+        "SELECT 'call_events_' || to_char((now() - interval '4 months') AT TIME ZONE 'UTC',"
+        " 'YYYY_MM')");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM " + four_back), "1");  // kept, detached
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM switchboard_detach_event_partitions(2)"), "0");
+    std::string error;
+    auto conn = store::pg_connection::connect(db.url(), std::chrono::seconds(5), error);
+    ASSERT_TRUE(conn) << error;
+    const auto refused = conn->exec("SELECT switchboard_detach_event_partitions(0)");
+    ASSERT_TRUE(refused);
+    EXPECT_NE(refused->message.find("keep_months"), std::string::npos) << refused->message;
 }
 
 }  // namespace

@@ -155,10 +155,15 @@ struct rsa_key {
 struct ec_key {
     pkey_ptr pkey;
     std::string kid;
+    /// As Supabase's JWKS endpoint publishes its ES256 keys (key_ops and ext included).
     json::object jwk() const {
         return {{"kty", "EC"},
                 {"kid", kid},
                 {"crv", "P-256"},
+                {"alg", "ES256"},
+                {"use", "sig"},
+                {"key_ops", json::array{"verify"}},
+                {"ext", true},
                 {"x", b64url(bn_bytes(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_X, 32))},
                 {"y", b64url(bn_bytes(pkey.get(), OSSL_PKEY_PARAM_EC_PUB_Y, 32))}};
     }
@@ -340,7 +345,9 @@ std::string closed_port_url() {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+        throw std::runtime_error("closed_port_url: bind");
+    }
     socklen_t len = sizeof addr;
     getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     close(fd);
@@ -541,10 +548,10 @@ TEST(TokenVerifier, RefusesMalformedTokens) {
     }
     // over 16 KiB, validly signed
     json::object big = claims();
-    big["padding"] = std::string(17 * 1024, 'x');
+    big["padding"] = std::string(std::size_t{17} * 1024, 'x');
     EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(big)), token_error::malformed));
     json::object fits = claims();
-    fits["padding"] = std::string(8 * 1024, 'x');
+    fits["padding"] = std::string(std::size_t{8} * 1024, 'x');
     EXPECT_TRUE(verify_bearer(v, hs_token(fits)).has_value());
 }
 
@@ -679,6 +686,32 @@ TEST_F(JwksFile, SkipsKeysWhoseOwnAlgDisagrees) {
                              token_error::unsupported_algorithm));  // no ES256 key at all
 }
 
+TEST_F(JwksFile, VerifiesConcurrentlyFromSeveralThreads) {
+    cfg.hs256_secret = secret;
+    const token_verifier v(cfg, nullptr);
+    const std::vector<std::string> good = {"Bearer " + hs_token(claims()),
+                                           "Bearer " + rs_token(rsa_a(), claims()),
+                                           "Bearer " + es_token(ec_a(), claims())};
+    const std::vector<std::string> bad = {"Bearer " + hs_token(claims(), secret + "x"),
+                                          "Bearer " + rs_token(rsa_other(), claims()),
+                                          "Bearer " + es_token(ec_other(), claims())};
+    asio::io_context ioc;
+    std::vector<std::future<result>> accepted;
+    std::vector<std::future<result>> refused;
+    accepted.reserve(150);
+    refused.reserve(150);
+    for (int i = 0; i < 150; ++i) {
+        accepted.push_back(asio::co_spawn(ioc, v.verify(good[i % 3]), asio::use_future));
+        refused.push_back(asio::co_spawn(ioc, v.verify(bad[i % 3]), asio::use_future));
+    }
+    std::vector<std::thread> threads;
+    threads.reserve(4);
+    for (int i = 0; i < 4; ++i) threads.emplace_back([&ioc] { ioc.run(); });
+    for (auto& t : threads) t.join();
+    for (auto& f : accepted) EXPECT_TRUE(f.get().has_value());
+    for (auto& f : refused) EXPECT_TRUE(refused_with(f.get(), token_error::bad_signature));
+}
+
 TEST_F(JwksFile, ThrowsOnAnUnreadableOrInvalidFile) {
     cfg.jwks_file = (dir.path / "absent.json").string();
     EXPECT_THROW(token_verifier(cfg, nullptr), std::runtime_error);
@@ -804,10 +837,12 @@ TEST_F(JwksUrl, ConcurrentRequestsShareOneFetch) {
     const token_verifier v(cfg, &h.client);
     const std::string auth = "Bearer " + rs_token(rsa_a(), claims());
     std::vector<std::future<result>> results;
+    results.reserve(24);
     for (int i = 0; i < 24; ++i) {
         results.push_back(asio::co_spawn(h.ioc, v.verify(auth), asio::use_future));
     }
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([this] { h.ioc.run(); });
     for (auto& t : threads) t.join();
     for (auto& f : results) {
@@ -824,11 +859,13 @@ TEST_F(JwksUrl, ConcurrentUnknownKidsShareOneRefresh) {
     server.set_delay(300ms);
     const std::string auth = "Bearer " + rs_token(rsa_b(), claims());
     std::vector<std::future<result>> results;
+    results.reserve(16);
     for (int i = 0; i < 16; ++i) {
         results.push_back(asio::co_spawn(h.ioc, v.verify(auth), asio::use_future));
     }
     h.ioc.restart();
     std::vector<std::thread> threads;
+    threads.reserve(4);
     for (int i = 0; i < 4; ++i) threads.emplace_back([this] { h.ioc.run(); });
     for (auto& t : threads) t.join();
     for (auto& f : results) {

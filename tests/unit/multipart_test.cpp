@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <string>
 
 namespace switchboard::http {
@@ -235,11 +237,36 @@ TEST(Multipart, LimitsThePartHeaders) {
         return "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\nX-Pad: " +
                std::string(size, 'p') + "\r\n\r\nA\r\n--XyZ--";
     };
-    const parsed fits = parse(form, with_header(7 * 1024));
+    const parsed fits = parse(form, with_header(std::size_t{7} * 1024));
     EXPECT_TRUE(fits.parts) << fits.error;
-    const parsed big = parse(form, with_header(9 * 1024));
+    const parsed big = parse(form, with_header(std::size_t{9} * 1024));
     ASSERT_FALSE(big.parts);
     EXPECT_EQ(big.error, "part headers too large");
+}
+
+TEST(Multipart, EveryTruncationIsAnErrorOrStaysInsideTheBody) {
+    const std::string content_type = read_data("multipart_curl.content-type");
+    const std::string full = read_data("multipart_curl.body");
+    const auto closing = full.rfind("\r\n--");  // the close delimiter's line break
+    int accepted = 0;
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        // a buffer of exactly n bytes, so a read past the end is caught by the sanitizers
+        const std::unique_ptr<char[]> copy(new char[n + 1]);
+        std::copy_n(full.data(), n, copy.get());
+        const std::string_view body(copy.get(), n);
+        const parsed p = parse(content_type, body);
+        if (!p.parts) {
+            EXPECT_FALSE(p.error.empty());
+            continue;
+        }
+        ++accepted;
+        for (const multipart_part& part : *p.parts) {
+            EXPECT_GE(part.data.data(), body.data());
+            EXPECT_LE(part.data.data() + part.data.size(), body.data() + body.size());
+        }
+    }
+    // only the truncations that keep the whole close delimiter ("--" included) parse
+    EXPECT_EQ(accepted, static_cast<int>(full.size() - (closing + 2 + 2 + 24 + 16 + 2)));
 }
 
 }  // namespace

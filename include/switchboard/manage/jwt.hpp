@@ -45,7 +45,7 @@ struct identity {
 
 enum class token_error {
     missing,                ///< no Authorization header, or not "Bearer <token>"
-    malformed,              ///< not three base64url parts of JSON
+    malformed,              ///< not three base64url parts of JSON objects, > 16 KiB, no exp
     unsupported_algorithm,  ///< none, or an alg that does not match any configured key
     unknown_key,            ///< kid not in the JWKS (after a refresh)
     bad_signature,
@@ -58,6 +58,9 @@ enum class token_error {
 
 std::string_view to_string(token_error e) noexcept;
 
+/// Lifetime: built at start-up, kept until no `verify` is in progress (a request waiting for a
+/// JWKS fetch is parked inside it). The JWKS URL is fetched by the first `verify` that needs it,
+/// not by the constructor.
 class token_verifier {
   public:
     /// `client` fetches `jwks_url`; it may be null when no URL is configured. Throws
@@ -67,7 +70,8 @@ class token_verifier {
     token_verifier(const token_verifier&) = delete;
     token_verifier& operator=(const token_verifier&) = delete;
 
-    /// Verifies the value of an Authorization header ("Bearer <token>").
+    /// Verifies the value of an Authorization header ("Bearer <token>"). The header is copied
+    /// when the returned awaitable starts, so it must live until it is awaited.
     boost::asio::awaitable<boost::system::result<identity, token_error>> verify(
         std::string_view authorization) const;
 
