@@ -188,6 +188,32 @@ test("a call is also the caller's through its workflow (workflowId filter)", asy
     expectStatus(await C.invoke(`calls/${cW}`, { method: "GET" }), 200);
 });
 
+test("cursor paging over calls with equal createdAt: every call exactly once", async () => {
+    const D = await user({ signer: "hs" });
+    const asst = (await D.invoke("assistants", { body: { name: "Busy line" } })).body;
+    const seeded = [];
+    for (let i = 0; i < 12; i++) {
+        const id = randomUUID();
+        seeded.push(id);
+        assert.equal((await webhook(adapted("02-status-update-queued.json", { callId: id, assistantId: asst.id, createdAt: T1 }))).status, 200);
+    }
+    const seen = [];
+    const sizes = [];
+    let cursor = null;
+    for (let page = 0; page < 10; page++) {
+        const q = cursor ? `calls?limit=5&cursor=${encodeURIComponent(cursor)}` : "calls?limit=5";
+        const r = await D.invoke(q, { method: "GET" });
+        expectStatus(r, 200, q);
+        seen.push(...callIds(r.body));
+        sizes.push(r.body.data.length);
+        cursor = r.body.nextCursor;
+        if (!cursor) break;
+    }
+    assert.deepEqual(sizes, [5, 5, 2]);
+    assert.equal(new Set(seen).size, 12, "no call twice");
+    assert.deepEqual([...seen].sort(), [...seeded].sort(), "every call once");
+});
+
 test("webhook endpoint refusals are documented too", async () => {
     const bad = await raw("POST", "/receive", { headers: { "content-type": "application/json", "x-vapi-secret": process.env.MANAGE_JS_WEBHOOK_SECRET }, body: "{not json" });
     expectError(bad, 400);

@@ -230,6 +230,25 @@ test("assistants: delete (REST and envelope) in Vapi and the mirror", async () =
     expectError(await A.invoke(`assistants/${a2.id}`, { method: "DELETE" }), 404, "deleted twice");
 });
 
+test("assistants: concurrent creates by two users (Promise.all) — all succeed, each sees only its own", async () => {
+    const C = await user({ signer: "rs1" });
+    const D = await user({ signer: "hs", perCallHeaders: true });
+    const [cs, ds] = await Promise.all([
+        Promise.all(Array.from({ length: 8 }, (_, i) => C.invoke("assistants", { body: { name: `C ${i}` } }))),
+        Promise.all(Array.from({ length: 8 }, (_, i) => D.invoke("assistants", { body: { action: "create", data: { name: `D ${i}` } } }))),
+    ]);
+    for (const r of [...cs, ...ds]) expectStatus(r, 201, "concurrent create");
+    const cl = (await C.invoke("assistants", { method: "GET" })).body;
+    const dl = (await D.invoke("assistants", { method: "GET" })).body;
+    assert.deepEqual(ids(cl).sort(), ids(cs.map((r) => r.body)).sort());
+    assert.deepEqual(ids(dl).sort(), ids(ds.map((r) => r.body)).sort());
+    assert.deepEqual(cl.map((a) => a.name).sort(), Array.from({ length: 8 }, (_, i) => `C ${i}`).sort());
+    const dels = await Promise.all(cl.map((a) => C.invoke(`assistants/${a.id}`, { method: "DELETE" })));
+    for (const r of dels) expectStatus(r, 200, "concurrent delete");
+    assert.deepEqual((await C.invoke("assistants", { method: "GET" })).body, []);
+    assert.equal((await D.invoke("assistants", { method: "GET" })).body.length, 8);
+});
+
 // ------------------------------------------------------------------ workflows
 
 const NODES = [
