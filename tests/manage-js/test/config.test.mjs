@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { cfg, checkResponse, assertNoViolations, hsToken, fake, randomUUID, sleep } from "../support/lib.mjs";
+import { cfg, checkResponse, assertNoViolations, hsToken, jwkToken, keyInfo, fake, randomUUID, sleep } from "../support/lib.mjs";
 
 const children = [];
 after(() => children.forEach((c) => c.kill("SIGTERM")));
@@ -82,4 +82,22 @@ test("Vapi refuses our API key, or cannot be reached → 502; nothing mirrored",
     assert.equal(u.status, 502, JSON.stringify(u.body));
     assert.deepEqual((await req(unreachable, "GET", "/functions/v1/knowledge-bases", { headers })).body, []);
     assert.ok(!(await fake.state()).assistants.some((a) => a.name === "Wrong key"));
+});
+
+test("SUPABASE_JWKS_FILE: ES256/RS256 tokens of the file's keys accepted; HS256 (no secret) and other keys refused", async () => {
+    const file = path.join(process.env.MANAGE_JS_WORK, "jwks-file.json");
+    fs.writeFileSync(file, JSON.stringify({ keys: [keyInfo.es1.publicJwk, keyInfo.rs1.publicJwk] }));
+    const base = await startBinary("jwksfile", { SUPABASE_JWKS_FILE: file, VAPI_API_KEY: cfg.fakeKey, VAPI_BASE_URL: cfg.fakeUrl });
+    const get = async (token) => req(base, "GET", "/functions/v1/assistants", { headers: { authorization: `Bearer ${token}` } });
+    for (const name of ["es1", "rs1"]) {
+        const r = await get(await jwkToken(name, randomUUID()));
+        assert.equal(r.status, 200, `${name}: ${JSON.stringify(r.body)}`);
+        assert.deepEqual(r.body, []);
+    }
+    for (const [what, token] of [["HS256 without a configured secret", await hsToken(randomUUID())],
+                                  ["a key not in the file", await jwkToken("rs2", randomUUID())],
+                                  ["the rogue key claiming kid rs1", await jwkToken("rogue", randomUUID())]]) {
+        const r = await get(token);
+        assert.equal(r.status, 401, `${what}: ${JSON.stringify(r.body)}`);
+    }
 });
