@@ -1,6 +1,7 @@
 // Vapi failures and Postgres failures seen through the management API: clear statuses, and no
 // half-created records (the mirror and the fake Vapi agree after every failure).
 #include "support/manage.hpp"
+#include "support/pg_cluster.hpp"
 #include "support/webhooks.hpp"
 
 #include <boost/json.hpp>
@@ -137,6 +138,34 @@ TEST(ManageVapiFaults, MirrorFailureIsCompensatedInVapi) {
     EXPECT_TRUE(fake_objects(m.fake(), "phoneNumbers").empty());
     EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers"), "0");
     EXPECT_EQ(metric_value(scrape_metrics(m.port()), "switchboard_manage_unreconciled"), 0.0);
+}
+
+TEST(ManageVapiFaults, PostgresStoppedBetweenVapiAndMirrorIsCompensated) {
+    pg_cluster pg;
+    ASSERT_TRUE(pg.started());
+    manage_service m({}, true, pg.url());
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("u");
+    auto before = m.call("POST", "assistants", t, R"({"name":"before"})");
+    ASSERT_EQ(before.status, 201u) << before.body;
+    ASSERT_TRUE(pg.stop());
+    auto r = m.call("POST", "assistants", t, R"({"name":"during"})");
+    EXPECT_EQ(r.status, 503u) << r.body;
+    EXPECT_EQ(count_requests(m.fake(), "POST", "/assistant"), 2u);  // it did reach Vapi
+    ASSERT_EQ(fake_objects(m.fake(), "assistants").size(), 1u);     // and was removed again
+    auto listed = m.call("GET", "assistants", t);
+    EXPECT_EQ(listed.status, 503u) << listed.body;
+    ASSERT_TRUE(pg.start());
+    // Back: the pool reconnects; the mirror and Vapi agree.
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (listed.status != 200 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(100ms);
+        listed = m.call("GET", "assistants", t);
+    }
+    ASSERT_EQ(listed.status, 200u) << listed.body;
+    ASSERT_EQ(json_of(listed).as_array().size(), 1u);
+    EXPECT_EQ(json_of(listed).as_array()[0].at("id"), json_of(before).at("id"));
+    EXPECT_EQ(fake_objects(m.fake(), "assistants")[0].at("id"), json_of(before).at("id"));
 }
 
 TEST(ManageVapiFaults, FailedCompensationIsReconciledInTheBackground) {

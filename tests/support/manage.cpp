@@ -51,7 +51,8 @@ std::string hs256_token(const std::string& sub, const std::string& secret,
     return hs256_sign(boost::json::serialize(claims), secret);
 }
 
-manage_service::manage_service(const env_list& extra, bool with_vapi_key) {
+manage_service::manage_service(const env_list& extra, bool with_vapi_key,
+                               const std::string& database_url) {
     env_list env = {
         {"SUPABASE_JWT_SECRET", k_jwt_secret},
         {"VAPI_BASE_URL", fake_.base_url()},
@@ -60,8 +61,8 @@ manage_service::manage_service(const env_list& extra, bool with_vapi_key) {
     };
     if (with_vapi_key) env.emplace_back("VAPI_API_KEY", fake_.api_key());
     for (const auto& e : extra) env.push_back(e);
-    svc_ = std::make_unique<service_process>(
-        service_process::options{.env = service_env(db_.url(), env)});
+    svc_ = std::make_unique<service_process>(service_process::options{
+        .env = service_env(database_url.empty() ? db_.url() : database_url, env)});
     client_ = std::make_unique<http_client>("127.0.0.1", svc_->port(), std::chrono::seconds(60));
 }
 

@@ -32,7 +32,9 @@ std::string base64url(std::string_view data);
 class manage_service {
   public:
     /// `extra` replaces or adds environment entries (after the management defaults).
-    explicit manage_service(const env_list& extra = {}, bool with_vapi_key = true);
+    /// `database_url`: another database than the scratch one (e.g. a pg_cluster's).
+    explicit manage_service(const env_list& extra = {}, bool with_vapi_key = true,
+                            const std::string& database_url = {});
 
     std::uint16_t port() const { return svc_->port(); }
     test_db& db() { return db_; }
