@@ -66,8 +66,13 @@ async function matchPath(pathname) {
 
 /// Every problem found in a response; the tests assert there are none after each request.
 export const violations = [];
-/// Every response seen (method, path, status) for the coverage summary.
+/// Every response seen (method, path template, status), appended to $MANAGE_JS_WORK/seen.jsonl
+/// when the test process ends; test/zz-coverage.test.mjs checks every documented operation ran.
 export const seen = [];
+process.on("exit", () => {
+    if (!process.env.MANAGE_JS_WORK || seen.length === 0) return;
+    fs.appendFileSync(path.join(process.env.MANAGE_JS_WORK, "seen.jsonl"), seen.map((x) => JSON.stringify(x)).join("\n") + "\n");
+});
 
 export async function checkResponse(method, url, status, headers, text) {
     const u = new URL(url);

@@ -290,6 +290,16 @@ test("workflows: list, get, update", async () => {
     const u2 = await A.invoke("workflows", { body: { action: "update", id: w2.id, data: { name: "Triage v2" } } });
     expectStatus(u2, 200);
     assert.equal(u2.body.name, "Triage v2");
+    const pg = await A.invoke(`workflows/${w2.id}`);
+    expectStatus(pg, 200, "POST workflows/<id> empty: get");
+    assert.equal(pg.body.name, "Triage v2");
+    const pu = await A.invoke(`workflows/${w2.id}`, { body: { name: "Triage v3" } });
+    expectStatus(pu, 200, "POST workflows/<id> with a payload: update");
+    assert.equal(pu.body.name, "Triage v3");
+    const put = await A.invoke(`workflows/${w2.id}`, { method: "PUT", body: { name: "Triage v4" } });
+    expectStatus(put, 200, "PUT workflows/<id>");
+    assert.equal(put.body.name, "Triage v4");
+    assert.equal((await fakeById("workflows", w2.id)).name, "Triage v4");
     assert.equal((await fakeById("workflows", w1.id)).name, "Booking v2");
 });
 

@@ -74,6 +74,16 @@ test("files: list (purpose filter), get, update name", async () => {
     expectStatus(u, 200);
     assert.equal(u.body.name, "prices-2026.csv");
     assert.equal((await fakeFile(f2.id)).name, "prices-2026.csv");
+    const pg = await A.invoke(`files/${f2.id}`);
+    expectStatus(pg, 200, "POST files/<id> empty: get");
+    assert.equal(pg.body.name, "prices-2026.csv");
+    const pu = await A.invoke(`files/${f2.id}`, { body: { name: "prices-v2.csv" } });
+    expectStatus(pu, 200, "POST files/<id> with a payload: update");
+    assert.equal(pu.body.name, "prices-v2.csv");
+    const put = await A.invoke(`files/${f2.id}`, { method: "PUT", body: { name: "prices-2026.csv" } });
+    expectStatus(put, 200, "PUT files/<id>");
+    assert.equal(put.body.name, "prices-2026.csv");
+    expectError(await A.invoke(`files/${f2.id}`, { method: "PATCH", body: { purpose: "assistant" } }), 400, "only name can be updated");
 });
 
 test("files: user B isolated", async () => {
@@ -155,6 +165,22 @@ test("knowledge bases: update (PATCH, action), delete (REST, action); files dele
     const u2 = await A.invoke("knowledge-bases", { body: { action: "update", id: kb2.id, data: { description: "2026 prices" } } });
     expectStatus(u2, 200);
     assert.equal(u2.body.description, "2026 prices");
+    const pg = await A.invoke(`knowledge-bases/${kb2.id}`);
+    expectStatus(pg, 200, "POST knowledge-bases/<id> empty: get");
+    assert.equal(pg.body.description, "2026 prices");
+    assert.ok(Array.isArray(pg.body.files), "get answers the knowledge base with its files");
+    const pu = await A.invoke(`knowledge-bases/${kb2.id}`, { body: { name: "Prices 2026" } });
+    expectStatus(pu, 200, "POST knowledge-bases/<id> with a payload: update");
+    assert.equal(pu.body.name, "Prices 2026");
+    const put = await A.invoke(`knowledge-bases/${kb2.id}`, { method: "PUT", body: { name: "Prices" } });
+    expectStatus(put, 200, "PUT knowledge-bases/<id>");
+    assert.equal(put.body.name, "Prices");
+    const at = await A.invoke(`knowledge-bases/${kb2.id}`, { body: { action: "attach", fileId: f2.id } });
+    expectStatus(at, 201, "POST knowledge-bases/<id> {action: attach}");
+    assert.equal(at.body.fileId, f2.id);
+    const dt = await A.invoke(`knowledge-bases/${kb2.id}`, { body: { action: "detach", fileId: f2.id } });
+    expectStatus(dt, 200, "POST knowledge-bases/<id> {action: detach}");
+    assert.equal(dt.body.fileId, f2.id);
     assert.equal((await fakeKb(kb1.id)).name, "Dental FAQ 2026");
     const d = await A.invoke(`knowledge-bases/${kb1.id}`, { method: "DELETE" });
     expectStatus(d, 200);

@@ -176,6 +176,9 @@ test("update: name (PATCH and action)", async () => {
     expectStatus(u, 200);
     assert.equal(u.body.name, "Support line");
     assert.equal((await fakeNumber(twilio.id)).name, "Support line");
+    const put = await A.invoke(`phone-numbers/${twilio.id}`, { method: "PUT", body: { name: "Support (PUT)" } });
+    expectStatus(put, 200, "PUT");
+    assert.equal(put.body.name, "Support (PUT)");
     const u2 = await A.invoke("phone-numbers", { body: { action: "update", id: twilio.id, data: { name: "Support" } } });
     expectStatus(u2, 200);
     assert.equal(u2.body.name, "Support");
