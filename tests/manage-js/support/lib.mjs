@@ -74,6 +74,27 @@ process.on("exit", () => {
     fs.appendFileSync(path.join(process.env.MANAGE_JS_WORK, "seen.jsonl"), seen.map((x) => JSON.stringify(x)).join("\n") + "\n");
 });
 
+/// A JSON request the API accepted (2xx) must match the operation's documented request body.
+async function checkRequest(method, url, status, init) {
+    if (status < 200 || status > 299 || typeof init.body !== "string" || init.body === "") return;
+    const u = new URL(url);
+    const tpl = await matchPath(u.pathname);
+    const op = tpl && (await spec()).paths[tpl][method.toLowerCase()];
+    const schema = op?.requestBody?.content?.["application/json"]?.schema;
+    if (!schema) return;
+    let body;
+    try {
+        body = JSON.parse(init.body);
+    } catch {
+        return; // a JSON text body sent as text/plain that the API did not take as JSON
+    }
+    const key = `request ${tpl} ${method}`;
+    if (!compiled.has(key)) compiled.set(key, ajv.compile(schema));
+    const validate = compiled.get(key);
+    if (!validate(body))
+        violations.push(`${method} ${u.pathname} → ${status}: the accepted request body is not described by openapi.yaml: ${ajv.errorsText(validate.errors, { separator: "; " }).slice(0, 400)} — body ${init.body.slice(0, 200)}`);
+}
+
 export async function checkResponse(method, url, status, headers, text) {
     const u = new URL(url);
     const where = `${method} ${u.pathname} → ${status}`;
@@ -116,6 +137,7 @@ export async function validatingFetch(input, init = {}) {
     if (url.startsWith(cfg.url)) {
         const text = await res.clone().text();
         await checkResponse(method, url, res.status, res.headers, text);
+        await checkRequest(method, url, res.status, init);
     }
     return res;
 }
