@@ -155,7 +155,12 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
     auto r = sql(s, k_list,
                  {c.owner, f[0], f[1], f[2], f[3], f[4], f[5], micros, after_id,
                   std::to_string(*limit + 1)});
-    if (!r) co_return r.error();
+    if (!r) {
+        api_error e = r.error();
+        if (e.status == http::status::bad_request)
+            e.message = "a time filter (createdAtGe, createdAtLt) is not valid: " + e.message;
+        co_return e;
+    }
     std::string body = "{\"data\":[";
     const std::size_t n = std::min(r->size(), static_cast<std::size_t>(*limit));
     for (std::size_t i = 0; i < n; ++i) {

@@ -34,7 +34,11 @@ api_error from_vapi(const vapi::rest_error& e) {
 
 api_error from_pg(const store::pg_error& e) {
     if (e.what == store::pg_error::kind::data) {
-        return {http::status::bad_request, "invalid value: " + e.message};
+        // Postgres' first line says what is wrong ("date/time field value out of range: …").
+        std::string first = e.message.substr(0, e.message.find('\n'));
+        if (first.starts_with("ERROR:")) first.erase(0, 6);
+        while (!first.empty() && first.front() == ' ') first.erase(0, 1);
+        return {http::status::bad_request, "invalid value: " + first};
     }
     return {http::status::service_unavailable, "the database is unavailable, try again later"};
 }
@@ -178,6 +182,11 @@ std::optional<api_error> check_time(const std::optional<std::string>& value,
         const char ch = v[i];
         ok = (ch >= '0' && ch <= '9') || ch == 'T' || ch == ':' || ch == '.' || ch == '+' ||
              ch == '-' || ch == 'Z' || ch == ' ';
+    }
+    if (ok) {
+        const int month = (v[5] - '0') * 10 + (v[6] - '0');
+        const int day = (v[8] - '0') * 10 + (v[9] - '0');
+        ok = month >= 1 && month <= 12 && day >= 1 && day <= 31;
     }
     if (!ok) {
         return bad_request(std::string(field) +

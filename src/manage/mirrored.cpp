@@ -245,7 +245,12 @@ asio::awaitable<outcome> list(services& s, const kind& k, call_context& c) {
     auto r = &k == &k_files
                  ? sql(s, k.list_sql, {c.owner, *lt, *gt, std::to_string(*limit), purpose})
                  : sql(s, k.list_sql, {c.owner, *lt, *gt, std::to_string(*limit)});
-    if (!r) co_return r.error();
+    if (!r) {
+        api_error e = r.error();
+        if (e.status == http::status::bad_request)
+            e.message = "a time filter (createdAtLt, createdAtGt) is not valid: " + e.message;
+        co_return e;
+    }
     std::string body = "[";
     for (const auto& row : *r) {
         if (body.size() > 1) body += ',';

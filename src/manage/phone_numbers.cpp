@@ -310,7 +310,12 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
     if (auto e = check_time(*lt, "createdAtLt")) co_return *e;
     if (auto e = check_time(*gt, "createdAtGt")) co_return *e;
     auto r = sql(s, k_list, {c.owner, *lt, *gt, std::to_string(*limit)});
-    if (!r) co_return r.error();
+    if (!r) {
+        api_error e = r.error();
+        if (e.status == http::status::bad_request)
+            e.message = "a time filter (createdAtLt, createdAtGt) is not valid: " + e.message;
+        co_return e;
+    }
     std::string body = "[";
     for (const auto& row : *r) {
         if (body.size() > 1) body += ',';

@@ -96,6 +96,9 @@ TEST(ManageCalls, ListsOnlyTheCallersCallsWithFiltersAndCursor) {
     ASSERT_EQ(ranged.status, 200u) << ranged.body;
     EXPECT_EQ(json_of(ranged).at("data").as_array().size(), 3u);  // a-2, a-3, a-4
     EXPECT_EQ(m.call("GET", "calls?createdAtGe=yesterday", a).status, 400u);
+    auto impossible = m.call("GET", "calls?createdAtLt=2026-02-30T00:00:00Z", a);
+    EXPECT_EQ(impossible.status, 400u) << impossible.body;
+    EXPECT_THAT(json_error_text(impossible.body).value_or(""), HasSubstr("createdAtLt"));
     EXPECT_EQ(m.call("GET", "calls?limit=201", a).status, 400u);
 
     // Bob sees only his call; Alice's call is 404 for him.
