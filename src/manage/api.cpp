@@ -397,7 +397,7 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
             if (r) {
                 ok = std::move(*r);
             } else {
-                failure = std::move(r.error());
+                failure = r.error();
             }
         }
     } catch (const std::exception& e) {

@@ -14,7 +14,7 @@ namespace switchboard::manage {
 namespace asio = boost::asio;
 
 struct reconciler::timer_holder {
-    explicit timer_holder(asio::any_io_executor ex) : timer(std::move(ex)) {}
+    explicit timer_holder(const asio::any_io_executor& ex) : timer(ex) {}
     asio::steady_timer timer;
 };
 
@@ -46,7 +46,7 @@ std::size_t reconciler::pending() const {
     return entries_.size();
 }
 
-void reconciler::start(asio::any_io_executor executor) {
+void reconciler::start(const asio::any_io_executor& executor) {
     timer_ = std::make_shared<timer_holder>(executor);
     asio::co_spawn(executor, loop(), asio::detached);
 }

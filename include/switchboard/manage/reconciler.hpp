@@ -35,7 +35,7 @@ class reconciler {
     void add(boost::beast::http::verb method, std::string path);
 
     /// Starts the retry loop on `executor`.
-    void start(boost::asio::any_io_executor executor);
+    void start(const boost::asio::any_io_executor& executor);
     /// Ends the retry loop (at its next wake-up at the latest). Entries left are logged.
     void stop();
 
