@@ -146,10 +146,13 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
     if (auto e = check_id(id, "phoneNumberId")) co_return *e;
     auto held = sql(s, "SELECT owner FROM phone_numbers WHERE id = $1", {id});
     if (!held) co_return held.error();
+    // Another caller's number answers exactly as a number that does not exist: a caller never
+    // learns that someone else holds it.
     if (!held->empty() && (*held)[0][0] && *(*held)[0][0] != c.owner) {
-        co_return api_error{http::status::conflict, "phone number " + id + " is already claimed"};
+        co_return not_found("phone number", id);
     }
     auto got = co_await vapi_call(s, verb::get, item_path(vapi::paths::phone_number, id));
+    if (!got && got.error().status == 404) co_return not_found("phone number", id);
     if (!got) co_return from_vapi(got.error());
     json::object patch = unroute_patch(*got);
     auto name = string_field(c.payload, "name");
@@ -175,9 +178,7 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
     auto m = sql(s, k_upsert,
                  {id, c.owner, json::serialize(number), r.assistant_id, r.workflow_id, r.squad_id});
     if (!m) co_return m.error();
-    if (m->empty()) {
-        co_return api_error{http::status::conflict, "phone number " + id + " is already claimed"};
-    }
+    if (m->empty()) co_return not_found("phone number", id);  // claimed meanwhile by another
     co_return raw_json((*m)[0][0].value_or("null"), true);
 }
 

@@ -154,15 +154,18 @@ TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
         EXPECT_EQ(p.at("server").at("url").as_string(), "https://switchboard.example/receive");
         EXPECT_EQ(p.at("name").as_string(), "Mine");
     }
-    // Claimed numbers disappear from search, for everyone; Bob cannot claim it again.
+    // Claimed numbers disappear from search, for everyone; Bob cannot claim it again,
+    // and cannot tell it from a number that does not exist.
     EXPECT_EQ(json_of(m.call("GET", "phone-numbers/search", b)).as_array().size(), 2u);
     auto again = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":")" + n3 + R"("})");
-    EXPECT_EQ(again.status, 409u) << again.body;
+    EXPECT_EQ(again.status, 404u) << again.body;  // as if it did not exist
+    EXPECT_THAT(again.body, HasSubstr("phone number " + n3 + " not found"));
     EXPECT_EQ(m.call("GET", "phone-numbers/" + n3, b).status, 404u);
     EXPECT_EQ(json_of(m.call("GET", "phone-numbers", b)).as_array().size(), 0u);
     EXPECT_EQ(json_of(m.call("GET", "phone-numbers", a)).as_array().size(), 1u);
     auto unknown = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":"does-not-exist"})");
     EXPECT_EQ(unknown.status, 404u) << unknown.body;
+    EXPECT_THAT(unknown.body, HasSubstr("phone number does-not-exist not found"));
     (void)n1;
 }
 
