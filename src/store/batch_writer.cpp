@@ -638,14 +638,15 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             }
             continue;
         }
-        // Fill the batch until it is full or its first event has waited long enough.
+        // Fill the batch until it is full or its first event has waited long enough. The writer
+        // sleeps through the wait and then takes what came, instead of waiting on the queue:
+        // that would wake it (a futex wake by the producer, a context switch) for every event.
         const auto deadline = clock::now() + cfg_.batch_max_delay;
         while (n < max_rows) {
+            n += queue_.try_pop_bulk(shard, token, batch.data() + n, max_rows - n);
             const auto now = clock::now();
-            if (now >= deadline) break;
-            n += queue_.pop_bulk(
-                shard, token, batch.data() + n, max_rows - n,
-                std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
+            if (n >= max_rows || now >= deadline) break;
+            std::this_thread::sleep_for(std::min<clock::duration>(deadline - now, k_linger_slice));
         }
         std::size_t bytes = 0;
         for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();

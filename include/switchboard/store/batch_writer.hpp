@@ -101,6 +101,8 @@ class batch_writer {
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
     std::chrono::steady_clock::time_point last_maintenance_{};
     static constexpr std::chrono::seconds k_idle_probe_interval{1};
+    /// While a batch fills, the writer checks the queue this often (it sleeps in between).
+    static constexpr std::chrono::microseconds k_linger_slice{500};
     std::chrono::steady_clock::time_point last_probe_{};
 };
 
