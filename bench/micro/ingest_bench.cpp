@@ -7,6 +7,7 @@
 #include "switchboard/ingest/event_queue.hpp"
 #include "switchboard/ingest/parse.hpp"
 #include "switchboard/store/array_encoder.hpp"
+#include "switchboard/store/binary_array.hpp"
 
 #include <array>
 
@@ -104,7 +105,7 @@ void queue_handoff(benchmark::State& state) {
 }
 BENCHMARK(queue_handoff)->Arg(1)->Arg(64)->Arg(512);
 
-// Batch encoding: the writer sends each column of a batch as one array literal.
+// Batch encoding as text array literals (what the writer sent before session 3).
 void batch_encode(benchmark::State& state) {
     const std::string body = example("10-conversation-update.json");
     ingest::event ev;
@@ -127,6 +128,34 @@ void batch_encode(benchmark::State& state) {
                             static_cast<std::int64_t>(ev.skeleton.size()));
 }
 BENCHMARK(batch_encode);
+
+// The same columns in binary array format (what the writer sends since session 3).
+void batch_encode_binary(benchmark::State& state) {
+    const std::string body = example("10-conversation-update.json");
+    ingest::event ev;
+    ev.body = body;
+    (void)ingest::parse_webhook(body, ev);
+    using store::pg_elem;
+    std::array<store::binary_array, 5> cols = {
+        store::binary_array(pg_elem::text), store::binary_array(pg_elem::int8),
+        store::binary_array(pg_elem::text), store::binary_array(pg_elem::text),
+        store::binary_array(pg_elem::text)};
+    for (auto _ : state) {
+        for (auto& c : cols) c.clear();
+        for (int i = 0; i < 512; ++i) {
+            cols[0].text(ev.call_id);
+            cols[1].integer(*ev.timestamp_ms);
+            cols[2].text(ev.dedupe_key);
+            cols[3].text(ev.type_name);
+            cols[4].text(ev.skeleton);
+        }
+        for (auto& c : cols) benchmark::DoNotOptimize(c.finish());
+    }
+    state.SetItemsProcessed(state.iterations() * 512);
+    state.SetBytesProcessed(state.iterations() * 512 *
+                            static_cast<std::int64_t>(ev.skeleton.size()));
+}
+BENCHMARK(batch_encode_binary);
 
 }  // namespace
 

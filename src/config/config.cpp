@@ -81,7 +81,7 @@ const option_spec k_options[] = {
     {"queue-max-bytes", "268435456", "Bytes of admitted, uncommitted events; beyond it 503."},
     {"ack-timeout-ms", "5000", "Longest a webhook waits for its commit before it is answered 503."},
     {"retry-after-s", "1", "Retry-After value sent with 503."},
-    {"writers", "4", "Batch writer threads, one Postgres connection each."},
+    {"writers", "2", "Batch writer threads, one Postgres connection each."},
     {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
     {"batch-max-delay-us", "2000",
      "...or when its oldest event has waited this long (microseconds)."},

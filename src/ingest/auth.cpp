@@ -4,6 +4,7 @@
 #include <boost/beast/core/string.hpp>
 
 #include <charconv>
+#include <memory>
 
 namespace switchboard::ingest {
 namespace {
@@ -11,7 +12,17 @@ namespace {
 std::string sha256(std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+    // Per request: the algorithm fetched once and one context per thread. EVP_Digest with
+    // EVP_sha256() fetches the algorithm and allocates a context on every call (OpenSSL 3),
+    // several times the cost of hashing a short secret.
+    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
+        EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+    if (md == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
+        EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
+    }
     return {reinterpret_cast<char*>(out), len};
 }
 

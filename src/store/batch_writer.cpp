@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <thread>
 #include <unordered_map>
 
@@ -16,9 +17,10 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // Each batch is five prepared statements sent in one pipeline (one round trip, one implicit
-// transaction committed at its Sync). Every column of the batch is one array parameter, unnested
-// server-side. Rows are inserted in key order so that concurrent writers take row locks in the
-// same order.
+// transaction committed at its Sync). Every column of the batch is one array parameter in binary
+// format (store/binary_array), unnested server-side; the element type each encoder sends must be
+// the one declared here (the constructor sets them). Rows are inserted in key order so that
+// concurrent writers take row locks in the same order.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id,
                          skeleton, refs, received_bytes)
@@ -247,7 +249,19 @@ store_metrics::store_metrics(metrics::registry& reg)
 
 batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest::event_queue& queue,
                            store_metrics& metrics)
-    : id_(id), cfg_(cfg), queue_(queue), metrics_(metrics) {}
+    : id_(id), cfg_(cfg), queue_(queue), metrics_(metrics) {
+    // The element types of the statements' array parameters, column by column.
+    auto types = [](auto& cols, std::initializer_list<pg_elem> t) {
+        std::size_t i = 0;
+        for (pg_elem e : t) cols[i++].reset(e);
+    };
+    using enum pg_elem;
+    types(event_cols_, {text, int8, text, text, int8, int8, text, text, text, int4});
+    types(blob_cols_, {text, uuid, text});
+    types(node_cols_, {text, uuid, uuid, int4, text});
+    types(call_cols_, {text, text, int2, int8, int8, text});  // the facts are text
+    types(conv_cols_, {text, uuid, int8});
+}
 
 bool batch_writer::connect(std::string& error) {
     auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
@@ -312,19 +326,34 @@ bool batch_writer::reconnect_with_backoff() {
 
 void batch_writer::complete(std::span<ingest::event> events, ingest::ack_status status,
                             const std::string& detail) {
+    // One post for the whole batch (ack_slot::complete_all), not one wake-up per event.
+    std::vector<std::shared_ptr<ingest::ack_slot>> slots;
+    slots.reserve(events.size());
     for (auto& ev : events) {
-        if (ev.ack) ev.ack->complete(status, detail);
-        ev.ack.reset();
+        if (ev.ack) slots.push_back(std::move(ev.ack));
     }
+    ingest::ack_slot::complete_all(std::move(slots), status, detail);
 }
 
-bool batch_writer::remember(const std::string& call_id, const ingest::digest& hash) {
-    std::string key;
-    key.reserve(call_id.size() + 17);
-    key.append(call_id).append(1, '\0').append(reinterpret_cast<const char*>(hash.data()),
-                                               hash.size());
-    if (stored_parts_.count(key) != 0u) return false;
-    return batch_parts_.insert(std::move(key)).second;
+std::size_t batch_writer::part_key_hash::operator()(const part_key& k) const noexcept {
+    // The part hash is already uniform: its first eight bytes, mixed with the call's number.
+    std::uint64_t h = 0;
+    std::memcpy(&h, k.hash.data(), sizeof h);
+    return static_cast<std::size_t>(h ^ (static_cast<std::uint64_t>(k.call) * 0x9e3779b97f4a7c15u));
+}
+
+std::uint32_t batch_writer::call_number(const std::string& call_id) {
+    if (auto it = call_numbers_.find(std::string_view(call_id)); it != call_numbers_.end())
+        return it->second;
+    const auto n = static_cast<std::uint32_t>(call_numbers_.size());
+    call_numbers_.emplace(call_id, n);
+    return n;
+}
+
+bool batch_writer::remember(std::uint32_t call, const ingest::digest& hash) {
+    const part_key key{call, hash};
+    if (stored_parts_.contains(key)) return false;
+    return batch_parts_.insert(key).second;
 }
 
 void batch_writer::encode(std::span<ingest::event> events) {
@@ -337,6 +366,12 @@ void batch_writer::encode(std::span<ingest::event> events) {
     clear(call_cols_);
     clear(conv_cols_);
     batch_parts_.clear();
+    // Both sets are bounded; forgetting only costs a redundant ON CONFLICT DO NOTHING. The call
+    // numbers are forgotten together with the parts that use them.
+    if (call_numbers_.size() > k_max_remembered_calls) {
+        call_numbers_.clear();
+        stored_parts_.clear();
+    }
     std::vector<call_row> calls;
     std::unordered_map<std::string_view, std::size_t> index;
     auto& e = event_cols_;
@@ -354,20 +389,22 @@ void batch_writer::encode(std::span<ingest::event> events) {
 
         // The repeated parts: only those not already committed for this call (by this writer)
         // and not already in this batch.
+        const std::uint32_t call =
+            ev.blobs.empty() && ev.nodes.empty() ? 0 : call_number(ev.call_id);
         for (const auto& blob : ev.blobs) {
-            if (!remember(ev.call_id, blob.hash)) continue;
+            if (!remember(call, blob.hash)) continue;
             blob_cols_[0].text(ev.call_id);
-            blob_cols_[1].text(ingest::to_uuid(blob.hash));
+            blob_cols_[1].uuid(blob.hash);
             blob_cols_[2].text(ev.text(blob.text));
         }
         for (const auto& node : ev.nodes) {
-            if (!remember(ev.call_id, node.node)) continue;
+            if (!remember(call, node.node)) continue;
             node_cols_[0].text(ev.call_id);
-            node_cols_[1].text(ingest::to_uuid(node.node));
+            node_cols_[1].uuid(node.node);
             if (node.position == 0) {
                 node_cols_[2].null();
             } else {
-                node_cols_[2].text(ingest::to_uuid(node.parent));
+                node_cols_[2].uuid(node.parent);
             }
             node_cols_[3].integer(node.position);
             node_cols_[4].text(ev.text(node.item));
@@ -426,7 +463,7 @@ void batch_writer::encode(std::span<ingest::event> events) {
             if (row.conv->empty) {
                 conv_cols_[1].null();
             } else {
-                conv_cols_[1].text(ingest::to_uuid(row.conv->hash));
+                conv_cols_[1].uuid(row.conv->hash);
             }
             conv_cols_[2].integer(row.conv_rank);
         }
@@ -437,26 +474,44 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
     encode(events);
     inserted = 0;
     static_assert(std::tuple_size_v<decltype(call_cols_)> == k_call_columns + fact_count);
-    std::array<const char*, std::tuple_size_v<decltype(event_cols_)>> event_params;
-    std::array<const char*, std::tuple_size_v<decltype(blob_cols_)>> blob_params;
-    std::array<const char*, std::tuple_size_v<decltype(node_cols_)>> node_params;
-    std::array<const char*, std::tuple_size_v<decltype(call_cols_)>> call_params;
-    std::array<const char*, std::tuple_size_v<decltype(conv_cols_)>> conv_params;
-    auto fill = [](auto& params, auto& cols) {
-        for (std::size_t i = 0; i < params.size(); ++i) params[i] = cols[i].finish();
+    // Every parameter is a binary array: values, lengths, formats side by side.
+    constexpr std::size_t k_max_params = std::tuple_size_v<decltype(call_cols_)>;
+    static constexpr auto k_binary = [] {
+        std::array<int, k_max_params> f{};
+        f.fill(1);
+        return f;
+    }();
+    struct params {
+        std::array<const char*, k_max_params> values{};
+        std::array<int, k_max_params> lengths{};
+        std::size_t n = 0;
     };
-    fill(event_params, event_cols_);
-    fill(blob_params, blob_cols_);
-    fill(node_params, node_cols_);
-    fill(call_params, call_cols_);
-    fill(conv_params, conv_cols_);
-    std::vector<pg_connection::pipelined> queries;
-    queries.push_back({"sb_events", event_params});
-    if (blob_cols_[0].size() != 0) queries.push_back({"sb_blobs", blob_params});
-    if (node_cols_[0].size() != 0) queries.push_back({"sb_nodes", node_params});
-    if (call_cols_[0].size() != 0) queries.push_back({"sb_calls", call_params});
-    if (conv_cols_[0].size() != 0) queries.push_back({"sb_conversations", conv_params});
-    auto e = conn_.run_pipeline(queries, &inserted);
+    auto fill = [](params& p, auto& cols) {
+        p.n = cols.size();
+        for (std::size_t i = 0; i < p.n; ++i) {
+            const std::string_view v = cols[i].finish();
+            p.values[i] = v.data();
+            p.lengths[i] = static_cast<int>(v.size());
+        }
+    };
+    std::array<params, 5> p;
+    fill(p[0], event_cols_);
+    fill(p[1], blob_cols_);
+    fill(p[2], node_cols_);
+    fill(p[3], call_cols_);
+    fill(p[4], conv_cols_);
+    std::array<pg_connection::pipelined, 5> queries;
+    std::size_t nq = 0;
+    auto add = [&](const char* name, const params& x) {
+        queries[nq++] = {name, std::span(x.values.data(), x.n), std::span(x.lengths.data(), x.n),
+                         std::span(k_binary.data(), x.n)};
+    };
+    add("sb_events", p[0]);
+    if (blob_cols_[0].size() != 0) add("sb_blobs", p[1]);
+    if (node_cols_[0].size() != 0) add("sb_nodes", p[2]);
+    if (call_cols_[0].size() != 0) add("sb_calls", p[3]);
+    if (conv_cols_[0].size() != 0) add("sb_conversations", p[4]);
+    auto e = conn_.run_pipeline(std::span(queries.data(), nq), &inserted);
     if (!e) {
         // Committed: these parts need not be sent again. The set is bounded; forgetting only
         // costs a redundant ON CONFLICT DO NOTHING.
@@ -583,14 +638,15 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             }
             continue;
         }
-        // Fill the batch until it is full or its first event has waited long enough.
+        // Fill the batch until it is full or its first event has waited long enough. The writer
+        // sleeps through the wait and then takes what came, instead of waiting on the queue:
+        // that would wake it (a futex wake by the producer, a context switch) for every event.
         const auto deadline = clock::now() + cfg_.batch_max_delay;
         while (n < max_rows) {
+            n += queue_.try_pop_bulk(shard, token, batch.data() + n, max_rows - n);
             const auto now = clock::now();
-            if (now >= deadline) break;
-            n += queue_.pop_bulk(
-                shard, token, batch.data() + n, max_rows - n,
-                std::chrono::duration_cast<std::chrono::microseconds>(deadline - now));
+            if (n >= max_rows || now >= deadline) break;
+            std::this_thread::sleep_for(std::min<clock::duration>(deadline - now, k_linger_slice));
         }
         std::size_t bytes = 0;
         for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();

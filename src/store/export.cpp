@@ -29,9 +29,28 @@ json::value array_from(const std::string& head, const call_parts& parts) {
 
 }  // namespace
 
+namespace {
+/// `"xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"` (quoted), as ingest::to_uuid without a string of its
+/// own.
+void append_uuid(std::string& out, const ingest::digest& d) {
+    static constexpr char k_hex[] = "0123456789abcdef";
+    char buf[38];
+    std::size_t n = 0;
+    buf[n++] = '"';
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) buf[n++] = '-';
+        buf[n++] = k_hex[d[i] >> 4];
+        buf[n++] = k_hex[d[i] & 15];
+    }
+    buf[n++] = '"';
+    out.append(buf, n);
+}
+}  // namespace
+
 std::string refs_json(const ingest::event& ev) {
     if (ev.refs.empty()) return {};
     std::string out = "{";
+    out.reserve(2 + ev.refs.size() * 72);
     for (const auto& ref : ev.refs) {
         if (out.size() > 1) out += ',';
         out += '"';
@@ -40,9 +59,7 @@ std::string refs_json(const ingest::event& ev) {
         if (ref.is_array && ref.empty) {
             out += "null";
         } else {
-            out += '"';
-            out += ingest::to_uuid(ref.hash);
-            out += '"';
+            append_uuid(out, ref.hash);
         }
     }
     out += '}';

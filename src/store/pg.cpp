@@ -129,7 +129,8 @@ std::optional<pg_error> pg_connection::run_pipeline(std::span<const pipelined> q
     std::size_t sent = 0;
     for (const auto& q : queries) {
         if (PQsendQueryPrepared(c, q.statement, static_cast<int>(q.params.size()), q.params.data(),
-                                nullptr, nullptr, 0) != 1) {
+                                q.lengths.empty() ? nullptr : q.lengths.data(),
+                                q.formats.empty() ? nullptr : q.formats.data(), 0) != 1) {
             first_error = error_from(nullptr);
             break;
         }

@@ -71,7 +71,7 @@ struct queue_config {
 
 struct store_config {
     std::string database_url;
-    unsigned writers = 4;
+    unsigned writers = 2;
     std::size_t batch_max_rows = 512;
     std::chrono::microseconds batch_max_delay{2'000};
     std::chrono::seconds connect_timeout{5};

@@ -70,7 +70,12 @@ class event_queue {
 
   private:
     config::queue_config cfg_;
-    using shard_queue = moodycamel::BlockingConcurrentQueue<event>;
+    /// A waiting writer spins this often before it sleeps (moodycamel's default is 10,000:
+    /// on two cores shared with the I/O threads and Postgres, spinning only takes their CPU).
+    struct traits : moodycamel::ConcurrentQueueDefaultTraits {
+        static const int MAX_SEMA_SPINS = 100;
+    };
+    using shard_queue = moodycamel::BlockingConcurrentQueue<event, traits>;
     std::vector<std::unique_ptr<shard_queue>> shards_;
 
     std::atomic<std::size_t> depth_{0};

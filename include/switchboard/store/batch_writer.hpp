@@ -10,7 +10,7 @@
 
 #include "switchboard/config/config.hpp"
 #include "switchboard/ingest/event_queue.hpp"
-#include "switchboard/store/array_encoder.hpp"
+#include "switchboard/store/binary_array.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
 
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -64,22 +65,44 @@ class batch_writer {
     std::atomic<bool> connected_{false};
     /// Records that this batch carries (call, part); false when it is already stored or in the
     /// batch, so the part is not sent again.
-    bool remember(const std::string& call_id, const ingest::digest& hash);
+    bool remember(std::uint32_t call, const ingest::digest& hash);
+    /// A small number standing for `call_id` in the sets below (no string per lookup).
+    std::uint32_t call_number(const std::string& call_id);
 
-    // The batch's columns, one array parameter each (see batch_writer.cpp for the statements).
-    std::array<array_encoder, 10> event_cols_;
-    std::array<array_encoder, 3> blob_cols_;
-    std::array<array_encoder, 5> node_cols_;
-    std::array<array_encoder, 6 + ingest::fact_count> call_cols_;
-    std::array<array_encoder, 3> conv_cols_;
+    // The batch's columns, one binary array parameter each (see batch_writer.cpp for the
+    // statements and the element type of each column).
+    std::array<binary_array, 10> event_cols_;
+    std::array<binary_array, 3> blob_cols_;
+    std::array<binary_array, 5> node_cols_;
+    std::array<binary_array, 6 + ingest::fact_count> call_cols_;
+    std::array<binary_array, 3> conv_cols_;
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
-    std::unordered_set<std::string> stored_parts_;  ///< committed (call id, part hash)
-    std::unordered_set<std::string> batch_parts_;   ///< in the batch being written
+    static constexpr std::size_t k_max_remembered_calls = 1u << 16;
+    /// A part of one call: the call's number (call_numbers_) and the part's content hash.
+    struct part_key {
+        std::uint32_t call;
+        ingest::digest hash;
+        bool operator==(const part_key&) const = default;
+    };
+    struct part_key_hash {
+        std::size_t operator()(const part_key& k) const noexcept;
+    };
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> call_numbers_;
+    std::unordered_set<part_key, part_key_hash> stored_parts_;  ///< committed
+    std::unordered_set<part_key, part_key_hash> batch_parts_;   ///< in the batch being written
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
     std::chrono::steady_clock::time_point last_maintenance_{};
     static constexpr std::chrono::seconds k_idle_probe_interval{1};
+    /// While a batch fills, the writer checks the queue this often (it sleeps in between).
+    static constexpr std::chrono::microseconds k_linger_slice{500};
     std::chrono::steady_clock::time_point last_probe_{};
 };
 

@@ -60,10 +60,13 @@ class pg_connection {
     /// Prepares the named statement `sql` (extended protocol) for `run_pipeline`.
     std::optional<pg_error> prepare(const char* name, const char* sql);
 
-    /// A prepared statement and its parameters (text format, NUL-terminated).
+    /// A prepared statement and its parameters: text format and NUL-terminated when `lengths`
+    /// and `formats` are empty, else as PQsendQueryPrepared takes them (1: binary).
     struct pipelined {
         const char* statement;
         std::span<const char* const> params;
+        std::span<const int> lengths = {};
+        std::span<const int> formats = {};
     };
 
     /// Sends `queries` as one pipeline ending with a Sync: one round trip, and one implicit

@@ -1,0 +1,61 @@
+#pragma once
+/// Builds one one-dimensional Postgres array in binary format (the format of `array_send`) into
+/// a reusable buffer. The batch writer sends each column of a batch as one such array parameter
+/// of a prepared statement and unnests it server-side: Postgres copies the elements instead of
+/// parsing a text literal (`array_in`), and integers and uuids are not formatted and parsed.
+///
+/// The element type is fixed per encoder and must be the element type of the parameter's
+/// declared type in the statement (`$1::text[]` → text), or Postgres refuses the parameter.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace switchboard::store {
+
+/// Element types used by the writer (their fixed OIDs, pg_type.dat).
+enum class pg_elem : std::uint32_t {
+    int2 = 21,
+    int4 = 23,
+    int8 = 20,
+    text = 25,
+    uuid = 2950,
+};
+
+class binary_array {
+  public:
+    explicit binary_array(pg_elem type = pg_elem::text);
+
+    /// Sets the element type; clears the array.
+    void reset(pg_elem type);
+
+    /// A text element, sent as is (valid UTF-8 without NUL bytes, as Postgres requires of text).
+    void text(std::string_view value);
+    /// Empty strings become NULL.
+    void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
+    /// An integer element of the encoder's type (int2, int4 or int8).
+    void integer(std::int64_t value);
+    void integer(const std::optional<std::int64_t>& value) { value ? integer(*value) : null(); }
+    /// A uuid element: its 16 bytes.
+    void uuid(std::span<const std::uint8_t, 16> bytes);
+    void null();
+
+    /// The parameter's bytes (valid until the next change).
+    std::string_view finish();
+    void clear();
+    std::size_t size() const noexcept { return count_; }
+    pg_elem type() const noexcept { return type_; }
+
+  private:
+    void put32(std::uint32_t v);
+    void patch32(std::size_t at, std::uint32_t v);
+
+    pg_elem type_;
+    std::string buffer_;
+    std::uint32_t count_ = 0;
+    bool nulls_ = false;
+};
+
+}  // namespace switchboard::store

@@ -1,0 +1,73 @@
+#include "switchboard/store/binary_array.hpp"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace switchboard::store {
+namespace {
+
+std::string be32(std::uint32_t v) {
+    return {static_cast<char>(v >> 24), static_cast<char>(v >> 16), static_cast<char>(v >> 8),
+            static_cast<char>(v)};
+}
+
+std::string header(std::uint32_t flags, pg_elem type, std::uint32_t n) {
+    return be32(1) + be32(flags) + be32(static_cast<std::uint32_t>(type)) + be32(n) + be32(1);
+}
+
+TEST(BinaryArray, EmptyArrayIsOneDimensionOfLengthZero) {
+    binary_array a(pg_elem::text);
+    EXPECT_EQ(a.finish(), header(0, pg_elem::text, 0));
+    EXPECT_EQ(a.size(), 0u);
+}
+
+TEST(BinaryArray, TextElementsAreSentAsIsWithTheirLength) {
+    binary_array a(pg_elem::text);
+    a.text(R"({"q":"a\"b\\c"})");
+    a.text("");
+    a.text_or_null("");
+    const std::string body = R"({"q":"a\"b\\c"})";
+    EXPECT_EQ(a.finish(), header(1, pg_elem::text, 3) +
+                              be32(static_cast<std::uint32_t>(body.size())) + body + be32(0) +
+                              be32(0xffffffffu));
+    EXPECT_EQ(a.size(), 3u);
+}
+
+TEST(BinaryArray, IntegersTakeTheWidthOfTheElementType) {
+    binary_array i8(pg_elem::int8), i4(pg_elem::int4), i2(pg_elem::int2);
+    i8.integer(-2);
+    i8.integer(std::optional<std::int64_t>{});
+    i4.integer(0x01020304);
+    i2.integer(-1);
+    EXPECT_EQ(i8.finish(), header(1, pg_elem::int8, 2) + be32(8) + std::string(7, '\xff') + "\xfe" +
+                               be32(0xffffffffu));
+    EXPECT_EQ(i4.finish(), header(0, pg_elem::int4, 1) + be32(4) + "\x01\x02\x03\x04");
+    EXPECT_EQ(i2.finish(), header(0, pg_elem::int2, 1) + be32(2) + "\xff\xff");
+}
+
+TEST(BinaryArray, UuidIsItsSixteenBytes) {
+    binary_array a(pg_elem::uuid);
+    std::array<std::uint8_t, 16> d{};
+    for (std::size_t i = 0; i < d.size(); ++i) d[i] = static_cast<std::uint8_t>(i * 17);
+    a.uuid(d);
+    EXPECT_EQ(a.finish(), header(0, pg_elem::uuid, 1) + be32(16) +
+                              std::string(reinterpret_cast<const char*>(d.data()), d.size()));
+}
+
+TEST(BinaryArray, ClearKeepsTheTypeAndFinishCanBeRepeated) {
+    binary_array a(pg_elem::int4);
+    a.null();
+    a.clear();
+    a.integer(7);
+    EXPECT_EQ(a.finish(), a.finish());
+    EXPECT_EQ(a.finish(), header(0, pg_elem::int4, 1) + be32(4) + be32(7));
+    a.reset(pg_elem::text);
+    EXPECT_EQ(a.type(), pg_elem::text);
+    EXPECT_EQ(a.finish(), header(0, pg_elem::text, 0));
+}
+
+}  // namespace
+}  // namespace switchboard::store
