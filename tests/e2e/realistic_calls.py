@@ -269,10 +269,18 @@ class Call:
             else:
                 self.add(final_type, {"role": "user", "transcriptType": "final",
                                       "transcript": user})
+            if rng.random() < 0.3:  # custom endpointing: asked on every new transcript
+                self.add("call.endpointing.request",
+                         {"messages": list(self.conversation),
+                          "messagesOpenAIFormatted": list(self.openai)})
             t_user = self.tick()
             self.add("speech-update", {"status": "stopped", "role": "user", "turn": turn})
             self.item("user", user, t_user, 1800)
             self.conversation_update(with_artifact=nf and rng.random() < 0.3)
+            if rng.random() < 0.2:  # a custom knowledge base
+                self.add("knowledge-base-request",
+                         {"messages": list(self.conversation),
+                          "messagesOpenAIFormatted": list(self.openai)})
             if rng.random() < 0.5:
                 self.tool_turn(turn, tool_no)
                 tool_no += 1
@@ -289,6 +297,7 @@ class Call:
         transferred = self.phone() and rng.random() < 0.3
         self.destination = None
         if transferred:
+            self.add("transfer-destination-request", {})
             dest = {"type": "number", "number": "+14155550199", "message": "Transferring you now"}
             if rng.random() < 0.5:
                 self.add("phone-call-control", {"request": "forward", "destination": dest})
@@ -297,6 +306,7 @@ class Call:
             self.add("status-update", {"status": "forwarding", "destination": dest})
             self.destination = dest
         elif self.mode == "squad":
+            self.add("handoff-destination-request", {"parameters": {"destination": "Billing"}})
             self.add("transfer-update", {"destination": {"type": "assistant",
                                                          "assistantName": "Billing"},
                                          "toAssistant": {"name": "Billing"},
@@ -444,6 +454,11 @@ class Call:
         else:
             self.messages.append(eocr)
             status_msg()
+        if nf and rng.random() < 0.3:
+            self.add("call.artifact.upload",
+                     {"artifacts": [{"type": "recording-mono", "success": True},
+                                    {"type": "end-of-call-report", "success": True}]},
+                     ts=report_ts + 5000)
 
     def event_times(self):
         for m in self.messages:
@@ -530,7 +545,8 @@ def cmd_conform(seed, out):
     n = 0
     known = {"assistant-request", "status-update", "speech-update", "transcript",
              "conversation-update", "tool-calls", "end-of-call-report", "transfer-update",
-             "phone-call-control"}
+             "phone-call-control", "knowledge-base-request", "call.endpointing.request",
+             "transfer-destination-request", "handoff-destination-request"}
     for c in calls:
         for m in c.messages:
             msg = json.loads(m["body"])["message"]

@@ -236,6 +236,44 @@ TEST(RealisticCalls, OnceTwiceShuffledAndConcurrentGiveTheSameRowsAndTheFactsOfT
     if (!HasFailure()) fs::remove_all(root);
 }
 
+// Postgres cannot hold U+0000: the message is stored escaped (U+FDD0 U+FDD1) and exported as
+// posted, not refused (a refused webhook is a lost message: Vapi does not retry by default).
+TEST(RealisticCalls, NulIsStoredAndExportedAsPosted) {
+    test_db db;
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0u);
+    http_client client("127.0.0.1", svc.port());
+    const std::string transcript =
+        R"({"message":{"type":"transcript","timestamp":1764547200000,"role":"user",)"
+        R"("transcriptType":"final","transcript":"a\u0000b \\u0000 \ufdd0","call":{"id":"nul-call"}}})";
+    const std::string update =
+        R"({"message":{"type":"conversation-update","timestamp":1764547200100,"call":{"id":"nul-call"},)"
+        R"("messages":[{"role":"user","message":"x\u0000y","time":1764547200000}],)"
+        R"("messagesOpenAIFormatted":[{"role":"user","content":"x\u0000y"}]}})";
+    for (const auto* body : {&transcript, &update, &transcript}) {
+        const auto reply = client.post("/receive", *body, secret_headers());
+        EXPECT_EQ(reply.status, 200u) << reply.body;
+    }
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events WHERE call_id = 'nul-call'"), "2");
+    EXPECT_EQ(db.scalar("SELECT transcript FROM call_transcripts WHERE call_id = 'nul-call'"),
+              "a\uFDD0\uFDD1b \\u0000 \uFDD0\uFDD0");
+    EXPECT_EQ(db.scalar("SELECT message FROM call_messages WHERE call_id = 'nul-call'"),
+              "x\uFDD0\uFDD1y");
+    auto [code, output] = run_binary({"export-call", "nul-call"}, {{"DATABASE_URL", db.url()}});
+    ASSERT_EQ(code, 0) << output;
+    std::vector<boost::json::value> exported;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line.front() == '{') exported.push_back(boost::json::parse(line));
+    }
+    ASSERT_EQ(exported.size(), 2u) << output;
+    EXPECT_EQ(exported[0], boost::json::parse(transcript).at("message"));
+    EXPECT_EQ(exported[1], boost::json::parse(update).at("message"));
+    EXPECT_EQ(exported[0].at("transcript").as_string(),
+              std::string_view("a\0b \\u0000 \uFDD0", 14));
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 TEST(RealisticCalls, ConformantBodiesMatchTheSdkTypes) {
     const fs::path dir =
         fs::temp_directory_path() / ("sb-realistic-conform-" + std::to_string(::getpid()));
