@@ -636,7 +636,9 @@ std::optional<std::int64_t> micros_fact(const call_facts& f, fact which) {
 }
 
 /// (priority, Vapi timestamp, hash of the dedupe key) packed into 63 bits; see call_facts::rank.
-std::int64_t rank_of(const event& ev) {
+/// `length`: for a message carrying the conversation, its item count (+1), which breaks ties of
+/// timestamp instead of the hash: of two updates in one millisecond the longer one is the later.
+std::int64_t rank_of(const event& ev, std::int64_t length) {
     const bool report = ev.type == vapi::message_type::end_of_call_report;
     const std::int64_t priority = report ? 2 : 1;
     constexpr std::int64_t max_ms = (std::int64_t{1} << 42) - 1;  // year 2109
@@ -644,8 +646,11 @@ std::int64_t rank_of(const event& ev) {
     // the same in every delivery, so its rank (kept in calls.fact_ranks) does not move.
     const std::int64_t ms =
         std::clamp<std::int64_t>(report ? ev.sent_at_ms : ev.timestamp_ms.value_or(0), 0, max_ms);
-    const std::int64_t low = static_cast<std::int64_t>(
-        XXH3_64bits(ev.dedupe_key.data(), ev.dedupe_key.size()) & ((1u << 19) - 1));
+    constexpr std::int64_t low_mask = (1 << 19) - 1;
+    const std::int64_t low =
+        length > 0 ? std::min<std::int64_t>(length, low_mask)
+                   : static_cast<std::int64_t>(
+                         XXH3_64bits(ev.dedupe_key.data(), ev.dedupe_key.size()) & low_mask);
     return (priority << 61) | (ms << 19) | low;
 }
 
@@ -797,6 +802,11 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
         char hex[17];
         std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(p.text_hash));
         add(hex);
+    }
+    if (p.array_sizes) {
+        char sizes[32];
+        std::snprintf(sizes, sizeof sizes, "n:%d/%d", p.array_sizes->first, p.array_sizes->second);
+        add(sizes);
     }
     if (p.content_hash != 0) {
         char hex[19];
@@ -985,6 +995,14 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
     parts.discriminator = c.discriminator;
     parts.text_hash = c.text_hash;
     if (by_content) parts.content_hash = content;
+    // A message carrying the conversation (conversation-update, knowledge-base-request,
+    // call.endpointing.request, status-update forwarding) is told apart by its length as well
+    // (not by its bytes: the key must not depend on formatting): two updates in one millisecond
+    // are two messages.
+    if (out.type != message_type::end_of_call_report && (c.messages.present || c.openai.present)) {
+        parts.array_sizes = {c.messages.present ? static_cast<int>(c.messages.items.size()) : -1,
+                             c.openai.present ? static_cast<int>(c.openai.items.size()) : -1};
+    }
     if (out.type == message_type::chat_created || out.type == message_type::chat_deleted ||
         out.type == message_type::session_created || out.type == message_type::session_updated ||
         out.type == message_type::session_deleted) {
@@ -1006,7 +1024,9 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
             out.sent_at_ms = *created / 1000;
         }
     }
-    f.rank = rank_of(out);
+    f.rank = rank_of(out, parts.array_sizes
+                              ? std::max(parts.array_sizes->first, parts.array_sizes->second) + 1
+                              : 0);
     return {};
 }
 

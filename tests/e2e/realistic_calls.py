@@ -337,6 +337,11 @@ class Call:
             f["artifact"] = {"messages": list(self.conversation),
                              "messagesOpenAIFormatted": list(self.openai)}
         self.add("tool-calls", f, no_type=no_type)
+        same_ms = None
+        if not self.conformant and rng.random() < 0.5:
+            # The tool_calls item committed, then its results in the same millisecond.
+            self.conversation_update(with_artifact=False)
+            same_ms = self.t
         for c in calls:
             at = self.tick()
             result = json.dumps({"ok": True, "slot": "15:00", "note": "émoji 🎉"}, ensure_ascii=False)
@@ -348,7 +353,12 @@ class Call:
                 self.openai.append({"role": "tool", "content": result})
             else:
                 self.openai.append({"role": "tool", "tool_call_id": c["id"], "content": result})
-        self.conversation_update(with_artifact=False)
+        if same_ms is not None:
+            f = {"messages": list(self.conversation),
+                 "messagesOpenAIFormatted": list(self.openai)}
+            self.add("conversation-update", f, ts=same_ms)
+        else:
+            self.conversation_update(with_artifact=False)
 
     def extras(self):
         """Messages that stress storage: unknown types, no timestamp, odd numbers and keys."""
@@ -506,7 +516,9 @@ class Call:
                         "success_evaluation": None, "recording_url": None,
                         "stereo_recording_url": None, "transcript": None})
             updates = [m for m in msgs if m.get("type") == "conversation-update"]
-            conversation = max(updates, key=lambda m: m["timestamp"])["messages"] if updates else []
+            # The latest; of two in one millisecond, the longer.
+            conversation = max(updates, key=lambda m: (m["timestamp"], len(m["messages"])))[
+                "messages"] if updates else []
         exp["destination"] = self.destination if getattr(self, "destination", None) else None
         if self.mode == "squad" and not exp["destination"] and any(
                 m.get("type") == "transfer-update" for m in msgs):

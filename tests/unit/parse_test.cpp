@@ -151,8 +151,9 @@ const std::map<std::string, expected_event>& expected_examples() {
           k_riley, k_maple_number, k_org}},
         {"10-conversation-update.json",
          {message_type::conversation_update, "conversation-update", k_call, 1749737005340,
-          "conversation-update|1749737005340", "in-progress", "", std::nullopt, "+14155550142",
-          k_created, k_started, std::nullopt, "inboundPhoneCall", k_riley, k_maple_number, k_org}},
+          "conversation-update|1749737005340|n:7/7", "in-progress", "", std::nullopt,
+          "+14155550142", k_created, k_started, std::nullopt, "inboundPhoneCall", k_riley,
+          k_maple_number, k_org}},
         {"11-status-update-ended.json",
          {message_type::status_update, "status-update", k_call, 1749737023990,
           "status-update|1749737023990|ended", "ended", "customer-ended-call", std::nullopt,
@@ -188,15 +189,15 @@ const std::map<std::string, expected_event>& expected_examples() {
         {"17-knowledge-base-request.json",
          {message_type::knowledge_base_request, "knowledge-base-request",
           "5e1b7c3d-8f24-4a69-b2e0-c4d9a6f18e72", 1749747215000,
-          "knowledge-base-request|1749747215000", "in-progress", "", std::nullopt, "+14155550177",
-          1749747203000000, 1749747205100000, std::nullopt, "inboundPhoneCall", k_riley,
-          k_maple_number, k_org}},
+          "knowledge-base-request|1749747215000|n:3/3", "in-progress", "", std::nullopt,
+          "+14155550177", 1749747203000000, 1749747205100000, std::nullopt, "inboundPhoneCall",
+          k_riley, k_maple_number, k_org}},
         {"18-call.endpointing.request.json",
          {message_type::call_endpointing_request, "call.endpointing.request",
           "b6d3f1a8-2e57-4c90-a7b4-d1e8f5c2a093", 1749748014150,
-          "call.endpointing.request|1749748014150", "in-progress", "", std::nullopt, "+14155550177",
-          1749748005000000, 1749748007100000, std::nullopt, "inboundPhoneCall", k_riley,
-          k_maple_number, k_org}},
+          "call.endpointing.request|1749748014150|n:3/3", "in-progress", "", std::nullopt,
+          "+14155550177", 1749748005000000, 1749748007100000, std::nullopt, "inboundPhoneCall",
+          k_riley, k_maple_number, k_org}},
         {"19-campaign.predial.json",
          {message_type::campaign_predial, "campaign.predial",
           "campaign:2c7e9a4f-0d13-4b68-95e1-f3a6b8d2c705:e8a1c5f3-7b29-4d06-b4c2-9f0e3d7a6b18",
@@ -802,6 +803,17 @@ TEST(DedupeKey, WithoutTimestampTheContentTellsMessagesApart) {
     EXPECT_EQ(key_of(R"({"message":{"type":"hang","timestamp":5,"note":"x"}})"), "hang|5");
     EXPECT_EQ(key_of(R"({"message":{"type":"end-of-call-report","endedReason":"x"}})"),
               "end-of-call-report");
+}
+
+// Two conversation updates in one millisecond are two messages (the conversation grew).
+TEST(DedupeKey, ConversationUpdatesOfOneMillisecondDifferByLength) {
+    const auto one = key_of(R"({"message":{"type":"conversation-update","timestamp":9,
+        "messages":[{"role":"tool_calls"}],"messagesOpenAIFormatted":[{"role":"assistant"}]}})");
+    const auto two = key_of(R"({"message":{"type":"conversation-update","timestamp":9,
+        "messages":[{"role":"tool_calls"},{"role":"tool_call_result"}],
+        "messagesOpenAIFormatted":[{"role":"assistant"},{"role":"tool"}]}})");
+    EXPECT_EQ(one, "conversation-update|9|n:1/1");
+    EXPECT_EQ(two, "conversation-update|9|n:2/2");
 }
 
 // model-output is sent per token, several in the same millisecond: each token is a message.

@@ -11,7 +11,9 @@
 
 #include <boost/system/result.hpp>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace switchboard::ingest {
 
@@ -41,6 +43,9 @@ struct dedupe_parts {
     /// FNV-1a of the message's own content (not its call/assistant/customer/phoneNumber nor
     /// its artifact), for messages without a timestamp only; 0: not used.
     std::uint64_t content_hash = 0;
+    /// Item counts of the message's top-level `messages` and `messagesOpenAIFormatted` (-1:
+    /// absent): the length of the conversation it carries.
+    std::optional<std::pair<int, int>> array_sizes;
 };
 std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
                             vapi::message_type type, const dedupe_parts& parts);
