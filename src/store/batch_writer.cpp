@@ -21,7 +21,8 @@ using clock = std::chrono::steady_clock;
 // same order.
 // Of the deliveries of one message (same key; they differ only where Vapi regenerates things, the
 // report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest Vapi
-// timestamp, then the lowest skeleton): the same row whatever the order of arrival.
+// timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the same
+// row whatever the order of arrival.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
                               org_id, skeleton, refs, received_bytes)
@@ -29,12 +30,15 @@ SELECT DISTINCT ON (c, s, d) c, timestamptz 'epoch' + s * interval '1 microsecon
        timestamptz 'epoch' + r * interval '1 microsecond', o, sk::jsonb, rf::jsonb, b
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
             $7::text[], $8::text[], $9::text[], $10::int[]) AS u(c, s, d, t, v, r, o, sk, rf, b)
-ORDER BY c, s, d, v, sk::jsonb
+ORDER BY c, s, d, v, coalesce(sk::jsonb #>> '{artifact,presignedUrlsExpiresAt}', ''), sk::jsonb
 ON CONFLICT (call_id, sent_at, dedupe_key) DO UPDATE SET
     type = excluded.type, vapi_timestamp = excluded.vapi_timestamp,
     received_at = excluded.received_at, org_id = excluded.org_id, skeleton = excluded.skeleton,
     refs = excluded.refs, received_bytes = excluded.received_bytes
-WHERE (excluded.vapi_timestamp, excluded.skeleton) < (e.vapi_timestamp, e.skeleton)
+WHERE (excluded.vapi_timestamp,
+       coalesce(excluded.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), excluded.skeleton)
+    < (e.vapi_timestamp, coalesce(e.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''),
+       e.skeleton)
 )sql";
 
 constexpr const char* k_insert_blobs = R"sql(

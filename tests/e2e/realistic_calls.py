@@ -419,7 +419,7 @@ class Call:
                   "minutes": 0.6, "cost": 0.0051},
                  {"type": "vapi", "subType": "normal", "minutes": 0.6, "cost": 0.03}]
 
-        def report(presign, ts):
+        def report(presign, ts, delivered=0):
             artifact = {"messages": list(self.conversation),
                         "messagesOpenAIFormatted": list(self.openai),
                         "transcript": self.transcript_log, "recordingUrl": rec,
@@ -429,7 +429,7 @@ class Call:
                 artifact.update({
                     "presignedMonoUrl": rec + "?X-Amz-Signature=" + presign,
                     "presignedStereoUrl": stereo + "?X-Amz-Signature=" + presign,
-                    "presignedUrlsExpiresAt": iso(ts + 3600000)})
+                    "presignedUrlsExpiresAt": iso(report_ts + delivered + 3600000)})
                 if self.mode == "workflow":
                     artifact["nodes"] = [{"nodeName": "start", "messages": [],
                                           "variableValues": {"name": "Ana"}}]
@@ -452,9 +452,10 @@ class Call:
         variants = []
         if nf:
             # A redelivery: new presigned URLs, sometimes a new timestamp too.
+            # Redelivered later: the URLs are signed later (and expire later).
+            later = rng.randrange(1000, 60000)
             variants.append(report("%032x" % rng.getrandbits(128),
-                                   report_ts + (rng.randrange(1000, 60000) if rng.random() < 0.5
-                                                else 0)))
+                                   report_ts + (later if rng.random() < 0.5 else 0), later))
         self.fixed_ascii = None
         eocr = {"body": original, "variants": variants, "ts": report_ts,
                 "type": "end-of-call-report"}

@@ -230,7 +230,9 @@ TEST(RealisticCalls, OnceTwiceShuffledAndConcurrentGiveTheSameRowsAndTheFactsOfT
         EXPECT_EQ(a.messages, c.messages);
         EXPECT_EQ(a.events_loose, b.events_loose);
         EXPECT_EQ(a.events_loose, c.events_loose);
-        // With the same deliveries, even the report's kept delivery is the same.
+        // Of the report's deliveries the earliest is kept (lowest timestamp, then earliest
+        // expiry of its presigned URLs): the original, as in (a).
+        EXPECT_EQ(a.events, b.events);
         EXPECT_EQ(b.events, c.events);
     }
     if (!HasFailure()) fs::remove_all(root);
