@@ -411,7 +411,8 @@ class Call:
         self.summary = "Patient booked a cleaning 🦷 for Tuesday at 3 pm (#%d)." % self.index
         self.structured = {"booked": True, "day": "Tuesday", "count": 3,
                            "nested": {"deep": [1, {"x": None}]}}
-        self.success = rng.choice(["true", "false", "8", "Pass"])
+        # A string in the SDK; a rubric may give a boolean or a number (kept as text).
+        self.success = rng.choice(["true", "false", "8", "Pass", True, 7])
         rec = "https://storage.vapi.ai/%s-mono.wav" % self.id
         stereo = "https://storage.vapi.ai/%s-stereo.wav" % self.id
         self.recording_url, self.stereo_url = rec, stereo
@@ -507,7 +508,9 @@ class Call:
         }
         if report:
             exp.update({"cost": report["cost"], "summary": self.summary,
-                        "structured_data": self.structured, "success_evaluation": self.success,
+                        "structured_data": self.structured,
+                        "success_evaluation": json.dumps(self.success)
+                        if not isinstance(self.success, str) else self.success,
                         "recording_url": self.recording_url,
                         "stereo_recording_url": self.stereo_url,
                         "transcript": self.transcript_log})
