@@ -178,6 +178,29 @@ class walker {
         return simdjson::SUCCESS;
     }
 
+    /// A field whose whole value tells messages apart (model-output's `output`, a token or a
+    /// tool call): its text is hashed into the dedupe key, whatever its type.
+    simdjson::error_code hashed_raw(od::value v, int depth) {
+        od::json_type t;
+        if (auto e = v.type().get(t)) return e;
+        if (t == od::json_type::string) return hashed_text(v, depth);
+        const char* start = v.raw_json_token().data();
+        if (t != od::json_type::object && t != od::json_type::array) {
+            std::string_view token = v.raw_json_token();
+            if (auto e = any(v, depth)) return e;
+            c_.text_hash = fnv1a(token, c_.text_hash == 0 ? 1469598103934665603ull : c_.text_hash);
+            return simdjson::SUCCESS;
+        }
+        if (auto e = any(v, depth)) return e;
+        const char* next = nullptr;
+        if (auto e = doc_.current_location().get(next)) return e;
+        const char* end = skip_ws_back(next);
+        if (end <= start) return simdjson::TAPE_ERROR;
+        c_.text_hash = fnv1a(std::string_view(start, static_cast<std::size_t>(end - start)),
+                             c_.text_hash == 0 ? 1469598103934665603ull : c_.text_hash);
+        return simdjson::SUCCESS;
+    }
+
     /// Validates a number by its grammar, as `any` does, and converts it when it fits a double:
     /// a valid number beyond double's range (1e999) leaves `out` empty instead of getting the
     /// whole body refused.
@@ -557,6 +580,9 @@ class walker {
                 key == "request" || key == "turnId") {
                 return hashed_text(fv, d);
             }
+            if (key == "output" || key == "functionCall" || key == "artifacts") {
+                return hashed_raw(fv, d);
+            }
             if (key == "endedReason") return fact_str(fv, fact::ended_reason, 0, d);
             if (key == "startedAt") return fact_time(fv, fact::started_at, 0, d);
             if (key == "endedAt") return fact_time(fv, fact::ended_at, 0, d);
@@ -610,12 +636,21 @@ std::optional<std::int64_t> micros_fact(const call_facts& f, fact which) {
 }
 
 /// (priority, Vapi timestamp, hash of the dedupe key) packed into 63 bits; see call_facts::rank.
-std::int64_t rank_of(const event& ev) {
-    const std::int64_t priority = ev.type == vapi::message_type::end_of_call_report ? 2 : 1;
+/// `length`: for a message carrying the conversation, its item count (+1), which breaks ties of
+/// timestamp instead of the hash: of two updates in one millisecond the longer one is the later.
+std::int64_t rank_of(const event& ev, std::int64_t length) {
+    const bool report = ev.type == vapi::message_type::end_of_call_report;
+    const std::int64_t priority = report ? 2 : 1;
     constexpr std::int64_t max_ms = (std::int64_t{1} << 42) - 1;  // year 2109
-    const std::int64_t ms = std::clamp<std::int64_t>(ev.timestamp_ms.value_or(0), 0, max_ms);
-    const std::int64_t low = static_cast<std::int64_t>(
-        XXH3_64bits(ev.dedupe_key.data(), ev.dedupe_key.size()) & ((1u << 19) - 1));
+    // A redelivered report may carry a new timestamp: it ranks by the time it is filed under,
+    // the same in every delivery, so its rank (kept in calls.fact_ranks) does not move.
+    const std::int64_t ms =
+        std::clamp<std::int64_t>(report ? ev.sent_at_ms : ev.timestamp_ms.value_or(0), 0, max_ms);
+    constexpr std::int64_t low_mask = (1 << 19) - 1;
+    const std::int64_t low =
+        length > 0 ? std::min<std::int64_t>(length, low_mask)
+                   : static_cast<std::int64_t>(
+                         XXH3_64bits(ev.dedupe_key.data(), ev.dedupe_key.size()) & low_mask);
     return (priority << 61) | (ms << 19) | low;
 }
 
@@ -634,9 +669,15 @@ class decomposer {
     decomposer(const std::string& body, const collected& c, event& out)
         : body_(body), c_(c), out_(out) {}
 
-    void run() {
+    /// With `hash_content`, also returns a hash of the message's own content (its fields
+    /// except the repeated objects and the artifact, whose presigned URLs change between
+    /// deliveries; arrays by their chain head): what tells apart two messages without a
+    /// timestamp.
+    std::uint64_t run(bool hash_content) {
+        hash_content_ = hash_content;
         out_.skeleton.reserve(256);
         object(c_.message, "", out_.skeleton);
+        return content_;
     }
 
   private:
@@ -677,6 +718,13 @@ class decomposer {
             const bool last = last_of(f.key) == i;
             if (last && array != nullptr && array->present && *f.value_start == '[') {
                 cut_array(path, *array);
+                if (hash_content_ && prefix.empty()) {
+                    const auto& head = out_.refs.back().hash;
+                    content_ = fnv1a(f.key, content_);
+                    content_ = fnv1a(
+                        std::string_view(reinterpret_cast<const char*>(head.data()), head.size()),
+                        content_);
+                }
                 continue;
             }
             if (last && prefix.empty() && is_blob_key(f.key) && *f.value_start == '{') {
@@ -692,6 +740,9 @@ class decomposer {
                 continue;
             }
             out.append(f.key_start, end);
+            if (hash_content_ && prefix.empty() && f.key != "artifact") {
+                content_ = fnv1a(std::string_view(f.key_start, end), content_);
+            }
         }
         out += '}';
     }
@@ -724,6 +775,8 @@ class decomposer {
     const std::string& body_;
     const collected& c_;
     event& out_;
+    bool hash_content_ = false;
+    std::uint64_t content_ = 1469598103934665603ull;
 };
 
 }  // namespace
@@ -750,10 +803,95 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
         std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(p.text_hash));
         add(hex);
     }
+    if (p.array_sizes) {
+        char sizes[32];
+        std::snprintf(sizes, sizeof sizes, "n:%d/%d", p.array_sizes->first, p.array_sizes->second);
+        add(sizes);
+    }
+    if (p.content_hash != 0) {
+        char hex[19];
+        std::snprintf(hex, sizeof hex, "c:%016llx",
+                      static_cast<unsigned long long>(p.content_hash));
+        add(hex);
+    }
     return key;
 }
 
+namespace {
+
+// U+0000 cannot be stored in jsonb (nor in Postgres text). A body that has one (the escape
+// \u0000; a raw NUL byte is invalid JSON) is stored with every U+0000 written as U+FDD0 U+FDD1
+// and every U+FDD0 (a noncharacter) as U+FDD0 U+FDD0; the export turns them back
+// (store/export.cpp). Bodies without either, nearly all, are parsed as received.
+constexpr std::string_view k_marker_utf8 = "\xEF\xB7\x90";  // U+FDD0
+
+/// `p` points at the 4 hex digits of a \u escape: are they 0000 (1) or FDD0 (2)?
+int special_escape(const char* p, const char* end) {
+    if (end - p < 4) return 0;
+    if (std::memcmp(p, "0000", 4) == 0) return 1;
+    auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c); };
+    if (lower(p[0]) == 'f' && lower(p[1]) == 'd' && lower(p[2]) == 'd' && p[3] == '0') return 2;
+    return 0;
+}
+
+bool needs_nul_escape(std::string_view body) {
+    const char* p = body.data();
+    const char* end = p + body.size();
+    while (p < end) {
+        p = static_cast<const char*>(std::memchr(p, '\\', static_cast<std::size_t>(end - p)));
+        if (p == nullptr) break;
+        if (p + 1 < end && p[1] == 'u' && special_escape(p + 2, end) != 0) return true;
+        p += 2;  // the escaped character, whatever it is (an escaped backslash included)
+    }
+    return body.find(k_marker_utf8) != std::string_view::npos;
+}
+
+std::string escape_nul(std::string_view body) {
+    std::string out;
+    out.reserve(body.size() + body.size() / 8 + simdjson::SIMDJSON_PADDING + 64);
+    const char* p = body.data();
+    const char* end = p + body.size();
+    while (p < end) {
+        if (*p == '\\' && p + 1 < end) {
+            if (p[1] == 'u') {
+                const int special = special_escape(p + 2, end);
+                if (special != 0) {
+                    out += special == 1 ? "\\uFDD0\\uFDD1" : "\\uFDD0\\uFDD0";
+                    p += 6;
+                    continue;
+                }
+            }
+            out.append(p, 2);
+            p += 2;
+            continue;
+        }
+        if (end - p >= 3 && std::string_view(p, 3) == k_marker_utf8) {
+            out += k_marker_utf8;
+            out += k_marker_utf8;
+            p += 3;
+            continue;
+        }
+        out += *p++;
+    }
+    out.reserve(out.size() + simdjson::SIMDJSON_PADDING);
+    return out;
+}
+
+boost::system::result<void, parse_error> parse_prepared(const std::string& body, event& out);
+
+}  // namespace
+
 boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out) {
+    if (!needs_nul_escape(body)) return parse_prepared(body, out);
+    std::string escaped = escape_nul(body);
+    auto r = parse_prepared(escaped, out);
+    if (r) out.body = std::move(escaped);  // the spans are offsets into this body
+    return r;
+}
+
+namespace {
+
+boost::system::result<void, parse_error> parse_prepared(const std::string& body, event& out) {
     thread_local od::parser parser;
     collected c;
     od::document doc;
@@ -823,7 +961,10 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     }
     if (out.type_name.empty()) return parse_error{errc::missing_type, "message.type is empty"};
     out.type = vapi::parse_message_type(out.type_name);
-    decomposer(body, c, out).run();
+    // Without a timestamp only the content tells two messages of a type apart (two stalls of
+    // the call, two unknown events); the end-of-call report is one per call anyway.
+    const bool by_content = !out.timestamp_ms && out.type != vapi::message_type::end_of_call_report;
+    const std::uint64_t content = decomposer(body, c, out).run(by_content);
 
     using vapi::message_type;
     if (out.call_id.empty()) {
@@ -853,6 +994,15 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     parts.turn = c.turn;
     parts.discriminator = c.discriminator;
     parts.text_hash = c.text_hash;
+    if (by_content) parts.content_hash = content;
+    // A message carrying the conversation (conversation-update, knowledge-base-request,
+    // call.endpointing.request, status-update forwarding) is told apart by its length as well
+    // (not by its bytes: the key must not depend on formatting): two updates in one millisecond
+    // are two messages.
+    if (out.type != message_type::end_of_call_report && (c.messages.present || c.openai.present)) {
+        parts.array_sizes = {c.messages.present ? static_cast<int>(c.messages.items.size()) : -1,
+                             c.openai.present ? static_cast<int>(c.openai.items.size()) : -1};
+    }
     if (out.type == message_type::chat_created || out.type == message_type::chat_deleted ||
         out.type == message_type::session_created || out.type == message_type::session_updated ||
         out.type == message_type::session_deleted) {
@@ -863,15 +1013,24 @@ boost::system::result<void, parse_error> parse_webhook(const std::string& body, 
     // the primary key, so the report must be filed under the stable one.
     out.sent_at_ms = out.timestamp_ms.value_or(0);
     if (out.type == message_type::end_of_call_report) {
+        // The same in every delivery: the call's end, else its start or creation, else none
+        // (1970; never the delivery's own timestamp).
+        out.sent_at_ms = 0;
         if (auto ended = micros_fact(f, fact::ended_at)) {
             out.sent_at_ms = *ended / 1000;
+        } else if (auto started = micros_fact(f, fact::started_at)) {
+            out.sent_at_ms = *started / 1000;
         } else if (auto created = micros_fact(f, fact::created_at)) {
             out.sent_at_ms = *created / 1000;
         }
     }
-    f.rank = rank_of(out);
+    f.rank = rank_of(out, parts.array_sizes
+                              ? std::max(parts.array_sizes->first, parts.array_sizes->second) + 1
+                              : 0);
     return {};
 }
+
+}  // namespace
 
 }  // namespace switchboard::ingest
 

@@ -39,7 +39,9 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
         metrics_.count(vapi::message_type::unknown, outcome::invalid);
         co_return refuse(parsed.error().code, parsed.error().detail, version);
     }
-    ev.body = std::move(req.body());  // message_offset is relative: still valid
+    // message_offset is relative: still valid. A body with U+0000 was kept by the parse, escaped.
+    const bool escaped = !ev.body.empty();
+    if (!escaped) ev.body = std::move(req.body());
     ev.received_us = received_us;
     const vapi::message_type type = ev.type;
 
@@ -50,7 +52,8 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     std::string relay_body;
     std::vector<reply_facts::tool_call> tool_calls;
     if (relayed) {
-        relay_body = ev.body;  // the handler gets the body unchanged; the event keeps its own
+        // The handler gets the body unchanged; the event keeps its own.
+        relay_body = escaped ? std::move(req.body()) : ev.body;
         tool_calls = std::move(ev.reply.tool_calls);
     } else if (wants_reply) {
         answer = replies_->immediate(ev);

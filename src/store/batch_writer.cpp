@@ -21,15 +21,26 @@ using clock = std::chrono::steady_clock;
 // format (store/binary_array), unnested server-side; the element type each encoder sends must be
 // the one declared here (the constructor sets them). Rows are inserted in key order so that
 // concurrent writers take row locks in the same order.
+// Of the deliveries of one message (same key; they differ only where Vapi regenerates things, the
+// report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest Vapi
+// timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the same
+// row whatever the order of arrival.
 constexpr const char* k_insert_events = R"sql(
-INSERT INTO call_events (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at, org_id,
-                         skeleton, refs, received_bytes)
-SELECT c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
+INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
+                              org_id, skeleton, refs, received_bytes)
+SELECT DISTINCT ON (c, s, d) c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
        timestamptz 'epoch' + r * interval '1 microsecond', o, sk::jsonb, rf::jsonb, b
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
             $7::text[], $8::text[], $9::text[], $10::int[]) AS u(c, s, d, t, v, r, o, sk, rf, b)
-ORDER BY c, s, d
-ON CONFLICT DO NOTHING
+ORDER BY c, s, d, v, coalesce(sk::jsonb #>> '{artifact,presignedUrlsExpiresAt}', ''), sk::jsonb
+ON CONFLICT (call_id, sent_at, dedupe_key) DO UPDATE SET
+    type = excluded.type, vapi_timestamp = excluded.vapi_timestamp,
+    received_at = excluded.received_at, org_id = excluded.org_id, skeleton = excluded.skeleton,
+    refs = excluded.refs, received_bytes = excluded.received_bytes
+WHERE (excluded.vapi_timestamp,
+       coalesce(excluded.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), excluded.skeleton)
+    < (e.vapi_timestamp, coalesce(e.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''),
+       e.skeleton)
 )sql";
 
 constexpr const char* k_insert_blobs = R"sql(
@@ -420,9 +431,15 @@ void batch_writer::encode(std::span<ingest::event> events) {
             row.status = f.status;
             row.status_rank = std::max(status_rank, row.status_rank);
         }
-        if (ev.timestamp_ms) {
-            keep_min(row.first_sent_ms, ev.timestamp_ms);
-            keep_max(row.last_sent_ms, ev.timestamp_ms);
+        // The report counts at the time it is filed under (its end time): a redelivery may
+        // carry a new timestamp, which must not move first/last_event_at.
+        std::optional<std::int64_t> sent = ev.timestamp_ms;
+        if (ev.type == vapi::message_type::end_of_call_report) {
+            sent = ev.sent_at_ms != 0 ? std::optional(ev.sent_at_ms) : std::nullopt;
+        }
+        if (sent) {
+            keep_min(row.first_sent_ms, sent);
+            keep_max(row.last_sent_ms, sent);
         }
         for (const auto& v : f.values) {
             const auto i = static_cast<std::size_t>(v.name);

@@ -62,7 +62,6 @@ TEST(BadInput, MalformedJsonIs400WithAJsonError) {
         {"not json at all", ""},
         {R"({"message": {"type": "hang", "call": {"id": "x"}}} {"extra": 1})", "trailing content"},
         {R"({"message": {"type": "hang", "n": 01}})", "malformed JSON"},
-        {R"({"message": {"type": "hang", "s": "a\u0000b"}})", "U+0000"},
         {R"({"message": {"type": "hang", "s": "bad \x escape"}})", "malformed JSON"},
         {"{\"message\": {\"type\": \"hang\", \"s\": \"\xff\xfe\"}}", "malformed JSON"},
     };

@@ -15,7 +15,7 @@ event parsed(const std::string& json, std::string& body) {
     event ev;
     auto r = parse_webhook(body, ev);
     EXPECT_TRUE(r) << (r ? "" : r.error().detail);
-    ev.body = body;
+    if (ev.body.empty()) ev.body = body;  // a body with U+0000 is kept escaped by the parse
     return ev;
 }
 

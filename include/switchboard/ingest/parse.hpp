@@ -11,7 +11,9 @@
 
 #include <boost/system/result.hpp>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace switchboard::ingest {
 
@@ -22,7 +24,10 @@ struct parse_error {
 
 /// Parses `body` (which must have at least 64 bytes of capacity past its size, as
 /// http::padded_body guarantees) into `out`: message bounds, type, ids, timestamp, dedupe key
-/// and call facts. `out.body`, `received_us` and `ack` are left to the caller.
+/// and call facts. `received_us` and `ack` are left to the caller, and so is `out.body`, unless
+/// the parse set it: a body with U+0000 (which Postgres cannot store) is parsed and kept with
+/// each U+0000 written as U+FDD0 U+FDD1 and each U+FDD0 as U+FDD0 U+FDD0 (store/export.cpp
+/// turns them back); the caller then keeps `out.body` and its own body is the original.
 boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out);
 
 /// The dedupe key of a message: type, Vapi timestamp and the fields that tell two messages of
@@ -35,6 +40,12 @@ struct dedupe_parts {
     std::optional<std::int64_t> turn;
     std::string_view discriminator;  ///< e.g. tool call ids, entity id
     std::uint64_t text_hash = 0;     ///< FNV-1a of the message's text, when it has one
+    /// FNV-1a of the message's own content (not its call/assistant/customer/phoneNumber nor
+    /// its artifact), for messages without a timestamp only; 0: not used.
+    std::uint64_t content_hash = 0;
+    /// Item counts of the message's top-level `messages` and `messagesOpenAIFormatted` (-1:
+    /// absent): the length of the conversation it carries.
+    std::optional<std::pair<int, int>> array_sizes;
 };
 std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
                             vapi::message_type type, const dedupe_parts& parts);
