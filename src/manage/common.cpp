@@ -107,6 +107,34 @@ boost::system::result<rows, api_error> sql(
     return out;
 }
 
+boost::system::result<page_filters, api_error> page_params(const call_context& c) {
+    auto limit = limit_param(c, 100, 1000);
+    if (!limit) return limit.error();
+    auto lt = param(c, "createdAtLt");
+    if (!lt) return lt.error();
+    auto gt = param(c, "createdAtGt");
+    if (!gt) return gt.error();
+    if (auto e = check_time(*lt, "createdAtLt")) return *e;
+    if (auto e = check_time(*gt, "createdAtGt")) return *e;
+    return page_filters{std::to_string(*limit), std::move(*lt), std::move(*gt)};
+}
+
+outcome json_array_reply(boost::system::result<rows, api_error> r) {
+    if (!r) {
+        api_error e = r.error();
+        if (e.status == http::status::bad_request)
+            e.message = "a time filter (createdAtLt, createdAtGt) is not valid: " + e.message;
+        return e;
+    }
+    std::string body = "[";
+    for (const auto& item : *r) {
+        if (body.size() > 1) body += ',';
+        body += item[0].value_or("null");
+    }
+    body += ']';
+    return reply{http::status::ok, std::move(body)};
+}
+
 boost::system::result<long, api_error> sql_exec(
     services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
     std::vector<const char*> values;

@@ -228,36 +228,16 @@ asio::awaitable<outcome> upload(services& s, const kind& k, call_context& c) {
 }
 
 asio::awaitable<outcome> list(services& s, const kind& k, call_context& c) {
-    auto limit = limit_param(c, 100, 1000);
-    if (!limit) co_return limit.error();
-    auto lt = param(c, "createdAtLt");
-    if (!lt) co_return lt.error();
-    auto gt = param(c, "createdAtGt");
-    if (!gt) co_return gt.error();
-    if (auto e = check_time(*lt, "createdAtLt")) co_return *e;
-    if (auto e = check_time(*gt, "createdAtGt")) co_return *e;
-    std::optional<std::string> purpose;
+    auto page = page_params(c);
+    if (!page) co_return page.error();
     if (&k == &k_files) {
-        auto p = param(c, "purpose");
-        if (!p) co_return p.error();
-        purpose = *p;
+        auto purpose = param(c, "purpose");
+        if (!purpose) co_return purpose.error();
+        co_return json_array_reply(sql(
+            s, k.list_sql, {c.owner, page->created_lt, page->created_gt, page->limit, *purpose}));
     }
-    auto r = &k == &k_files
-                 ? sql(s, k.list_sql, {c.owner, *lt, *gt, std::to_string(*limit), purpose})
-                 : sql(s, k.list_sql, {c.owner, *lt, *gt, std::to_string(*limit)});
-    if (!r) {
-        api_error e = r.error();
-        if (e.status == http::status::bad_request)
-            e.message = "a time filter (createdAtLt, createdAtGt) is not valid: " + e.message;
-        co_return e;
-    }
-    std::string body = "[";
-    for (const auto& row : *r) {
-        if (body.size() > 1) body += ',';
-        body += row[0].value_or("null");
-    }
-    body += ']';
-    co_return reply{http::status::ok, std::move(body)};
+    co_return json_array_reply(
+        sql(s, k.list_sql, {c.owner, page->created_lt, page->created_gt, page->limit}));
 }
 
 /// The caller's object: 404 for ids that are not the caller's.

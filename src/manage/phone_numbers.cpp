@@ -302,28 +302,10 @@ asio::awaitable<outcome> release(services& s, call_context& c) {
 }
 
 asio::awaitable<outcome> list(services& s, call_context& c) {
-    auto limit = limit_param(c, 100, 1000);
-    if (!limit) co_return limit.error();
-    auto lt = param(c, "createdAtLt");
-    if (!lt) co_return lt.error();
-    auto gt = param(c, "createdAtGt");
-    if (!gt) co_return gt.error();
-    if (auto e = check_time(*lt, "createdAtLt")) co_return *e;
-    if (auto e = check_time(*gt, "createdAtGt")) co_return *e;
-    auto r = sql(s, k_list, {c.owner, *lt, *gt, std::to_string(*limit)});
-    if (!r) {
-        api_error e = r.error();
-        if (e.status == http::status::bad_request)
-            e.message = "a time filter (createdAtLt, createdAtGt) is not valid: " + e.message;
-        co_return e;
-    }
-    std::string body = "[";
-    for (const auto& row : *r) {
-        if (body.size() > 1) body += ',';
-        body += row[0].value_or("null");
-    }
-    body += ']';
-    co_return raw_json(std::move(body));
+    auto page = page_params(c);
+    if (!page) co_return page.error();
+    co_return json_array_reply(
+        sql(s, k_list, {c.owner, page->created_lt, page->created_gt, page->limit}));
 }
 
 std::string lower(std::string_view text) {

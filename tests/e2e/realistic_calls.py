@@ -127,7 +127,8 @@ class Call:
         elif self.kind == "web":
             c["transport"] = {"provider": "daily", "callUrl": "https://vapi.daily.co/" + self.id[:8],
                               "conversationType": "voice"}
-            c["webCallUrl"] = "https://vapi.daily.co/" + self.id[:8]
+            if not self.conformant:  # legacy field, not in the SDK's Call type
+                c["webCallUrl"] = "https://vapi.daily.co/" + self.id[:8]
         else:
             c["transport"] = {"provider": "vapi.websocket"}
         if self.mode == "assistant":
@@ -413,6 +414,8 @@ class Call:
                            "nested": {"deep": [1, {"x": None}]}}
         # A string in the SDK; a rubric may give a boolean or a number (kept as text).
         self.success = rng.choice(["true", "false", "8", "Pass", True, 7])
+        if self.conformant and not isinstance(self.success, str):
+            self.success = json.dumps(self.success)  # the SDK types it as a string
         rec = "https://storage.vapi.ai/%s-mono.wav" % self.id
         stereo = "https://storage.vapi.ai/%s-stereo.wav" % self.id
         self.recording_url, self.stereo_url = rec, stereo

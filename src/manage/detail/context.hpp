@@ -109,6 +109,18 @@ std::optional<api_error> check_id(std::string_view id, std::string_view field);
 std::optional<api_error> check_time(const std::optional<std::string>& value,
                                     std::string_view field);
 
+/// The paging filters every list takes: `limit` (default 100, at most 1000, as text for SQL),
+/// `createdAtLt`, `createdAtGt` (checked as ISO 8601 times).
+struct page_filters {
+    std::string limit;
+    std::optional<std::string> created_lt, created_gt;
+};
+boost::system::result<page_filters, api_error> page_params(const call_context& c);
+
+/// The answer of a list query whose rows are one JSON text each: a JSON array of them. A time
+/// filter Postgres refuses is a 400 naming the filters.
+outcome json_array_reply(boost::system::result<rows, api_error> r);
+
 /// Sets `server` to switchboard's webhook URL and authentication when the payload has no
 /// server.url (and no legacy serverUrl), and a public URL is configured.
 void inject_server(const services& s, json::object& payload);
