@@ -15,16 +15,6 @@ namespace {
 namespace json = boost::json;
 using ::testing::HasSubstr;
 
-std::string id_of(const http_reply& r) {
-    auto v = json_of(r);
-    if (!v.is_object() || !v.get_object().contains("id")) return {};
-    return std::string(v.at("id").as_string());
-}
-
-std::string error_of(const http_reply& r) {
-    return json_error_text(r.body).value_or("<none>");
-}
-
 TEST(ManageTransport, PreflightAndCorsOnEveryAnswer) {
     manage_service m;
     ASSERT_NE(m.port(), 0);

@@ -18,12 +18,6 @@ namespace json = boost::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string id_of(const http_reply& r) {
-    auto v = json_of(r);
-    if (!v.is_object() || !v.get_object().contains("id")) return {};
-    return std::string(v.at("id").as_string());
-}
-
 void insert_call(test_db& db, const std::string& id, const std::string& assistant,
                  const std::string& phone, const std::string& status, int minute) {
     db.exec(

@@ -18,16 +18,6 @@ namespace json = boost::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string id_of(const http_reply& r) {
-    auto v = json_of(r);
-    if (!v.is_object() || !v.get_object().contains("id")) return {};
-    return std::string(v.at("id").as_string());
-}
-
-std::string error_of(const http_reply& r) {
-    return json_error_text(r.body).value_or("<none>");
-}
-
 /// Creates an org number directly in the fake (as if bought in Vapi's dashboard).
 std::string org_number(fake_vapi& fake, const std::string& body) {
     http_client c("127.0.0.1", fake.port());

@@ -18,10 +18,6 @@ namespace json = boost::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string error_of(const http_reply& r) {
-    return json_error_text(r.body).value_or("<none>");
-}
-
 std::size_t count_requests(fake_vapi& fake, const std::string& method, const std::string& path) {
     std::size_t n = 0;
     const json::value log = fake.requests();

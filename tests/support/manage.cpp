@@ -1,4 +1,5 @@
 #include "support/manage.hpp"
+#include "support/webhooks.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -80,6 +81,16 @@ boost::json::value json_of(const http_reply& r) {
     boost::system::error_code ec;
     auto v = boost::json::parse(r.body, ec);
     return ec ? boost::json::value(nullptr) : v;
+}
+
+std::string id_of(const http_reply& r) {
+    auto v = json_of(r);
+    if (!v.is_object() || !v.get_object().contains("id")) return {};
+    return std::string(v.at("id").as_string());
+}
+
+std::string error_of(const http_reply& r) {
+    return json_error_text(r.body).value_or("<none>");
 }
 
 boost::json::array fake_objects(fake_vapi& fake, const std::string& kind) {

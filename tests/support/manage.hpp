@@ -54,6 +54,10 @@ class manage_service {
 
 /// Parses a reply body (null when it is not JSON).
 boost::json::value json_of(const http_reply& r);
+/// The reply's `id` field ("" when there is none).
+std::string id_of(const http_reply& r);
+/// The reply's {"error": …} text ("<none>" when the body has none).
+std::string error_of(const http_reply& r);
 
 /// The objects of one kind the fake holds ("assistants", "phoneNumbers", …).
 boost::json::array fake_objects(fake_vapi& fake, const std::string& kind);
