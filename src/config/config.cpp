@@ -106,6 +106,10 @@ const option_spec k_options[] = {
     {"relay-timeout-ms", "4000",
      "Deadline of one relay attempt (no retry); then an error reply. Keep it below the "
      "server.timeoutSeconds Vapi uses (default 20 s)."},
+    {"reply-commit-wait-ms", "1000",
+     "Longest a message that expects a reply (assistant-request, tool-calls, ...) waits for its "
+     "commit; then the reply is sent anyway and the message is written when Postgres can take "
+     "it. 0: reply without waiting for the commit."},
     {"relay-secret", nullptr, "Secret sent to the handler in --relay-secret-header."},
     {"relay-secret-header", "X-Vapi-Secret", "Header carrying --relay-secret."},
     {"endpointing-timeout-seconds", "0.5",
@@ -417,6 +421,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     rp.handoff_destination_url = r.url("handoff-destination-url");
     rp.knowledge_base_url = r.url("knowledge-base-url");
     rp.relay_timeout = std::chrono::milliseconds(r.integer("relay-timeout-ms", 10, 60'000));
+    rp.commit_wait = std::chrono::milliseconds(r.integer("reply-commit-wait-ms", 0, 600'000));
     rp.relay_secret = r.str("relay-secret");
     rp.relay_secret_header = r.str("relay-secret-header");
     if (rp.relay_secret_header.empty()) reader::fail("relay-secret-header", "", "a header name");

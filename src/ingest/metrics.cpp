@@ -4,7 +4,8 @@ namespace switchboard::ingest {
 namespace {
 
 constexpr std::array<const char*, outcome_count> k_outcomes = {
-    "stored", "invalid", "unauthorized", "rejected", "queue_full", "timeout"};
+    "stored",     "invalid", "unauthorized",       "rejected",
+    "queue_full", "timeout", "replied_uncommitted"};
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #include "switchboard/http/response.hpp"
 #include "switchboard/ingest/parse.hpp"
 
+#include <algorithm>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 
@@ -67,16 +68,20 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
         co_return refuse(errc::queue_full, "ingest queue is full, retry later", version);
     }
 
+    // A message that expects a reply has a caller waiting on the line: its commit is waited
+    // for at most commit_wait, then the reply goes out anyway (the message stays queued).
+    const auto wait = wants_reply ? std::min(queue_.config().ack_timeout, replies_->commit_wait())
+                                  : queue_.config().ack_timeout;
     ack_status status = ack_status::pending;
     if (relayed) {
         using namespace boost::asio::experimental::awaitable_operators;
         auto [committed, relay_reply] =
-            co_await (slot->wait(queue_.config().ack_timeout) &&
+            co_await (slot->wait(wait) &&
                       replies_->relay(type, std::move(relay_body), std::move(tool_calls)));
         status = committed;
         answer = std::move(relay_reply);
     } else {
-        status = co_await slot->wait(queue_.config().ack_timeout);
+        status = co_await slot->wait(wait);
     }
     metrics_.acked(static_cast<double>(base::unix_micros() - received_us) / 1e6);
     if (status == ack_status::committed) {
@@ -88,6 +93,11 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
                               ? http::status::unprocessable_entity
                               : http::status::ok;
         co_return http::json_response(code, std::move(answer->body), version);
+    }
+    if (status == ack_status::timed_out && answer && answer->outcome != reply_outcome::refused) {
+        metrics_.count(type, outcome::replied);
+        replies_->sent(type, answer->outcome);
+        co_return http::json_response(http::status::ok, std::move(answer->body), version);
     }
     if (status == ack_status::rejected) {
         metrics_.count(type, outcome::rejected);

@@ -405,6 +405,51 @@ TEST(Replies, RoutingCacheReconnectsAfterPostgresRestart) {
     check.verify();
 }
 
+// A caller is on the line: with Postgres down, the reply still goes out once
+// --reply-commit-wait-ms has passed (not a 503 after the 5 s ack timeout), and the message is
+// written when Postgres is back.
+TEST(Replies, AssistantRequestIsAnsweredWhilePostgresIsDown) {
+    pg_cluster pg;
+    ASSERT_TRUE(pg.started()) << pg.log();
+    service_process svc(
+        {.env = service_env(pg.url(), {{"SWITCHBOARD_REPLY_COMMIT_WAIT_MS", "300"}})});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port());
+    const std::string file = "01-assistant-request.json";
+    query_column(pg.url(), "INSERT INTO phone_numbers (id, assistant_id) VALUES ('" +
+                               phone_number_id_of_example() + "', 'asst-1')");
+    auto routed = [](const http_reply& r) {
+        return r.status == 200 && js(r.body) == js(R"({"assistantId":"asst-1"})");
+    };
+    int n = 0;
+    ASSERT_TRUE(routed(post_until(client, file, routed, 3s, n)));
+
+    ASSERT_TRUE(pg.stop(/*immediate=*/true));
+    const auto t0 = steady::now();
+    const auto reply =
+        client.post("/receive", with_call_id(example_file(file), "while-down"), secret_headers());
+    const auto took = steady::now() - t0;
+    EXPECT_TRUE(routed(reply)) << reply.status << " " << reply.body << reply.error;
+    EXPECT_GE(took, 250ms);  // the commit was waited for first
+    EXPECT_LT(took, 3s);     // but not for the ack timeout
+    EXPECT_EQ(
+        metric(
+            svc.port(),
+            R"(switchboard_webhooks_total{outcome="replied_uncommitted",type="assistant-request"})"),
+        1);
+
+    ASSERT_TRUE(pg.start()) << pg.log();
+    std::string stored = "0";
+    for (const auto deadline = steady::now() + 20s; stored != "1" && steady::now() < deadline;) {
+        std::this_thread::sleep_for(100ms);
+        const auto rows =
+            query_column(pg.url(), "SELECT count(*) FROM call_events WHERE call_id = 'while-down'");
+        if (!rows.empty()) stored = rows[0];
+    }
+    EXPECT_EQ(stored, "1") << svc.log();
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 // --- relayed types -------------------------------------------------------------------------------
 
 TEST(Replies, RelayPassesTheHandlersReplyThrough) {

@@ -95,7 +95,11 @@ struct replies_config {
     std::string handoff_destination_url;
     std::string knowledge_base_url;
     std::chrono::milliseconds relay_timeout{4'000};  ///< one attempt, then an error reply
-    std::string relay_secret;                        ///< sent to the handler when set
+    /// Longest a reply waits for its message's commit. Past it (Postgres slow or down) the reply
+    /// is sent anyway, because a caller is waiting on the line; the message stays queued and is
+    /// written when Postgres can take it (lost only if the process stops before).
+    std::chrono::milliseconds commit_wait{1'000};
+    std::string relay_secret;  ///< sent to the handler when set
     std::string relay_secret_header = "X-Vapi-Secret";
     double endpointing_timeout_seconds = 0.5;  ///< call.endpointing.request
     bool predial_eligible = true;              ///< campaign.predial

@@ -17,8 +17,9 @@ enum class outcome : std::uint8_t {
     rejected,      ///< the database refused the data (422)
     queue_full,    ///< 503 at admission
     timeout,       ///< 503 after waiting for the commit
+    replied,       ///< its reply sent before the commit (--reply-commit-wait-ms), still queued
 };
-inline constexpr std::size_t outcome_count = 6;
+inline constexpr std::size_t outcome_count = 7;
 
 class ingest_metrics {
   public:

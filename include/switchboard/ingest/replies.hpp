@@ -131,6 +131,8 @@ class replier {
 
     /// The relay deadline.
     std::chrono::milliseconds relay_timeout() const { return cfg_.relay_timeout; }
+    /// Longest a reply waits for its message's commit (replies_config::commit_wait).
+    std::chrono::milliseconds commit_wait() const { return cfg_.commit_wait; }
 
   private:
     const std::string& url_for(vapi::message_type t) const;
