@@ -80,13 +80,25 @@ asio::awaitable<vapi::rest_client::reply> vapi_call(services& s, verb method, st
     co_return r;
 }
 
-boost::system::result<rows, api_error> sql(
-    services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
+namespace {
+
+/// Runs a parameterized query on the management pool into `res` (NULL for an empty optional).
+std::optional<api_error> run(services& s, const char* query,
+                             std::initializer_list<std::optional<std::string>> params,
+                             store::pg_result& res) {
     std::vector<const char*> values;
     values.reserve(params.size());
     for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-    store::pg_result res(nullptr, &PQclear);
     if (auto e = s.pg.query(query, values, res)) return from_pg(*e);
+    return std::nullopt;
+}
+
+}  // namespace
+
+boost::system::result<rows, api_error> sql(
+    services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
+    store::pg_result res(nullptr, &PQclear);
+    if (auto e = run(s, query, params, res)) return *e;
     rows out;
     const int n = PQntuples(res.get());
     const int f = PQnfields(res.get());
@@ -137,11 +149,8 @@ outcome json_array_reply(boost::system::result<rows, api_error> r) {
 
 boost::system::result<long, api_error> sql_exec(
     services& s, const char* query, std::initializer_list<std::optional<std::string>> params) {
-    std::vector<const char*> values;
-    values.reserve(params.size());
-    for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
     store::pg_result res(nullptr, &PQclear);
-    if (auto e = s.pg.query(query, values, res)) return from_pg(*e);
+    if (auto e = run(s, query, params, res)) return *e;
     const char* n = PQcmdTuples(res.get());
     return n != nullptr && *n != '\0' ? std::strtol(n, nullptr, 10) : 0L;
 }
