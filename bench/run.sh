@@ -43,6 +43,11 @@ trap cleanup EXIT
 
 log() { echo "bench: $*" >&2; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() {  # CPU ticks of every Postgres process (server, backends, WAL writer, checkpointer)
+  local t=0 p
+  for p in $(pgrep -u postgres -x postgres); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 TICK=$(getconf CLK_TCK)
@@ -88,11 +93,12 @@ kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 
 log "switchboard (wrk mix)"
 start_sb
-T0=$(cpu_ticks "$SB_PID")
+T0=$(cpu_ticks "$SB_PID"); P0=$(pg_ticks)
 read -r SB_RPS SB_NON2XX < <(wrk_mix "http://127.0.0.1:$SBPORT/receive")
-T1=$(cpu_ticks "$SB_PID")
+T1=$(cpu_ticks "$SB_PID"); P1=$(pg_ticks)
 SB_WRK_ACKED=$(curl -s "http://127.0.0.1:$SBPORT/metrics" | awk '/^switchboard_webhooks_total\{outcome="stored"/ {s += $2} END {print s}')
 SB_WRK_CPU_US=$(python3 -c "print(round(($T1-$T0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1))")
+SB_WRK_PG_US=$(python3 -c "print(round(($P1-$P0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1))")
 SB_WRK_HWM=$(hwm_kb "$SB_PID")
 stop_sb
 
@@ -104,22 +110,31 @@ run_load() {  # name, service settings (space-separated NAME=value, or -), switc
   start_pg >/dev/null
   # shellcheck disable=SC2086
   start_sb $settings
-  local t0 t1; t0=$(cpu_ticks "$SB_PID")
+  local t0 t1 p0 p1; t0=$(cpu_ticks "$SB_PID"); p0=$(pg_ticks)
+  # RSS every second, to show whether memory stays flat over the run
+  ( while kill -0 "$SB_PID" 2>/dev/null; do rss_kb "$SB_PID" 2>/dev/null || true; sleep 1; done ) > "$WORK/$name.rss" &
+  local sampler=$!
   set +e
   "$LOAD" --url "http://127.0.0.1:$SBPORT/receive" --secret $SECRET --examples "$SHARED/vapi/examples" \
           --database-url "$DB" --report "$WORK/$name.json" --progress 10 "$@" > "$WORK/$name.txt" 2>&1
   local rc=$?
   set -e
-  t1=$(cpu_ticks "$SB_PID")
+  t1=$(cpu_ticks "$SB_PID"); p1=$(pg_ticks)
   local hwm; hwm=$(hwm_kb "$SB_PID")
+  kill "$sampler" 2>/dev/null || true
   stop_sb
-  python3 - "$WORK/$name.json" "$name" "$t0" "$t1" "$TICK" "$hwm" "$rc" >> "$WORK/scenarios.jsonl" <<'PY'
+  python3 - "$WORK/$name.json" "$name" "$t0" "$t1" "$TICK" "$hwm" "$rc" "$p0" "$p1" >> "$WORK/scenarios.jsonl" <<'PY'
 import json, sys
-path, name, t0, t1, tick, hwm, rc = sys.argv[1:]
+path, name, t0, t1, tick, hwm, rc, p0, p1 = sys.argv[1:]
 r = json.load(open(path))
 r["name"] = name
 r["cpu_us_per_ack"] = round((int(t1) - int(t0)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
+r["pg_cpu_us_per_ack"] = round((int(p1) - int(p0)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
 r["peak_rss_mb"] = round(int(hwm) / 1024, 1)
+rss = [int(l) for l in open(path.replace(".json", ".rss")) if l.strip().isdigit()]
+if len(rss) >= 120:  # the largest RSS of the first and of the last minute of the run
+    r["rss_first_min_mb"] = round(max(rss[:60]) / 1024, 1)
+    r["rss_last_min_mb"] = round(max(rss[-60:]) / 1024, 1)
 r["exit_code"] = int(rc)
 print(json.dumps(r))
 PY
@@ -148,11 +163,17 @@ log "webhook latency beside management traffic"
 DURATION=15 RATE=2000 "$ROOT/bench/manage_interference.sh" > "$WORK/manage.md" 2> "$WORK/manage.log" ||
   { cat "$WORK/manage.md" "$WORK/manage.log"; exit 1; }
 
+# --- 2d. stored bytes per call (bench/storage.sh) -----------------------------------------------
+log "stored bytes per call"
+"$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+"$ROOT/bench/storage.sh" > "$WORK/storage.md" 2> "$WORK/storage.log" ||
+  { cat "$WORK/storage.md" "$WORK/storage.log"; exit 1; }
+
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
-          "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" <<'PY'
+          "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" "$SB_WRK_PG_US" <<'PY'
 import json, os, sys, datetime, subprocess
-out, scen, nginx, node, node_bad, sb, sb_bad, sb_cpu, sb_hwm, secs = sys.argv[1:]
+out, scen, nginx, node, node_bad, sb, sb_bad, sb_cpu, sb_hwm, secs, sb_pg = sys.argv[1:]
 nginx, node, sb = float(nginx), float(node), float(sb)
 rows = [json.loads(l) for l in open(scen) if l.strip()]
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -170,23 +191,27 @@ L.append(f"| nginx, 200 without work (ceiling) | {nginx:,.0f} | 0 | 1.00 | {ngin
 L.append(f"| naive Node handler (1 INSERT per webhook) | {node:,.0f} | {node_bad} | {node/nginx:.2f} | 1.0x |")
 L.append(f"| **switchboard** (durable ack) | **{sb:,.0f}** | {sb_bad} | **{sb/nginx:.2f}** | **{sb/node:.1f}x** |")
 L.append("")
-L.append(f"switchboard during that run: {sb_cpu} µs of CPU per acknowledged webhook, peak RSS {int(sb_hwm)/1024:.1f} MB.\n")
+L.append(f"switchboard during that run: {sb_cpu} µs of CPU per acknowledged webhook (Postgres: {sb_pg} µs), "
+         f"peak RSS {int(sb_hwm)/1024:.1f} MB.\n")
 L.append("## switchboard scenarios (bench/load, ledger checked in Postgres)\n")
 L.append("Calls of 10 turns (~75 messages: status updates, speech updates, partial and final transcripts, "
          "growing conversation updates, tool calls, end-of-call report), 200 calls in progress at once. "
          "Open loop measures latency from each request's scheduled time.\n")
-L.append("| scenario | sent | acked/s | refused | not sent | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/ack | peak RSS MB | ledger |")
-L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+L.append("| scenario | sent | acked/s | refused | not sent | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/ack | Postgres CPU µs/ack | peak RSS MB | ledger |")
+L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
     lat = r["latency_ms"]
     led = "balanced" if r["ledger"]["valid"] else "VOID"
     L.append(f"| {r['name']} | {r['sent']:,} | {r['acked_per_s']:,.0f} | {r['refused']:,} | {r.get('not_sent', 0):,} | {lat['p50']:.2f} | "
-             f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['p999']:.2f} | {r['cpu_us_per_ack']} | {r['peak_rss_mb']} | {led} |")
+             f"{lat['p90']:.2f} | {lat['p99']:.2f} | {lat['p999']:.2f} | {r['cpu_us_per_ack']} | {r['pg_cpu_us_per_ack']} | {r['peak_rss_mb']} | {led} |")
 L.append("")
 for r in rows:
     if r["refused_by_status"]:
         L.append(f"- {r['name']}: refused by status {json.dumps(r['refused_by_status'])}; refusals answered in "
                  f"p50 {r['refusal_service_ms']['p50']:.2f} ms, p99 {r['refusal_service_ms']['p99']:.2f} ms from the send")
+    if "rss_first_min_mb" in r:
+        L.append(f"- {r['name']}: RSS (sampled every second) at most {r['rss_first_min_mb']} MB in the first minute, "
+                 f"{r['rss_last_min_mb']} MB in the last")
     L.append(f"- {r['name']}: acknowledgements took p50 {r['ack_service_ms']['p50']:.2f} ms, p99 "
              f"{r['ack_service_ms']['p99']:.2f} ms from the actual send")
 L.append("\n## assistant-request reply latency (bench/replies.sh)\n")
@@ -198,6 +223,10 @@ L.append("Open loop at 2,000 webhooks/s (bench/load, 15 s per phase), alone and 
          "create assistants and list calls through `/functions/v1/*` against a fake Vapi that answers every "
          "call after 1 s (handlers on their own threads and Postgres connections).\n")
 L.append(open(os.path.join(os.path.dirname(scen), "manage.md")).read())
+L.append("\n## Stored bytes per call (bench/storage.sh)\n")
+L.append("One complete call of each length (turns of ~10 s) through switchboard into a fresh durable Postgres; "
+         "stored bytes from the `call_storage` view (events, shared parts, conversation nodes and turns).\n")
+L.append(open(os.path.join(os.path.dirname(scen), "storage.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
 analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")

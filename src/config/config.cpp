@@ -83,8 +83,10 @@ const option_spec k_options[] = {
     {"retry-after-s", "1", "Retry-After value sent with 503."},
     {"writers", "2", "Batch writer threads, one Postgres connection each."},
     {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
-    {"batch-max-delay-us", "2000",
-     "...or when its oldest event has waited this long (microseconds)."},
+    {"batch-max-delay-us", "0",
+     "...or when its oldest event has waited this long (microseconds). 0: a writer takes what "
+     "is queued when it is free, so batches grow with the load (what arrived during the "
+     "previous commit)."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},

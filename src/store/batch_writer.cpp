@@ -19,20 +19,22 @@ using clock = std::chrono::steady_clock;
 // Each batch is five prepared statements sent in one pipeline (one round trip, one implicit
 // transaction committed at its Sync). Every column of the batch is one array parameter in binary
 // format (store/binary_array), unnested server-side; the element type each encoder sends must be
-// the one declared here (the constructor sets them). Rows are inserted in key order so that
+// the one declared here (the constructor sets them). Rows are sent in key order so that
 // concurrent writers take row locks in the same order.
 // Of the deliveries of one message (same key; they differ only where Vapi regenerates things, the
 // report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest Vapi
 // timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the same
-// row whatever the order of arrival.
+// row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement, so
+// the writer sends each key at most once per statement (encode: identical deliveries are dropped,
+// differing ones go to a further round of the same statement). Deduplicating here instead of
+// with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
                               org_id, skeleton, refs, received_bytes)
-SELECT DISTINCT ON (c, s, d) c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
+SELECT c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
        timestamptz 'epoch' + r * interval '1 microsecond', o, sk::jsonb, rf::jsonb, b
 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
             $7::text[], $8::text[], $9::text[], $10::int[]) AS u(c, s, d, t, v, r, o, sk, rf, b)
-ORDER BY c, s, d, v, coalesce(sk::jsonb #>> '{artifact,presignedUrlsExpiresAt}', ''), sk::jsonb
 ON CONFLICT (call_id, sent_at, dedupe_key) DO UPDATE SET
     type = excluded.type, vapi_timestamp = excluded.vapi_timestamp,
     received_at = excluded.received_at, org_id = excluded.org_id, skeleton = excluded.skeleton,
@@ -267,7 +269,6 @@ batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest:
         for (pg_elem e : t) cols[i++].reset(e);
     };
     using enum pg_elem;
-    types(event_cols_, {text, int8, text, text, int8, int8, text, text, text, int4});
     types(blob_cols_, {text, uuid, text});
     types(node_cols_, {text, uuid, uuid, int4, text});
     types(call_cols_, {text, text, int2, int8, int8, text});  // the facts are text
@@ -281,9 +282,11 @@ bool batch_writer::connect(std::string& error) {
     // The writer's statements are key lookups and inserts. Their generic plans are made once,
     // often while the tables are still small; a plan made then (a seq scan, or a hash join over
     // a table that was empty) would stay in use as the tables grow. Only index paths, always.
+    // Values the writer compresses (TOAST) use lz4 whatever the column says: several times
+    // cheaper than pglz on the write path (pglz_compress was still in Postgres' profile).
     std::optional<pg_error> e = conn_.exec(
         "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off;"
-        " SET enable_memoize = off");
+        " SET enable_memoize = off; SET default_toast_compression = lz4");
     for (const auto& [name, sql] :
          {std::pair{"sb_events", k_insert_events}, std::pair{"sb_blobs", k_insert_blobs},
           std::pair{"sb_nodes", k_insert_nodes}, std::pair{"sb_calls", calls_upsert().c_str()},
@@ -367,11 +370,64 @@ bool batch_writer::remember(std::uint32_t call, const ingest::digest& hash) {
     return batch_parts_.insert(key).second;
 }
 
+void batch_writer::encode_events(std::span<const ingest::event> events) {
+    // Key order; deliveries of one message keep their order of arrival.
+    order_.resize(events.size());
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::uint32_t>(i);
+    const auto key = [&](std::uint32_t i) {
+        const auto& ev = events[i];
+        return std::tie(ev.call_id, ev.sent_at_ms, ev.dedupe_key);
+    };
+    std::stable_sort(order_.begin(), order_.end(),
+                     [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    round_of_.assign(order_.size(), 0);
+    rounds_used_ = 0;
+    std::size_t group = 0;  // where the deliveries of the current key start in order_
+    for (std::size_t k = 0; k < order_.size(); ++k) {
+        const auto& ev = events[order_[k]];
+        if (k == 0 || key(order_[k - 1]) != key(order_[k])) group = k;
+        // A delivery identical to one already sent changes nothing: the row keeps the first of
+        // equals. Any other goes one round after the last different one.
+        std::size_t round = 0;
+        bool identical = false;
+        for (std::size_t j = group; j < k && !identical; ++j) {
+            const auto& prior = events[order_[j]];
+            if (round_of_[j] == k_dropped) continue;
+            identical = prior.timestamp_ms == ev.timestamp_ms && prior.skeleton == ev.skeleton;
+            round = std::max<std::size_t>(round, round_of_[j] + 1);
+        }
+        if (identical) {
+            round_of_[k] = k_dropped;
+            continue;
+        }
+        round_of_[k] = static_cast<std::uint32_t>(round);
+        if (event_rounds_.size() <= round) {
+            auto& cols = event_rounds_.emplace_back();
+            using enum pg_elem;
+            std::size_t i = 0;
+            for (pg_elem t : {text, int8, text, text, int8, int8, text, text, text, int4})
+                cols[i++].reset(t);
+        }
+        rounds_used_ = std::max(rounds_used_, round + 1);
+        auto& e = event_rounds_[round];
+        e[0].text(ev.call_id);
+        e[1].integer(ev.sent_at_ms * 1000);
+        e[2].text(ev.dedupe_key);
+        e[3].text(ev.type_name);
+        e[4].integer(ev.timestamp_ms);
+        e[5].integer(ev.received_us);
+        e[6].text_or_null(ev.org_id);
+        e[7].text(ev.skeleton);
+        e[8].text_or_null(refs_json(ev));
+        e[9].integer(static_cast<std::int64_t>(ev.body.size()));
+    }
+}
+
 void batch_writer::encode(std::span<ingest::event> events) {
     auto clear = [](auto& cols) {
         for (auto& c : cols) c.clear();
     };
-    clear(event_cols_);
+    for (auto& round : event_rounds_) clear(round);
     clear(blob_cols_);
     clear(node_cols_);
     clear(call_cols_);
@@ -385,19 +441,8 @@ void batch_writer::encode(std::span<ingest::event> events) {
     }
     std::vector<call_row> calls;
     std::unordered_map<std::string_view, std::size_t> index;
-    auto& e = event_cols_;
+    encode_events(events);
     for (const auto& ev : events) {
-        e[0].text(ev.call_id);
-        e[1].integer(ev.sent_at_ms * 1000);
-        e[2].text(ev.dedupe_key);
-        e[3].text(ev.type_name);
-        e[4].integer(ev.timestamp_ms);
-        e[5].integer(ev.received_us);
-        e[6].text_or_null(ev.org_id);
-        e[7].text(ev.skeleton);
-        e[8].text_or_null(refs_json(ev));
-        e[9].integer(static_cast<std::int64_t>(ev.body.size()));
-
         // The repeated parts: only those not already committed for this call (by this writer)
         // and not already in this batch.
         const std::uint32_t call =
@@ -511,23 +556,23 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
             p.lengths[i] = static_cast<int>(v.size());
         }
     };
-    std::array<params, 5> p;
-    fill(p[0], event_cols_);
-    fill(p[1], blob_cols_);
-    fill(p[2], node_cols_);
-    fill(p[3], call_cols_);
-    fill(p[4], conv_cols_);
-    std::array<pg_connection::pipelined, 5> queries;
+    // The events go first, one statement per round (see encode_events), then the rest.
+    const std::size_t rounds = rounds_used_;
+    std::vector<params> p(rounds + 4);
+    std::vector<pg_connection::pipelined> queries(rounds + 4);
     std::size_t nq = 0;
-    auto add = [&](const char* name, const params& x) {
+    auto add = [&](const char* name, auto& cols) {
+        params& x = p[nq];
+        fill(x, cols);
         queries[nq++] = {name, std::span(x.values.data(), x.n), std::span(x.lengths.data(), x.n),
                          std::span(k_binary.data(), x.n)};
     };
-    add("sb_events", p[0]);
-    if (blob_cols_[0].size() != 0) add("sb_blobs", p[1]);
-    if (node_cols_[0].size() != 0) add("sb_nodes", p[2]);
-    if (call_cols_[0].size() != 0) add("sb_calls", p[3]);
-    if (conv_cols_[0].size() != 0) add("sb_conversations", p[4]);
+    for (std::size_t r = 0; r < rounds; ++r) add("sb_events", event_rounds_[r]);
+    if (blob_cols_[0].size() != 0) add("sb_blobs", blob_cols_);
+    if (node_cols_[0].size() != 0) add("sb_nodes", node_cols_);
+    if (call_cols_[0].size() != 0) add("sb_calls", call_cols_);
+    if (conv_cols_[0].size() != 0) add("sb_conversations", conv_cols_);
+    // New rows come from the first round only: later rounds update rows of this batch.
     auto e = conn_.run_pipeline(std::span(queries.data(), nq), &inserted);
     if (!e) {
         // Committed: these parts need not be sent again. The set is bounded; forgetting only

@@ -305,6 +305,40 @@ TEST_F(BatchWriter, RedeliveredEndOfCallReportWithNewTimestampIsStoredOnce) {
     EXPECT_EQ(db_.scalar("SELECT sent_at = '2025-06-12T14:03:43.900Z' FROM call_events"), "t");
 }
 
+// Three different deliveries of one report in the same batch (one statement may touch a row only
+// once, so the writer sends them in rounds): whatever their order, the row keeps the earliest,
+// and only one row is new.
+TEST_F(BatchWriter, DifferentDeliveriesInOneBatchKeepTheEarliestInAnyOrder) {
+    auto w = connected_writer();
+    const std::string report = example("12-end-of-call-report.json");
+    const auto at = report.find("1749737028100");
+    ASSERT_NE(at, std::string::npos);
+    const std::string call = "7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4";
+    auto delivery = [&](const std::string& timestamp, const std::string& call_id) {
+        std::string body = report;
+        body.replace(at, 13, timestamp);
+        for (auto p = body.find(call); p != std::string::npos; p = body.find(call, p))
+            body.replace(p, call.size(), call_id);
+        return make_event(body);
+    };
+    const std::vector<std::array<const char*, 3>> orders = {
+        {"1749737030100", "1749737028100", "1749737029100"},
+        {"1749737029100", "1749737030100", "1749737028100"},
+        {"1749737028100", "1749737029100", "1749737030100"}};
+    for (std::size_t i = 0; i < orders.size(); ++i) {
+        const std::string call_id = "00000000-0000-4000-8000-00000000000" + std::to_string(i);
+        std::vector<ingest::event> batch;
+        for (const char* ts : orders[i]) batch.push_back(delivery(ts, call_id));
+        batch.push_back(delivery(orders[i][0], call_id));  // and one identical to the first
+        EXPECT_EQ(write(*w, batch), 1) << "order " << i;
+    }
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events WHERE type = 'end-of-call-report'"),
+              "3");
+    EXPECT_EQ(db_.scalar("SELECT string_agg(DISTINCT vapi_timestamp::text, ',') FROM call_events"
+                         " WHERE type = 'end-of-call-report'"),
+              "1749737028100");
+}
+
 // --- the calls row -------------------------------------------------------------------------
 
 TEST_F(BatchWriter, CallStatusMovesForwardInOrder) {

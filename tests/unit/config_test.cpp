@@ -96,7 +96,7 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
     EXPECT_EQ(cfg.store.database_url, "postgresql://db.example/sb");
     EXPECT_EQ(cfg.store.writers, 2u);
     EXPECT_EQ(cfg.store.batch_max_rows, 512u);
-    EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(2'000));
+    EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(0));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(5));
     EXPECT_EQ(cfg.store.reconnect_max_backoff, std::chrono::milliseconds(2'000));
     EXPECT_EQ(cfg.store.startup_wait, std::chrono::seconds(30));
@@ -131,7 +131,7 @@ TEST(Config, ReadsEveryKindOfSettingFromEnvironment) {
                                     "SWITCHBOARD_RETRY_AFTER_S=7",
                                     "SWITCHBOARD_WRITERS=2",
                                     "SWITCHBOARD_BATCH_MAX_ROWS=64",
-                                    "SWITCHBOARD_BATCH_MAX_DELAY_US=0",
+                                    "SWITCHBOARD_BATCH_MAX_DELAY_US=750",
                                     "SWITCHBOARD_PG_CONNECT_TIMEOUT_S=9",
                                     "SWITCHBOARD_PG_RECONNECT_MAX_BACKOFF_MS=900",
                                     "SWITCHBOARD_SHUTDOWN_TIMEOUT_S=12",
@@ -163,7 +163,7 @@ TEST(Config, ReadsEveryKindOfSettingFromEnvironment) {
     EXPECT_EQ(cfg.queue.retry_after, std::chrono::seconds(7));
     EXPECT_EQ(cfg.store.writers, 2u);
     EXPECT_EQ(cfg.store.batch_max_rows, 64u);
-    EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(0));
+    EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(750));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(9));
     EXPECT_EQ(cfg.store.reconnect_max_backoff, std::chrono::milliseconds(900));
     EXPECT_EQ(cfg.shutdown_timeout, std::chrono::seconds(12));

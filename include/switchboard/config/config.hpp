@@ -73,7 +73,9 @@ struct store_config {
     std::string database_url;
     unsigned writers = 2;
     std::size_t batch_max_rows = 512;
-    std::chrono::microseconds batch_max_delay{2'000};
+    /// 0: no lingering. A writer takes what is queued when it is free, so the next batch is what
+    /// arrived during the previous commit and batches grow with the load (group commit).
+    std::chrono::microseconds batch_max_delay{0};
     std::chrono::seconds connect_timeout{5};
     std::chrono::milliseconds reconnect_max_backoff{2'000};
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres

@@ -56,6 +56,8 @@ class batch_writer {
     void complete(std::span<ingest::event> events, ingest::ack_status status,
                   const std::string& detail = {});
     void encode(std::span<ingest::event> events);
+    /// The call_events rows of the batch, in key order, each key at most once per round.
+    void encode_events(std::span<const ingest::event> events);
 
     unsigned id_;
     const config::store_config& cfg_;
@@ -71,7 +73,13 @@ class batch_writer {
 
     // The batch's columns, one binary array parameter each (see batch_writer.cpp for the
     // statements and the element type of each column).
-    std::array<binary_array, 10> event_cols_;
+    /// call_events: round r holds the (r+1)-th different delivery of a key in the batch, so
+    /// that one statement never touches a row twice; nearly always one round.
+    std::vector<std::array<binary_array, 10>> event_rounds_;
+    std::size_t rounds_used_ = 0;
+    std::vector<std::uint32_t> order_;     ///< the batch's events in key order
+    std::vector<std::uint32_t> round_of_;  ///< per entry of order_: its round, or k_dropped
+    static constexpr std::uint32_t k_dropped = ~0u;
     std::array<binary_array, 3> blob_cols_;
     std::array<binary_array, 5> node_cols_;
     std::array<binary_array, 6 + ingest::fact_count> call_cols_;
