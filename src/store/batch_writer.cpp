@@ -438,6 +438,7 @@ void batch_writer::encode(std::span<ingest::event> events) {
     if (call_numbers_.size() > k_max_remembered_calls) {
         call_numbers_.clear();
         stored_parts_.clear();
+        ++numbering_;
     }
     std::vector<call_row> calls;
     std::unordered_map<std::string_view, std::size_t> index;
@@ -532,9 +533,12 @@ void batch_writer::encode(std::span<ingest::event> events) {
     }
 }
 
-std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted) {
+std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events,
+                                                 sent_batch& out) {
     encode(events);
-    inserted = 0;
+    out.parts.clear();
+    out.parts.swap(batch_parts_);  // stored once the batch commits
+    out.numbering = numbering_;
     static_assert(std::tuple_size_v<decltype(call_cols_)> == k_call_columns + fact_count);
     // Every parameter is a binary array: values, lengths, formats side by side.
     constexpr std::size_t k_max_params = std::tuple_size_v<decltype(call_cols_)>;
@@ -548,14 +552,6 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
         std::array<int, k_max_params> lengths{};
         std::size_t n = 0;
     };
-    auto fill = [](params& p, auto& cols) {
-        p.n = cols.size();
-        for (std::size_t i = 0; i < p.n; ++i) {
-            const std::string_view v = cols[i].finish();
-            p.values[i] = v.data();
-            p.lengths[i] = static_cast<int>(v.size());
-        }
-    };
     // The events go first, one statement per round (see encode_events), then the rest.
     const std::size_t rounds = rounds_used_;
     std::vector<params> p(rounds + 4);
@@ -563,7 +559,12 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
     std::size_t nq = 0;
     auto add = [&](const char* name, auto& cols) {
         params& x = p[nq];
-        fill(x, cols);
+        x.n = cols.size();
+        for (std::size_t i = 0; i < x.n; ++i) {
+            const std::string_view v = cols[i].finish();
+            x.values[i] = v.data();
+            x.lengths[i] = static_cast<int>(v.size());
+        }
         queries[nq++] = {name, std::span(x.values.data(), x.n), std::span(x.lengths.data(), x.n),
                          std::span(k_binary.data(), x.n)};
     };
@@ -572,17 +573,42 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
     if (node_cols_[0].size() != 0) add("sb_nodes", node_cols_);
     if (call_cols_[0].size() != 0) add("sb_calls", call_cols_);
     if (conv_cols_[0].size() != 0) add("sb_conversations", conv_cols_);
+    out.statements = nq;
+    out.started = clock::now();
+    // libpq copies the parameters into its output buffer: the columns can be reused at once.
+    return conn_.send_pipeline(std::span(queries.data(), nq));
+}
+
+std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& inserted) {
     // New rows come from the first round only: later rounds update rows of this batch.
-    auto e = conn_.run_pipeline(std::span(queries.data(), nq), &inserted);
-    if (!e) {
+    inserted = 0;
+    auto e = conn_.read_pipeline(batch.statements, &inserted);
+    if (!e && batch.numbering == numbering_) {
         // Committed: these parts need not be sent again. The set is bounded; forgetting only
         // costs a redundant ON CONFLICT DO NOTHING.
-        if (stored_parts_.size() + batch_parts_.size() > k_max_remembered_parts)
+        if (stored_parts_.size() + batch.parts.size() > k_max_remembered_parts)
             stored_parts_.clear();
-        stored_parts_.merge(batch_parts_);
+        stored_parts_.merge(batch.parts);
     }
-    batch_parts_.clear();
+    batch.parts.clear();
     return e;
+}
+
+std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted) {
+    sent_batch batch;
+    inserted = 0;
+    if (auto e = send_batch(events, batch)) return e;
+    return receive_batch(batch, inserted);
+}
+
+void batch_writer::committed(std::span<ingest::event> events, long inserted,
+                             clock::time_point started) {
+    metrics_.commit_seconds.Observe(std::chrono::duration<double>(clock::now() - started).count());
+    metrics_.batch_rows.Observe(static_cast<double>(events.size()));
+    metrics_.inserted.Increment(static_cast<double>(inserted));
+    metrics_.duplicates.Increment(static_cast<double>(events.size()) -
+                                  static_cast<double>(inserted));
+    complete(events, ingest::ack_status::committed);
 }
 
 batch_writer::result batch_writer::write(std::span<ingest::event> events) {
@@ -600,13 +626,7 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
         long inserted = 0;
         auto error = write_once(events, inserted);
         if (!error) {
-            metrics_.commit_seconds.Observe(
-                std::chrono::duration<double>(clock::now() - started).count());
-            metrics_.batch_rows.Observe(static_cast<double>(events.size()));
-            metrics_.inserted.Increment(static_cast<double>(inserted));
-            metrics_.duplicates.Increment(static_cast<double>(events.size()) -
-                                          static_cast<double>(inserted));
-            complete(events, ingest::ack_status::committed);
+            committed(events, inserted, started);
             return result::done;
         }
         metrics_.error(error->what);
@@ -683,39 +703,126 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     const std::size_t shard = id_ % queue_.shards();
     auto token = queue_.consumer_token(shard);
     const std::size_t max_rows = cfg_.batch_max_rows;
-    std::vector<ingest::event> batch(max_rows);
+    // Two batches: while one runs in Postgres, the next is taken from the queue, encoded and
+    // sent behind it on the same connection, so the server goes from one commit straight to the
+    // next batch instead of waiting for this thread (results come back in order).
+    struct slot {
+        std::vector<ingest::event> events;
+        std::size_t n = 0, bytes = 0;
+        sent_batch sent;
+        bool in_flight = false;
+        std::span<ingest::event> span() { return {events.data(), n}; }
+    };
+    std::array<slot, 2> slots;
+    for (auto& x : slots) x.events.resize(max_rows);
+    auto release = [&](slot& x) {
+        for (std::size_t i = 0; i < x.n; ++i) x.events[i] = ingest::event{};
+        queue_.release(x.n, x.bytes);
+        x.n = x.bytes = 0;
+        x.in_flight = false;
+    };
+    // Reads the outcome of `first`, the older batch in flight. If it failed, `then` (sent after
+    // it, if any) is read too when the connection survived, and whatever did not commit is
+    // written again alone, with write()'s retries.
+    auto land = [&](slot& first, slot* then) {
+        long inserted = 0;
+        auto e = receive_batch(first.sent, inserted);
+        if (!e) {
+            committed(first.span(), inserted, first.sent.started);
+            release(first);
+            return;
+        }
+        metrics_.error(e->what);
+        if (e->what == pg_error::kind::connection) {
+            log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                      e->message);
+        }
+        if (then != nullptr && then->in_flight && conn_.ok()) {
+            long then_inserted = 0;
+            if (auto e2 = receive_batch(then->sent, then_inserted)) {
+                metrics_.error(e2->what);
+            } else {
+                committed(then->span(), then_inserted, then->sent.started);
+                release(*then);
+            }
+        }
+        write(first.span());
+        release(first);
+        if (then != nullptr && then->in_flight) {
+            write(then->span());
+            release(*then);
+        }
+    };
+    std::size_t next = 0;
+    slot* flying = nullptr;
 
     for (;;) {
-        std::size_t n =
-            queue_.pop_bulk(shard, token, batch.data(), max_rows, std::chrono::milliseconds(50));
-        if (n == 0) {
-            if (stop.load() && queue_.queued(shard) == 0) break;
-            check_idle_connection();
-            if (id_ == 0 && conn_.ok() &&
-                clock::now() - last_maintenance_ > std::chrono::hours(6)) {
-                last_maintenance_ = clock::now();
-                if (auto e = conn_.exec("SELECT switchboard_ensure_event_partitions()")) {
-                    log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
+        slot& s = slots[next];
+        std::size_t n = 0;
+        if (flying != nullptr) {
+            n = queue_.try_pop_bulk(shard, token, s.events.data(), max_rows);
+        } else {
+            n = queue_.pop_bulk(shard, token, s.events.data(), max_rows,
+                                std::chrono::milliseconds(50));
+            if (n == 0) {
+                if (stop.load() && queue_.queued(shard) == 0) break;
+                check_idle_connection();
+                if (id_ == 0 && conn_.ok() &&
+                    clock::now() - last_maintenance_ > std::chrono::hours(6)) {
+                    last_maintenance_ = clock::now();
+                    if (auto e = conn_.exec("SELECT switchboard_ensure_event_partitions()")) {
+                        log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
+                    }
                 }
+                continue;
             }
-            continue;
+            // Optionally fill the batch until it is full or its first event has waited long
+            // enough. The writer sleeps through the wait and then takes what came, instead of
+            // waiting on the queue: that would wake it (a futex wake, a context switch) for
+            // every event.
+            const auto deadline = clock::now() + cfg_.batch_max_delay;
+            while (n < max_rows && cfg_.batch_max_delay.count() > 0) {
+                n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
+                const auto now = clock::now();
+                if (n >= max_rows || now >= deadline) break;
+                std::this_thread::sleep_for(
+                    std::min<clock::duration>(deadline - now, k_linger_slice));
+            }
         }
-        // Fill the batch until it is full or its first event has waited long enough. The writer
-        // sleeps through the wait and then takes what came, instead of waiting on the queue:
-        // that would wake it (a futex wake by the producer, a context switch) for every event.
-        const auto deadline = clock::now() + cfg_.batch_max_delay;
-        while (n < max_rows) {
-            n += queue_.try_pop_bulk(shard, token, batch.data() + n, max_rows - n);
-            const auto now = clock::now();
-            if (n >= max_rows || now >= deadline) break;
-            std::this_thread::sleep_for(std::min<clock::duration>(deadline - now, k_linger_slice));
+        s.n = n;
+        for (std::size_t i = 0; i < n; ++i) s.bytes += s.events[i].footprint();
+
+        if (n == 0) {  // nothing came while the batch in flight ran: wait for its outcome
+            land(*flying, nullptr);
+            flying = nullptr;
+        } else if (conn_.ok() && conn_.in_flight() < 2) {
+            if (auto e = send_batch(s.span(), s.sent)) {
+                // The connection is gone: the batch in flight has no known outcome either.
+                metrics_.error(e->what);
+                log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"",
+                          id_, e->message);
+                if (flying != nullptr) {
+                    write(flying->span());
+                    release(*flying);
+                    flying = nullptr;
+                }
+                write(s.span());
+                release(s);
+            } else {
+                s.in_flight = true;
+                if (flying != nullptr) land(*flying, &s);
+                flying = s.in_flight ? &s : nullptr;
+                next ^= 1;
+            }
+        } else {  // not connected: write() reconnects and retries
+            if (flying != nullptr) {
+                land(*flying, nullptr);
+                flying = nullptr;
+            }
+            write(s.span());
+            release(s);
         }
-        std::size_t bytes = 0;
-        for (std::size_t i = 0; i < n; ++i) bytes += batch[i].footprint();
-        write(std::span(batch.data(), n));
         last_probe_ = clock::now();  // the write itself showed whether the connection works
-        for (std::size_t i = 0; i < n; ++i) batch[i] = ingest::event{};
-        queue_.release(n, bytes);
     }
     if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
     conn_.reset();

@@ -122,29 +122,43 @@ std::optional<pg_error> pg_connection::prepare(const char* name, const char* sql
 
 std::optional<pg_error> pg_connection::run_pipeline(std::span<const pipelined> queries,
                                                     long* affected) {
+    if (auto e = send_pipeline(queries)) return e;
+    return read_pipeline(queries.size(), affected);
+}
+
+std::optional<pg_error> pg_connection::send_pipeline(std::span<const pipelined> queries) {
     if (!conn_) return pg_error{pg_error::kind::connection, {}, "not connected"};
     PGconn* c = conn_.get();
-    if (PQenterPipelineMode(c) != 1) return error_from(nullptr);
-    std::optional<pg_error> first_error;
-    std::size_t sent = 0;
+    auto lost = [&] {
+        // Nothing more can be read reliably: the connection is unusable.
+        auto e = error_from(nullptr);
+        e->what = pg_error::kind::connection;
+        reset();
+        return e;
+    };
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF && PQenterPipelineMode(c) != 1) return lost();
     for (const auto& q : queries) {
         if (PQsendQueryPrepared(c, q.statement, static_cast<int>(q.params.size()), q.params.data(),
                                 q.lengths.empty() ? nullptr : q.lengths.data(),
                                 q.formats.empty() ? nullptr : q.formats.data(), 0) != 1) {
-            first_error = error_from(nullptr);
-            break;
+            // Queries already queued cannot be taken back; with others in flight the outcome of
+            // the whole pipeline is unknown.
+            return lost();
         }
-        ++sent;
     }
-    if (PQpipelineSync(c) != 1) {
-        // Nothing more can be read reliably: the connection is unusable.
-        auto e = error_from(nullptr);
-        e->what = pg_error::kind::connection;
-        conn_.reset();
-        return e;
+    if (PQpipelineSync(c) != 1) return lost();
+    ++in_flight_;
+    return std::nullopt;
+}
+
+std::optional<pg_error> pg_connection::read_pipeline(std::size_t queries, long* affected) {
+    if (!conn_ || in_flight_ == 0) {
+        return pg_error{pg_error::kind::connection, {}, "no transaction in flight"};
     }
+    PGconn* c = conn_.get();
+    std::optional<pg_error> first_error;
     // Each query's results end with a NULL; after an error the rest are PIPELINE_ABORTED.
-    for (std::size_t i = 0; i < sent; ++i) {
+    for (std::size_t i = 0; i < queries; ++i) {
         while (PGresult* raw = PQgetResult(c)) {
             pg_result res(raw, &PQclear);
             if (PQresultStatus(raw) == PGRES_PIPELINE_ABORTED) continue;
@@ -170,11 +184,12 @@ std::optional<pg_error> pg_connection::run_pipeline(std::span<const pipelined> q
             break;
         }
     }
-    if (!synced || PQexitPipelineMode(c) != 1) {
+    if (synced) --in_flight_;
+    if (!synced || (in_flight_ == 0 && PQexitPipelineMode(c) != 1)) {
         if (!first_error || first_error->what != pg_error::kind::connection) {
             first_error = pg_error{pg_error::kind::connection, {}, PQerrorMessage(c)};
         }
-        conn_.reset();
+        reset();
     }
     return first_error;
 }

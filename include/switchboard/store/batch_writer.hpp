@@ -95,6 +95,17 @@ class batch_writer {
     struct part_key_hash {
         std::size_t operator()(const part_key& k) const noexcept;
     };
+    /// A batch sent and not yet read back: its statements and the parts it carries.
+    struct sent_batch {
+        std::size_t statements = 0;
+        std::unordered_set<part_key, part_key_hash> parts;
+        std::chrono::steady_clock::time_point started;
+        std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
+    };
+    std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
+    std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
+    void committed(std::span<ingest::event> events, long inserted,
+                   std::chrono::steady_clock::time_point started);
     struct string_hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept {
@@ -104,6 +115,9 @@ class batch_writer {
     std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> call_numbers_;
     std::unordered_set<part_key, part_key_hash> stored_parts_;  ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;   ///< in the batch being written
+    /// Bumped when the call numbers are forgotten: parts of a batch numbered before that must
+    /// not be recorded as stored (their numbers may stand for other calls now).
+    std::uint64_t numbering_ = 0;
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;

@@ -40,7 +40,10 @@ class pg_connection {
 
     bool ok() const { return conn_ && PQstatus(conn_.get()) == CONNECTION_OK; }
     PGconn* get() const { return conn_.get(); }
-    void reset() { conn_.reset(); }
+    void reset() {
+        conn_.reset();
+        in_flight_ = 0;
+    }
 
     /// Runs one or more statements (simple query protocol); the results of all are checked.
     /// `affected` receives the row count of the first statement that reports one.
@@ -74,10 +77,22 @@ class pg_connection {
     /// `affected` receives the row count of the first query. Returns the first error.
     std::optional<pg_error> run_pipeline(std::span<const pipelined> queries, long* affected);
 
+    /// The two halves of run_pipeline, so that a second transaction can be sent before the
+    /// first one's results are read (the server runs them one after the other; their results
+    /// come back in order). send_pipeline sends `queries` and a Sync; read_pipeline reads the
+    /// results of the oldest transaction sent (`queries` statements) up to its Sync. A
+    /// connection error in either resets the connection: then no transaction in flight has a
+    /// known outcome.
+    std::optional<pg_error> send_pipeline(std::span<const pipelined> queries);
+    std::optional<pg_error> read_pipeline(std::size_t queries, long* affected);
+    /// Transactions sent and not yet read.
+    std::size_t in_flight() const noexcept { return in_flight_; }
+
   private:
     std::optional<pg_error> error_from(const PGresult* res) const;
 
     std::unique_ptr<PGconn, decltype(&PQfinish)> conn_{nullptr, &PQfinish};
+    std::size_t in_flight_ = 0;
 };
 
 }  // namespace switchboard::store
