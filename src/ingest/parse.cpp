@@ -6,6 +6,11 @@
 
 #include <simdjson.h>
 #include <xxhash.h>
+#if defined(__x86_64__)
+// The same XXH3 functions, picking the widest SIMD the CPU has at run time (AVX2 here): the
+// library's plain entry points are built for SSE2. Part hashes were ~4k instructions per webhook.
+#include <xxh_x86dispatch.h>
+#endif
 
 #include <algorithm>
 #include <charconv>
