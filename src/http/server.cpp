@@ -12,6 +12,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/read_size.hpp>
 #include <boost/beast/core/string.hpp>
@@ -150,6 +151,7 @@ asio::awaitable<void> server::accept_loop() {
         }
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
+        socket.non_blocking(true, ignored);  // responses are first written synchronously
         auto conn = std::make_shared<connection>(std::move(socket));
         {
             std::lock_guard lock(connections_mutex_);
@@ -359,15 +361,24 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             res.keep_alive(keep_alive);
         }
         res.prepare_payload();
-        stream.expires_after(cfg_.write_timeout);
         beast::error_code wec;
         if (res.chunked()) {
+            stream.expires_after(cfg_.write_timeout);
             std::tie(wec, std::ignore) = co_await beast_http::async_write(stream, res, use_tuple);
         } else {
             serialize_header(res, head);
-            const std::array<asio::const_buffer, 2> out{asio::buffer(head),
-                                                        asio::buffer(res.body())};
-            std::tie(wec, std::ignore) = co_await asio::async_write(stream, out, use_tuple);
+            beast::buffers_suffix<std::array<asio::const_buffer, 2>> out(
+                std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(res.body())});
+            // The socket is non-blocking: the kernel usually takes the whole response at once,
+            // without a reactor operation, a timer and a posted completion. What it does not
+            // take (a slow reader) goes out asynchronously, under the write timeout.
+            const std::size_t sent = stream.socket().write_some(out, wec);
+            if (wec == asio::error::would_block || wec == asio::error::try_again) wec = {};
+            out.consume(sent);
+            if (!wec && beast::buffer_bytes(out) != 0) {
+                stream.expires_after(cfg_.write_timeout);
+                std::tie(wec, std::ignore) = co_await asio::async_write(stream, out, use_tuple);
+            }
         }
         metrics_.response_sent(res.result_int());
         if (wec) break;
