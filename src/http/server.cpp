@@ -207,8 +207,8 @@ asio::awaitable<beast::error_code> read_request(beast::tcp_stream& stream,
             }
             ec = {};
         }
-        auto [rec, n] =
-            co_await stream.async_read_some(buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
+        auto [rec, n] = co_await stream.async_read_some(
+            buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
         buffer.commit(n);
         if (rec == asio::error::eof) {
             if (!parser.got_some()) co_return beast_http::error::end_of_stream;
@@ -227,20 +227,13 @@ void serialize_header(const response& res, std::string& out) {
     out.clear();
     const unsigned version = res.version();
     const unsigned code = res.result_int();
-    const char start[] = {'H',
-                          'T',
-                          'T',
-                          'P',
-                          '/',
-                          static_cast<char>('0' + version / 10),
-                          '.',
-                          static_cast<char>('0' + version % 10),
-                          ' ',
-                          static_cast<char>('0' + code / 100),
-                          static_cast<char>('0' + (code / 10) % 10),
-                          static_cast<char>('0' + code % 10),
-                          ' '};
-    out.append(start, sizeof start);
+    char start[] = "HTTP/x.y ### ";
+    start[5] = static_cast<char>('0' + version / 10);
+    start[7] = static_cast<char>('0' + version % 10);
+    start[9] = static_cast<char>('0' + code / 100);
+    start[10] = static_cast<char>('0' + (code / 10) % 10);
+    start[11] = static_cast<char>('0' + code % 10);
+    out.append(start, sizeof start - 1);
     const beast::string_view reason = res.reason();
     out.append(reason.empty() ? beast_http::obsolete_reason(res.result()) : reason);
     out.append("\r\n");

@@ -72,7 +72,8 @@ struct object_layout {
     bool present = false;
     std::vector<field_span> fields;
     const char* close = nullptr;  // the closing '}'
-    void reset() {  // keeps the vector's capacity
+    /// Back to empty, keeping the vector's capacity.
+    void reset() {
         present = false;
         fields.clear();
         close = nullptr;
@@ -82,7 +83,8 @@ struct array_layout {
     bool present = false;
     std::vector<const char*> items;
     const char* close = nullptr;  // the closing ']'
-    void reset() {  // keeps the vector's capacity
+    /// Back to empty, keeping the vector's capacity.
+    void reset() {
         present = false;
         items.clear();
         close = nullptr;
