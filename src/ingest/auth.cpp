@@ -1,6 +1,6 @@
 #include "switchboard/ingest/auth.hpp"
 
-#include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <boost/beast/core/string.hpp>
 
 #include <charconv>
@@ -9,26 +9,14 @@
 namespace switchboard::ingest {
 namespace {
 
-std::string sha256(std::string_view data) {
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    // Per request: the algorithm fetched once and one context per thread. EVP_Digest with
-    // EVP_sha256() fetches the algorithm and allocates a context on every call (OpenSSL 3),
-    // several times the cost of hashing a short secret.
-    static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    thread_local const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(
-        EVP_MD_CTX_new(), &EVP_MD_CTX_free);
-    if (md == nullptr || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 ||
-        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
-        EVP_DigestFinal_ex(ctx.get(), out, &len) != 1) {
-        EVP_Digest(data.data(), data.size(), out, &len, EVP_sha256(), nullptr);
-    }
-    return {reinterpret_cast<char*>(out), len};
-}
-
-// Comparing digests keeps the comparison constant-time even when the lengths differ.
-bool digest_matches(std::string_view received, const std::string& expected_digest) {
-    return constant_time_equal(sha256(received), expected_digest);
+/// Constant-time in `expected`: as many bytes are compared as were received, whether the lengths
+/// match or not, so the time tells nothing of the expected value. (Hashing both sides with
+/// SHA-256 gave the same guarantee for 3,000 instructions per request.)
+bool secret_matches(std::string_view received, std::string_view expected) {
+    const bool same_size = received.size() == expected.size();
+    const std::string_view against = same_size ? expected : received;
+    const bool same = CRYPTO_memcmp(received.data(), against.data(), received.size()) == 0;
+    return same & same_size & !expected.empty();
 }
 
 /// Seconds or milliseconds since the epoch (integer, optionally with a fraction) → ms.
@@ -69,8 +57,6 @@ std::string_view to_string(auth_failure f) noexcept {
 
 authenticator::authenticator(const config::auth_config& cfg)
     : cfg_(cfg), enabled_(cfg.any_scheme()) {
-    if (!cfg_.secret.empty()) secret_digest_ = sha256(cfg_.secret);
-    if (!cfg_.bearer_token.empty()) token_digest_ = sha256(cfg_.bearer_token);
     if (!cfg_.hmac.secret.empty()) {
         std::string key = cfg_.hmac.secret;
         if (cfg_.hmac.secret_is_base64) {
@@ -211,7 +197,7 @@ std::optional<auth_failure> authenticator::check(const http::request& req,
     if (!cfg_.secret.empty()) {
         auto it = req.find(cfg_.secret_header);
         if (it != req.end()) {
-            if (digest_matches(it->value(), secret_digest_)) return std::nullopt;
+            if (secret_matches(it->value(), cfg_.secret)) return std::nullopt;
             failure = auth_failure::wrong_secret;
         }
     }
@@ -224,7 +210,7 @@ std::optional<auth_failure> authenticator::check(const http::request& req,
                 shaped = value.size() > 7 && boost::beast::iequals(value.substr(0, 7), "Bearer ");
                 if (shaped) value.remove_prefix(7);
             }
-            if (shaped && digest_matches(value, token_digest_)) return std::nullopt;
+            if (shaped && secret_matches(value, cfg_.bearer_token)) return std::nullopt;
             failure = auth_failure::wrong_token;
         }
     }

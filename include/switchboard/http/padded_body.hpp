@@ -42,8 +42,12 @@ struct padded_body {
                 // Chunked bodies arrive without a length: grow geometrically.
                 body_.reserve(std::max(size + extra + body_padding, body_.capacity() * 2));
             }
-            body_.resize(size + extra);
-            boost::asio::buffer_copy(boost::asio::buffer(body_.data() + size, extra), buffers);
+            // Appended, not resized and copied into: resize() would zero the bytes first.
+            for (auto it = boost::asio::buffer_sequence_begin(buffers);
+                 it != boost::asio::buffer_sequence_end(buffers); ++it) {
+                const boost::asio::const_buffer b = *it;
+                body_.append(static_cast<const char*>(b.data()), b.size());
+            }
             return extra;
         }
 

@@ -61,8 +61,6 @@ class authenticator {
 
     config::auth_config cfg_;
     bool enabled_;
-    std::string secret_digest_;  // SHA-256 of the shared secret, compared in constant time
-    std::string token_digest_;
     std::unique_ptr<hmac> hmac_;
     std::vector<segment> payload_;
 };
