@@ -340,6 +340,11 @@ bool batch_writer::reconnect_with_backoff() {
 
 void batch_writer::complete(std::span<ingest::event> events, ingest::ack_status status,
                             const std::string& detail) {
+    // Out of the queue's bound first: a sender that has its answer must not find its webhook
+    // still counted as queued (e.g. in /metrics).
+    std::size_t bytes = 0;
+    for (const auto& ev : events) bytes += ev.footprint();
+    queue_.release(events.size(), bytes);
     // One post for the whole batch (ack_slot::complete_all), not one wake-up per event.
     std::vector<std::shared_ptr<ingest::ack_slot>> slots;
     slots.reserve(events.size());
@@ -708,17 +713,16 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     // next batch instead of waiting for this thread (results come back in order).
     struct slot {
         std::vector<ingest::event> events;
-        std::size_t n = 0, bytes = 0;
+        std::size_t n = 0;
         sent_batch sent;
         bool in_flight = false;
         std::span<ingest::event> span() { return {events.data(), n}; }
     };
     std::array<slot, 2> slots;
     for (auto& x : slots) x.events.resize(max_rows);
-    auto release = [&](slot& x) {
+    auto release = [&](slot& x) {  // completed (which released the queue's bound): drop
         for (std::size_t i = 0; i < x.n; ++i) x.events[i] = ingest::event{};
-        queue_.release(x.n, x.bytes);
-        x.n = x.bytes = 0;
+        x.n = 0;
         x.in_flight = false;
     };
     // Reads the outcome of `first`, the older batch in flight. If it failed, `then` (sent after
@@ -790,7 +794,6 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             }
         }
         s.n = n;
-        for (std::size_t i = 0; i < n; ++i) s.bytes += s.events[i].footprint();
 
         if (n == 0) {  // nothing came while the batch in flight ran: wait for its outcome
             land(*flying, nullptr);
