@@ -81,7 +81,9 @@ const option_spec k_options[] = {
     {"queue-max-bytes", "268435456", "Bytes of admitted, uncommitted events; beyond it 503."},
     {"ack-timeout-ms", "5000", "Longest a webhook waits for its commit before it is answered 503."},
     {"retry-after-s", "1", "Retry-After value sent with 503."},
-    {"writers", "2", "Batch writer threads, one Postgres connection each."},
+    {"writers", "1",
+     "Batch writer threads, one Postgres connection each (each keeps two batches in flight). "
+     "More writers use more Postgres backends in parallel, with smaller batches."},
     {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
     {"batch-max-delay-us", "0",
      "...or when its oldest event has waited this long (microseconds). 0: a writer takes what "

@@ -608,7 +608,9 @@ std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events
 
 void batch_writer::committed(std::span<ingest::event> events, long inserted,
                              clock::time_point started) {
-    metrics_.commit_seconds.Observe(std::chrono::duration<double>(clock::now() - started).count());
+    const auto took = clock::now() - started;
+    recent_batch_time_ = (recent_batch_time_ * 7 + took) / 8;
+    metrics_.commit_seconds.Observe(std::chrono::duration<double>(took).count());
     metrics_.batch_rows.Observe(static_cast<double>(events.size()));
     metrics_.inserted.Increment(static_cast<double>(inserted));
     metrics_.duplicates.Increment(static_cast<double>(events.size()) -
@@ -764,7 +766,15 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         slot& s = slots[next];
         std::size_t n = 0;
         if (flying != nullptr) {
+            // The next batch goes out about halfway through the running one (by the recent
+            // time from send to commit): early enough that the server never waits for it,
+            // late enough to carry what arrives meanwhile rather than a handful of events.
+            const auto send_at = flying->sent.started + recent_batch_time_ / 2;
             n = queue_.try_pop_bulk(shard, token, s.events.data(), max_rows);
+            for (auto now = clock::now(); n < max_rows && now < send_at; now = clock::now()) {
+                std::this_thread::sleep_for(std::min<clock::duration>(send_at - now, k_pace_slice));
+                n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
+            }
         } else {
             n = queue_.pop_bulk(shard, token, s.events.data(), max_rows,
                                 std::chrono::milliseconds(50));

@@ -94,7 +94,7 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
     EXPECT_EQ(cfg.queue.retry_after, std::chrono::seconds(1));
 
     EXPECT_EQ(cfg.store.database_url, "postgresql://db.example/sb");
-    EXPECT_EQ(cfg.store.writers, 2u);
+    EXPECT_EQ(cfg.store.writers, 1u);
     EXPECT_EQ(cfg.store.batch_max_rows, 512u);
     EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(0));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(5));

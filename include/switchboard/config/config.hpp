@@ -71,7 +71,9 @@ struct queue_config {
 
 struct store_config {
     std::string database_url;
-    unsigned writers = 2;
+    /// One writer keeps its Postgres backend busy (two batches in flight) with the largest
+    /// batches; on 2 cores it beat two writers (bench/analysis.md, session 4).
+    unsigned writers = 1;
     std::size_t batch_max_rows = 512;
     /// 0: no lingering. A writer takes what is queued when it is free, so the next batch is what
     /// arrived during the previous commit and batches grow with the load (group commit).

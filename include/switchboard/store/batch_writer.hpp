@@ -1,10 +1,11 @@
 #pragma once
-/// One batch writer: a thread with its own Postgres connection. It takes events from the queue
-/// in bulk, flushes when the batch holds `batch_max_rows` events or its oldest event has waited
-/// `batch_max_delay`, and writes each batch in one transaction: prepared statements sent in one
-/// pipeline (one round trip), each taking the batch's columns as arrays — INSERT … ON CONFLICT
-/// DO NOTHING for events and their parts, the rank-merged upsert of `calls`, the conversation.
-/// Only after the commit succeeds are the batch's events completed. A lost connection is
+/// One batch writer: a thread with its own Postgres connection. It takes what is queued in bulk
+/// (up to `batch_max_rows`, optionally lingering `batch_max_delay` for more) and writes each
+/// batch in one transaction: prepared statements sent in one pipeline (one round trip), each
+/// taking the batch's columns as arrays — the events (deduplicated), their parts, the
+/// rank-merged upsert of `calls`, the conversation. While one batch runs, the next is gathered
+/// and sent behind it, so two transactions are in flight on the connection; their results come
+/// back in order. Only after the commit succeeds are the batch's events completed. A lost connection is
 /// re-established with backoff and the same batch retried (the dedupe key makes that idempotent); a
 /// batch whose data Postgres refuses is split until the one bad event is found and rejected alone.
 
@@ -125,6 +126,10 @@ class batch_writer {
     static constexpr std::chrono::seconds k_idle_probe_interval{1};
     /// While a batch fills, the writer checks the queue this often (it sleeps in between).
     static constexpr std::chrono::microseconds k_linger_slice{500};
+    /// While a batch runs, the next one is gathered in slices of this length (see run()).
+    static constexpr std::chrono::microseconds k_pace_slice{200};
+    /// Moving average of the time from sending a batch to its commit.
+    std::chrono::steady_clock::duration recent_batch_time_{};
     std::chrono::steady_clock::time_point last_probe_{};
 };
 
