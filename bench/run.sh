@@ -142,6 +142,7 @@ PY
 
 : > "$WORK/scenarios.jsonl"
 run_load open-10k - --mode open --rate 10000 --duration 30 --connections 256
+run_load open-5k - --mode open --rate 5000 --duration 30 --connections 256
 run_load max - --mode max --duration 20 --connections 64
 # 10x overload: more concurrent senders than the queue admits; the excess must get 503 fast,
 # memory stay bounded, and nothing acknowledged be lost.
