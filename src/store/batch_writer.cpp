@@ -538,8 +538,7 @@ void batch_writer::encode(std::span<ingest::event> events) {
     }
 }
 
-std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events,
-                                                 sent_batch& out) {
+std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out) {
     encode(events);
     out.parts.clear();
     out.parts.swap(batch_parts_);  // stored once the batch commits
@@ -812,8 +811,8 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             if (auto e = send_batch(s.span(), s.sent)) {
                 // The connection is gone: the batch in flight has no known outcome either.
                 metrics_.error(e->what);
-                log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"",
-                          id_, e->message);
+                log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                          e->message);
                 if (flying != nullptr) {
                     write(flying->span());
                     release(*flying);

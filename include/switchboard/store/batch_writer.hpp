@@ -5,9 +5,10 @@
 /// taking the batch's columns as arrays — the events (deduplicated), their parts, the
 /// rank-merged upsert of `calls`, the conversation. While one batch runs, the next is gathered
 /// and sent behind it, so two transactions are in flight on the connection; their results come
-/// back in order. Only after the commit succeeds are the batch's events completed. A lost connection is
-/// re-established with backoff and the same batch retried (the dedupe key makes that idempotent); a
-/// batch whose data Postgres refuses is split until the one bad event is found and rejected alone.
+/// back in order. Only after the commit succeeds are the batch's events completed. A lost
+/// connection is re-established with backoff and the same batch retried (the dedupe key makes that
+/// idempotent); a batch whose data Postgres refuses is split until the one bad event is found and
+/// rejected alone.
 
 #include "switchboard/config/config.hpp"
 #include "switchboard/ingest/event_queue.hpp"
