@@ -481,6 +481,42 @@ TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
     EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
 }
 
+// Two batches in flight on the writer's connection: the first holds a refused event, the second
+// was sent behind it. The second commits on its own, the first is written again alone (its good
+// event committed, the bad one rejected), and the connection stays in step: no connection errors.
+TEST_F(BatchWriter, ARefusedBatchDoesNotTakeTheBatchSentBehindItDown) {
+    cfg_.batch_max_rows = 2;  // four queued events: two batches, the second sent behind the first
+    cfg_.batch_max_delay = 0ms;
+    auto w = connected_writer();
+    ack_watch acks;
+    const std::vector<std::string> ids = {"first-good", "first-bad", "second-a", "second-b"};
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ingest::event ev = i == 1 ? make_bad_event(ids[i])
+                                  : make_event(with_call_id(example("09-hang.json"), ids[i]));
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    {
+        writer_thread t(*w);
+        const auto deadline = steady::now() + 10s;
+        while (queue_.depth() != 0 && steady::now() < deadline) std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(t.finish(10s, 20s), 0u);
+    }
+    const auto statuses = acks.collect();
+    EXPECT_EQ(statuses[0], ack_status::committed);
+    EXPECT_EQ(statuses[1], ack_status::rejected);
+    EXPECT_EQ(statuses[2], ack_status::committed);
+    EXPECT_EQ(statuses[3], ack_status::committed);
+    EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "first-good,second-a,second-b");
+    EXPECT_EQ(queue_.depth(), 0u);
+    EXPECT_EQ(queue_.bytes(), 0u);
+    EXPECT_EQ(metric("switchboard_events_inserted_total"), 3);
+    EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
+    EXPECT_EQ(metric(R"(switchboard_pg_errors_total{kind="connection"})"), 0);
+    EXPECT_EQ(metric("switchboard_pg_reconnects_total"), 0);
+}
+
 // --- run(): draining, giving up, reconnecting ------------------------------------------------
 
 TEST_F(BatchWriter, RunDrainsTheQueueAndReturnsZeroOnStop) {
