@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The standard benchmark run: one command, everything on this machine, results in BENCHMARKS.md.
 #
-#   bench/run.sh            standard scenarios (about 4 minutes)
+#   bench/run.sh            standard scenarios (about 12 minutes with the build done)
 #   bench/run.sh --long     adds the 10-minute open-loop soak (RSS sampled every second)
 #
 # It starts a durable Postgres (fsync on, synchronous_commit on: ../shared/baselines/pg.sh), then

@@ -156,6 +156,14 @@ class BatchWriter : public ::testing::Test {
 
     void push(ingest::event ev) { ASSERT_TRUE(queue_.try_push(ev)); }
 
+    /// Runs the writer on the queue until it is empty, then stops it; nothing may be given up.
+    void run_until_drained(store::batch_writer& w) {
+        writer_thread t(w);
+        const auto deadline = steady::now() + 10s;
+        while (queue_.depth() != 0 && steady::now() < deadline) std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(t.finish(10s, 20s), 0u);
+    }
+
     double metric(std::string_view series) {
         return metric_value(registry_.serialize(), series).value_or(-1);
     }
@@ -460,12 +468,7 @@ TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
         push(std::move(ev));
     }
     cfg_.batch_max_delay = 200ms;  // all four in one batch
-    {
-        writer_thread t(*w);
-        const auto deadline = steady::now() + 10s;
-        while (queue_.depth() != 0 && steady::now() < deadline) std::this_thread::sleep_for(5ms);
-        EXPECT_EQ(t.finish(10s, 20s), 0u);
-    }
+    run_until_drained(*w);
     const auto statuses = acks.collect();
     EXPECT_EQ(statuses[0], ack_status::committed);
     EXPECT_EQ(statuses[1], ack_status::rejected);
@@ -496,12 +499,7 @@ TEST_F(BatchWriter, ARefusedBatchDoesNotTakeTheBatchSentBehindItDown) {
         ev.ack = acks.add();
         push(std::move(ev));
     }
-    {
-        writer_thread t(*w);
-        const auto deadline = steady::now() + 10s;
-        while (queue_.depth() != 0 && steady::now() < deadline) std::this_thread::sleep_for(5ms);
-        EXPECT_EQ(t.finish(10s, 20s), 0u);
-    }
+    run_until_drained(*w);
     const auto statuses = acks.collect();
     EXPECT_EQ(statuses[0], ack_status::committed);
     EXPECT_EQ(statuses[1], ack_status::rejected);
