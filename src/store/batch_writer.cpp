@@ -52,19 +52,22 @@ ORDER BY c, h
 ON CONFLICT DO NOTHING
 )sql";
 
-constexpr const char* k_insert_nodes = R"sql(
-INSERT INTO call_array_nodes (call_id, node, parent, position, item)
-SELECT c, n, p, i, it::jsonb
-FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::int[], $5::text[]) AS u(c, n, p, i, it)
+// One row per run of new items of an array (schemas/sql/007): the writer sends only the items
+// after the longest prefix it knows to be stored, as one JSON array with their chain nodes.
+constexpr const char* k_insert_runs = R"sql(
+INSERT INTO call_array_runs (call_id, node, parent, position, nodes, items)
+SELECT c, n, p, i, ns, it::jsonb
+FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::int[], $5::bytea[], $6::text[])
+     AS u(c, n, p, i, ns, it)
 ORDER BY c, n
 ON CONFLICT DO NOTHING
 )sql";
 
 // The conversation (call_messages) follows the highest-ranked snapshot: for each call whose
-// snapshot in this batch outranks the one in place, walk the hash chain back from the new head
-// until a node already in place (a node identifies its whole prefix), write those items, and
-// drop the positions past the new end. Values of the wrong type become NULL, never an error:
-// derived data must not make a batch, and with it the webhooks, fail.
+// snapshot in this batch outranks the one in place, walk the runs back from the new head until
+// the item before a run is already in place (a node identifies its whole prefix), write the items
+// of the runs walked, and drop the positions past the new end. Values of the wrong type become
+// NULL, never an error: derived data must not make a batch, and with it the webhooks, fail.
 constexpr const char* k_apply_conversations = R"sql(
 WITH RECURSIVE
 cand AS (SELECT c, h, r FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r)),
@@ -73,16 +76,20 @@ won AS (
     FROM cand
     WHERE calls.id = cand.c AND coalesce(calls.conversation_rank, 0) < cand.r
     RETURNING cand.c, cand.h,
-              coalesce((SELECT n.position FROM call_array_nodes n
+              coalesce((SELECT n.position + octet_length(n.nodes) / 16 - 1 FROM call_array_runs n
                         WHERE n.call_id = cand.c AND n.node = cand.h), -1) AS last),
 chain AS (
-    SELECT won.c AS call_id, n.node, n.parent, n.position, n.item
-    FROM won JOIN call_array_nodes n ON n.call_id = won.c AND n.node = won.h
+    SELECT won.c AS call_id, n.parent, n.position, n.nodes, n.items
+    FROM won JOIN call_array_runs n ON n.call_id = won.c AND n.node = won.h
     UNION ALL
-    SELECT ch.call_id, n.node, n.parent, n.position, n.item
-    FROM chain ch JOIN call_array_nodes n ON n.call_id = ch.call_id AND n.node = ch.parent
+    SELECT ch.call_id, n.parent, n.position, n.nodes, n.items
+    FROM chain ch JOIN call_array_runs n ON n.call_id = ch.call_id AND n.node = ch.parent
     WHERE NOT EXISTS (SELECT 1 FROM call_messages m WHERE m.call_id = ch.call_id
-                      AND m.position = ch.position AND m.node = ch.node)),
+                      AND m.position = ch.position - 1 AND m.node = ch.parent)),
+item AS (
+    SELECT ch.call_id, ch.position + (e.i - 1)::int AS position,
+           switchboard_run_node(ch.nodes, e.i) AS node, e.item
+    FROM chain ch CROSS JOIN LATERAL jsonb_array_elements(ch.items) WITH ORDINALITY AS e(item, i)),
 cut AS (  -- driven from `won` whatever the statistics say (LATERAL), then by tuple id
     DELETE FROM call_messages WHERE ctid = ANY (ARRAY(
         SELECT x.ctid FROM won CROSS JOIN LATERAL (
@@ -105,7 +112,7 @@ SELECT call_id, position, node,
        switchboard_json_text(item -> 'toolCallId'),
        switchboard_json_text(item -> 'name'),
        switchboard_json_text(item -> 'result')
-FROM chain
+FROM item
 ORDER BY call_id, position
 ON CONFLICT (call_id, position) DO UPDATE SET
     node = excluded.node, role = excluded.role, message = excluded.message,
@@ -270,7 +277,7 @@ batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest:
     };
     using enum pg_elem;
     types(blob_cols_, {text, uuid, text});
-    types(node_cols_, {text, uuid, uuid, int4, text});
+    types(run_cols_, {text, uuid, uuid, int4, bytea, text});
     types(call_cols_, {text, text, int2, int8, int8, text});  // the facts are text
     types(conv_cols_, {text, uuid, int8});
 }
@@ -289,7 +296,7 @@ bool batch_writer::connect(std::string& error) {
         " SET enable_memoize = off; SET default_toast_compression = lz4");
     for (const auto& [name, sql] :
          {std::pair{"sb_events", k_insert_events}, std::pair{"sb_blobs", k_insert_blobs},
-          std::pair{"sb_nodes", k_insert_nodes}, std::pair{"sb_calls", calls_upsert().c_str()},
+          std::pair{"sb_runs", k_insert_runs}, std::pair{"sb_calls", calls_upsert().c_str()},
           std::pair{"sb_conversations", k_apply_conversations}}) {
         if (!e) e = conn_.prepare(name, sql);
     }
@@ -428,13 +435,59 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
     }
 }
 
+void batch_writer::encode_runs(const ingest::event& ev, std::uint32_t call) {
+    // ev.nodes holds the event's arrays one after the other, each from position 0.
+    const auto& nodes = ev.nodes;
+    for (std::size_t first = 0, end = 0; first < nodes.size(); first = end) {
+        end = first + 1;
+        while (end < nodes.size() && nodes[end].position != 0) ++end;
+        // The longest prefix already stored or in this batch ends at a run's last node; only
+        // run ends are rows, so only they are remembered.
+        const std::size_t head = end - 1;
+        std::size_t from = first;  // the run's first item
+        for (std::size_t i = end; i > first; --i) {
+            const part_key key{call, nodes[i - 1].node};
+            if (stored_parts_.contains(key) || batch_parts_.contains(key)) {
+                from = i;
+                break;
+            }
+        }
+        if (from == end) continue;  // the whole array is known
+        batch_parts_.insert(part_key{call, nodes[head].node});
+        run_cols_[0].text(ev.call_id);
+        run_cols_[1].uuid(nodes[head].node);
+        if (from == first) {
+            run_cols_[2].null();
+        } else {
+            run_cols_[2].uuid(nodes[from - 1].node);
+        }
+        run_cols_[3].integer(nodes[from].position);
+        auto& ids = run_cols_[4];
+        ids.open();
+        for (std::size_t i = from; i < end; ++i) {
+            ids.append(std::string_view(reinterpret_cast<const char*>(nodes[i].node.data()),
+                                        nodes[i].node.size()));
+        }
+        ids.close();
+        auto& items = run_cols_[5];
+        items.open();
+        items.append('[');
+        for (std::size_t i = from; i < end; ++i) {
+            if (i != from) items.append(',');
+            items.append(ev.text(nodes[i].item));
+        }
+        items.append(']');
+        items.close();
+    }
+}
+
 void batch_writer::encode(std::span<ingest::event> events) {
     auto clear = [](auto& cols) {
         for (auto& c : cols) c.clear();
     };
     for (auto& round : event_rounds_) clear(round);
     clear(blob_cols_);
-    clear(node_cols_);
+    clear(run_cols_);
     clear(call_cols_);
     clear(conv_cols_);
     batch_parts_.clear();
@@ -459,18 +512,7 @@ void batch_writer::encode(std::span<ingest::event> events) {
             blob_cols_[1].uuid(blob.hash);
             blob_cols_[2].text(ev.text(blob.text));
         }
-        for (const auto& node : ev.nodes) {
-            if (!remember(call, node.node)) continue;
-            node_cols_[0].text(ev.call_id);
-            node_cols_[1].uuid(node.node);
-            if (node.position == 0) {
-                node_cols_[2].null();
-            } else {
-                node_cols_[2].uuid(node.parent);
-            }
-            node_cols_[3].integer(node.position);
-            node_cols_[4].text(ev.text(node.item));
-        }
+        encode_runs(ev, call);
 
         if (ev.call_id.empty()) continue;
         auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
@@ -574,7 +616,7 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
     };
     for (std::size_t r = 0; r < rounds; ++r) add("sb_events", event_rounds_[r]);
     if (blob_cols_[0].size() != 0) add("sb_blobs", blob_cols_);
-    if (node_cols_[0].size() != 0) add("sb_nodes", node_cols_);
+    if (run_cols_[0].size() != 0) add("sb_runs", run_cols_);
     if (call_cols_[0].size() != 0) add("sb_calls", call_cols_);
     if (conv_cols_[0].size() != 0) add("sb_conversations", conv_cols_);
     out.statements = nq;

@@ -77,6 +77,16 @@ void binary_array::uuid(std::span<const std::uint8_t, 16> bytes) {
     ++count_;
 }
 
+void binary_array::open() {
+    open_at_ = buffer_.size();
+    put32(0);  // patched by close()
+}
+
+void binary_array::close() {
+    patch32(open_at_, static_cast<std::uint32_t>(buffer_.size() - open_at_ - 4));
+    ++count_;
+}
+
 void binary_array::null() {
     put32(0xffffffffu);
     nulls_ = true;

@@ -349,6 +349,59 @@ TEST_F(BatchWriter, DifferentDeliveriesInOneBatchKeepTheEarliestInAnyOrder) {
 
 // --- the calls row -------------------------------------------------------------------------
 
+// The conversation arrays are stored as runs of new items (schemas/sql/007): an update writes
+// the items after the longest prefix the writer knows, a writer that knows nothing (a restart)
+// the whole array; either way every message exports whole and each item is one chain node.
+TEST_F(BatchWriter, AGrowingConversationAddsOneRunPerUpdate) {
+    const auto update = [](int items, std::int64_t ts) {
+        std::string msgs;
+        for (int i = 0; i < items; ++i) {
+            if (i != 0) msgs += ',';
+            msgs += R"({"role":")" + std::string(i % 2 == 0 ? "bot" : "user") +
+                    R"(","message":"turn )" + std::to_string(i) + R"(","time":)" +
+                    std::to_string(1749736985000 + i) + "}";
+        }
+        return R"({"message":{"type":"conversation-update","timestamp":)" + std::to_string(ts) +
+               R"(,"call":{"id":"grow"},"messages":[)" + msgs + "]}}";
+    };
+    const std::vector<std::string> bodies = {update(2, 1), update(4, 2), update(5, 3),
+                                             update(6, 4)};
+    auto w = connected_writer();
+    ASSERT_EQ(write(*w, make_event(bodies[0])), 1);
+    std::vector<ingest::event> both;
+    both.push_back(make_event(bodies[1]));
+    both.push_back(make_event(bodies[2]));
+    ASSERT_EQ(write(*w, both), 2);
+    auto fresh = connected_writer();  // knows nothing of the call
+    ASSERT_EQ(write(*fresh, make_event(bodies[3])), 1);
+
+    // (first position, items) per run: the new items of each update, then the whole array.
+    EXPECT_EQ(db_.scalar("SELECT string_agg(position || ':' || jsonb_array_length(items) || ':' ||"
+                         " (parent IS NULL), ' ' ORDER BY jsonb_array_length(items), position)"
+                         " FROM call_array_runs WHERE call_id = 'grow'"),
+              "4:1:false 0:2:true 2:2:false 0:6:true");
+    EXPECT_EQ(db_.scalar("SELECT octet_length(string_agg(nodes, '')) FROM call_array_runs"
+                         " WHERE call_id = 'grow'"),
+              std::to_string(16 * (2 + 2 + 1 + 6)));
+    // One row per item in the per-item view, each chained to the one before.
+    EXPECT_EQ(db_.scalar("SELECT string_agg(position || ':' || (item ->> 'message'), ',' ORDER BY "
+                         "position) FROM call_array_nodes WHERE call_id = 'grow'"),
+              "0:turn 0,1:turn 1,2:turn 2,3:turn 3,4:turn 4,5:turn 5");
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_array_nodes a JOIN call_array_nodes b"
+                         " ON b.call_id = a.call_id AND b.node = a.parent"
+                         " AND b.position = a.position - 1 WHERE a.call_id = 'grow'"),
+              "5");
+    for (const auto& body : bodies) EXPECT_EQ(db_.count_stored("grow", message_json(body)), 1);
+    // The conversation follows the latest update, item by item.
+    EXPECT_EQ(db_.scalar("SELECT string_agg(position || ':' || role || ':' || message, ',' ORDER"
+                         " BY position) FROM call_messages WHERE call_id = 'grow'"),
+              "0:bot:turn 0,1:user:turn 1,2:bot:turn 2,3:user:turn 3,4:bot:turn 4,5:user:turn 5");
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_messages m JOIN call_array_nodes n"
+                         " ON n.call_id = m.call_id AND n.node = m.node AND n.position = m.position"
+                         " WHERE m.call_id = 'grow'"),
+              "6");
+}
+
 TEST_F(BatchWriter, CallStatusMovesForwardInOrder) {
     auto w = connected_writer();
     const std::string id = "7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4";

@@ -57,6 +57,22 @@ TEST(BinaryArray, UuidIsItsSixteenBytes) {
                               std::string(reinterpret_cast<const char*>(d.data()), d.size()));
 }
 
+TEST(BinaryArray, AnElementBuiltFromPiecesIsTheirConcatenation) {
+    binary_array a(pg_elem::text);
+    a.open();
+    a.append('[');
+    a.append("1,");
+    a.append("2");
+    a.append(']');
+    a.close();
+    a.open();
+    a.close();  // an empty element, not NULL
+    a.bytes(std::string("\0\x01", 2));
+    EXPECT_EQ(a.finish(), header(0, pg_elem::text, 3) + be32(5) + "[1,2]" + be32(0) + be32(2) +
+                              std::string("\0\x01", 2));
+    EXPECT_EQ(a.size(), 3u);
+}
+
 TEST(BinaryArray, ClearKeepsTheTypeAndFinishCanBeRepeated) {
     binary_array a(pg_elem::int4);
     a.null();

@@ -60,6 +60,9 @@ class batch_writer {
     void encode(std::span<ingest::event> events);
     /// The call_events rows of the batch, in key order, each key at most once per round.
     void encode_events(std::span<const ingest::event> events);
+    /// The call_array_runs rows of one event: per array, the items after the longest prefix
+    /// already stored or in the batch (none when the whole array is).
+    void encode_runs(const ingest::event& ev, std::uint32_t call);
 
     unsigned id_;
     const config::store_config& cfg_;
@@ -83,7 +86,7 @@ class batch_writer {
     std::vector<std::uint32_t> round_of_;  ///< per entry of order_: its round, or k_dropped
     static constexpr std::uint32_t k_dropped = ~0u;
     std::array<binary_array, 3> blob_cols_;
-    std::array<binary_array, 5> node_cols_;
+    std::array<binary_array, 6> run_cols_;
     std::array<binary_array, 6 + ingest::fact_count> call_cols_;
     std::array<binary_array, 3> conv_cols_;
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;

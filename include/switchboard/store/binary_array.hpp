@@ -17,6 +17,7 @@ namespace switchboard::store {
 
 /// Element types used by the writer (their fixed OIDs, pg_type.dat).
 enum class pg_elem : std::uint32_t {
+    bytea = 17,
     int2 = 21,
     int4 = 23,
     int8 = 20,
@@ -41,6 +42,14 @@ class binary_array {
     /// A uuid element: its 16 bytes.
     void uuid(std::span<const std::uint8_t, 16> bytes);
     void null();
+    /// A bytea element: the bytes as they are.
+    void bytes(std::string_view value) { text(value); }
+
+    /// One element built from pieces: `open()`, any number of `append()`, then `close()`.
+    void open();
+    void append(std::string_view piece) { buffer_.append(piece); }
+    void append(char c) { buffer_ += c; }
+    void close();
 
     /// The parameter's bytes (valid until the next change).
     std::string_view finish();
@@ -56,6 +65,7 @@ class binary_array {
     std::string buffer_;
     std::uint32_t count_ = 0;
     bool nulls_ = false;
+    std::size_t open_at_ = 0;  ///< where the length of the element being built goes
 };
 
 }  // namespace switchboard::store
