@@ -811,9 +811,11 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             // time from send to commit): early enough that the server never waits for it,
             // late enough to carry what arrives meanwhile rather than a handful of events.
             const auto send_at = flying->sent.started + recent_batch_time_ / 2;
+            // One sleep, not a poll in slices: on a virtual machine a wake-up costs as much as
+            // several webhooks' work (bench/analysis.md, session 5).
             n = queue_.try_pop_bulk(shard, token, s.events.data(), max_rows);
-            for (auto now = clock::now(); n < max_rows && now < send_at; now = clock::now()) {
-                std::this_thread::sleep_for(std::min<clock::duration>(send_at - now, k_pace_slice));
+            if (const auto now = clock::now(); n < max_rows && now < send_at) {
+                std::this_thread::sleep_for(send_at - now);
                 n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
             }
         } else {

@@ -60,7 +60,7 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
 
     EXPECT_EQ(cfg.http.listen_host, "0.0.0.0");
     EXPECT_EQ(cfg.http.listen_port, 8080);
-    EXPECT_EQ(cfg.http.io_threads, std::max(1u, std::thread::hardware_concurrency()));
+    EXPECT_EQ(cfg.http.io_threads, std::max(1u, std::thread::hardware_concurrency() / 2));
     EXPECT_EQ(cfg.http.max_body_bytes, 8u << 20);
     EXPECT_EQ(cfg.http.max_header_bytes, 16u << 10);
     EXPECT_EQ(cfg.http.idle_timeout, std::chrono::milliseconds(60'000));

@@ -130,8 +130,6 @@ class batch_writer {
     static constexpr std::chrono::seconds k_idle_probe_interval{1};
     /// While a batch fills, the writer checks the queue this often (it sleeps in between).
     static constexpr std::chrono::microseconds k_linger_slice{500};
-    /// While a batch runs, the next one is gathered in slices of this length (see run()).
-    static constexpr std::chrono::microseconds k_pace_slice{200};
     /// Moving average of the time from sending a batch to its commit.
     std::chrono::steady_clock::duration recent_batch_time_{};
     std::chrono::steady_clock::time_point last_probe_{};
