@@ -153,22 +153,33 @@ if ((LONG)); then
   run_load soak-10min - --mode open --rate 10000 --duration 600 --connections 256
 fi
 
+# The parts below are reported in BENCHMARKS.md even when one fails (after twenty minutes of
+# scenarios, one broken part must not lose the rest); the script then exits 1.
+FAILED=0
+part() {  # title, output file, command...
+  local title=$1 out=$2; shift 2
+  if ! "$@" > "$out" 2> "$out.log"; then
+    FAILED=1
+    { echo; echo "**$title failed** (bench/run.sh exits 1); the end of its log:"; echo; echo '```'
+      tail -20 "$out.log"; echo '```'; } >> "$out"
+    log "$title failed:"; tail -20 "$out.log" >&2
+  fi
+}
+
 # --- 2b. reply latency of assistant-request, alone and under load (bench/replies.sh) -----------
 log "assistant-request reply latency"
 "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
-DURATION=10 LOAD_RATE=2000 "$ROOT/bench/replies.sh" > "$WORK/replies.md" 2> "$WORK/replies.log" ||
-  { cat "$WORK/replies.md" "$WORK/replies.log"; exit 1; }
+part "bench/replies.sh" "$WORK/replies.md" env DURATION=10 LOAD_RATE=2000 "$ROOT/bench/replies.sh"
 
 # --- 2c. webhook latency with and without management traffic (bench/manage_interference.sh) ---
 log "webhook latency beside management traffic"
-DURATION=15 RATE=2000 "$ROOT/bench/manage_interference.sh" > "$WORK/manage.md" 2> "$WORK/manage.log" ||
-  { cat "$WORK/manage.md" "$WORK/manage.log"; exit 1; }
+part "bench/manage_interference.sh" "$WORK/manage.md" \
+     env DURATION=15 RATE=2000 "$ROOT/bench/manage_interference.sh"
 
 # --- 2d. stored bytes per call (bench/storage.sh) -----------------------------------------------
 log "stored bytes per call"
 "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
-"$ROOT/bench/storage.sh" > "$WORK/storage.md" 2> "$WORK/storage.log" ||
-  { cat "$WORK/storage.md" "$WORK/storage.log"; exit 1; }
+part "bench/storage.sh" "$WORK/storage.md" "$ROOT/bench/storage.sh"
 
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
@@ -226,7 +237,7 @@ L.append("Open loop at 2,000 webhooks/s (bench/load, 15 s per phase), alone and 
 L.append(open(os.path.join(os.path.dirname(scen), "manage.md")).read())
 L.append("\n## Stored bytes per call (bench/storage.sh)\n")
 L.append("One complete call of each length (turns of ~10 s) through switchboard into a fresh durable Postgres; "
-         "stored bytes from the `call_storage` view (events, shared parts, conversation nodes and turns).\n")
+         "stored bytes from the `call_storage` view (events, shared parts, conversation runs and turns).\n")
 L.append(open(os.path.join(os.path.dirname(scen), "storage.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
@@ -237,3 +248,4 @@ open(out, "w").write("\n".join(L) + "\n")
 PY
 log "wrote $OUT"
 cat "$OUT"
+exit "$FAILED"

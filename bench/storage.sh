@@ -27,5 +27,5 @@ for spec in "5 min:30" "20 min:120" "60 min:360"; do
   psql "$DB" -Atc "select events, received_bytes, stored_bytes from call_storage
                    where events = $messages order by call_id desc limit 1" |
   awk -F'|' -v n="$name" -v t="$turns" '{printf "| %s | %d | %d | %d | %d | %.3f | %.0f |\n", n, t, $1, $2, $3, $3/$2, $3/$1}'
-  psql "$DB" -qc "truncate call_events, call_blobs, call_array_nodes, calls"
+  psql "$DB" -qc "truncate call_events, call_blobs, call_array_runs, call_messages, calls"
 done
