@@ -10,6 +10,7 @@
 #include "switchboard/ingest/parse.hpp"
 #include "switchboard/metrics/registry.hpp"
 #include "switchboard/store/batch_writer.hpp"
+#include "switchboard/store/migrations.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
@@ -23,6 +24,7 @@
 #include <future>
 #include <memory>
 #include <random>
+#include <set>
 #include <thread>
 
 namespace switchboard::test {
@@ -400,6 +402,59 @@ TEST_F(BatchWriter, AGrowingConversationAddsOneRunPerUpdate) {
                          " ON n.call_id = m.call_id AND n.node = m.node AND n.position = m.position"
                          " WHERE m.call_id = 'grow'"),
               "6");
+}
+
+// A database written before migration 007 holds one row per array item. The migration turns
+// them into runs of one item: every message stored before exports the same afterwards, and the
+// per-item view shows the items the table held.
+TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
+    auto w = connected_writer();
+    std::vector<ingest::event> batch;
+    const auto examples = webhook_examples();
+    for (const auto& ex : examples) batch.push_back(make_event(ex.body));
+    ASSERT_EQ(write(*w, batch), static_cast<long>(examples.size()));
+    // What the writer before 007 stored: the events, the blobs, and the items one per row.
+    const std::string events = db_.scalar("SELECT json_agg(e)::text FROM call_events e");
+    const std::string blobs = db_.scalar("SELECT json_agg(b)::text FROM call_blobs b");
+    const std::string items =
+        db_.scalar("SELECT json_agg(n ORDER BY call_id, node)::text FROM call_array_nodes n");
+    ASSERT_GT(std::stoi(db_.scalar("SELECT count(*) FROM call_array_nodes")), 10);
+
+    test_db old;
+    std::string error;
+    auto conn = store::pg_connection::connect(old.url(), 5s, error);
+    ASSERT_TRUE(conn) << error;
+    std::vector<store::migration> before_007;
+    for (const auto& m : store::embedded_migrations()) {
+        if (m.name >= "007") break;
+        before_007.push_back(m);
+    }
+    ASSERT_EQ(before_007.size(), 6u);
+    store::migrate(*conn, before_007);
+    ASSERT_EQ(old.scalar("SELECT relkind FROM pg_class WHERE relname = 'call_array_nodes'"), "r");
+    old.exec("INSERT INTO call_events SELECT * FROM json_populate_recordset(NULL::call_events, " +
+             lit(events) + ")");
+    old.exec("INSERT INTO call_blobs SELECT * FROM json_populate_recordset(NULL::call_blobs, " +
+             lit(blobs) + ")");
+    old.exec(
+        "INSERT INTO call_array_nodes SELECT * FROM json_populate_recordset("
+        "NULL::call_array_nodes, " +
+        lit(items) + ")");
+
+    EXPECT_EQ(store::migrate(*conn, store::embedded_migrations()).front(), "007_array_runs.sql");
+    EXPECT_EQ(old.scalar("SELECT count(*) FILTER (WHERE octet_length(nodes) = 16 AND"
+                         " jsonb_array_length(items) = 1) = count(*) FROM call_array_runs"),
+              "t");
+    EXPECT_EQ(old.scalar("SELECT json_agg(n ORDER BY call_id, node)::text FROM call_array_nodes n"),
+              items);
+    std::set<std::string> calls;
+    for (const auto& ev : batch) calls.insert(ev.call_id);
+    for (const auto& id : calls) {
+        SCOPED_TRACE(id);
+        const auto exported = old.exported(id);
+        EXPECT_FALSE(exported.empty());
+        EXPECT_EQ(exported, db_.exported(id));
+    }
 }
 
 TEST_F(BatchWriter, CallStatusMovesForwardInOrder) {
