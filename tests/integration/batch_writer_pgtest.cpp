@@ -158,6 +158,16 @@ class BatchWriter : public ::testing::Test {
 
     void push(ingest::event ev) { ASSERT_TRUE(queue_.try_push(ev)); }
 
+    /// Writes every example body in one batch with a fresh writer; returns their events.
+    std::vector<ingest::event> write_examples() {
+        auto w = connected_writer();
+        std::vector<ingest::event> batch;
+        const auto examples = webhook_examples();
+        for (const auto& ex : examples) batch.push_back(make_event(ex.body));
+        EXPECT_EQ(write(*w, batch), static_cast<long>(examples.size()));
+        return batch;
+    }
+
     /// Runs the writer on the queue until it is empty, then stops it; nothing may be given up.
     void run_until_drained(store::batch_writer& w) {
         writer_thread t(w);
@@ -239,11 +249,8 @@ TEST_F(BatchWriter, MessageWithoutTimestampIsStoredAtTheEpoch) {
 }
 
 TEST_F(BatchWriter, EveryExampleIsStoredJsonEqualToItsMessage) {
-    auto w = connected_writer();
-    std::vector<ingest::event> batch;
     const auto examples = webhook_examples();
-    for (const auto& ex : examples) batch.push_back(make_event(ex.body));
-    ASSERT_EQ(write(*w, batch), static_cast<long>(examples.size()));
+    const auto batch = write_examples();
     for (std::size_t i = 0; i < examples.size(); ++i) {
         SCOPED_TRACE(examples[i].name);
         EXPECT_EQ(
@@ -408,11 +415,7 @@ TEST_F(BatchWriter, AGrowingConversationAddsOneRunPerUpdate) {
 // them into runs of one item: every message stored before exports the same afterwards, and the
 // per-item view shows the items the table held.
 TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
-    auto w = connected_writer();
-    std::vector<ingest::event> batch;
-    const auto examples = webhook_examples();
-    for (const auto& ex : examples) batch.push_back(make_event(ex.body));
-    ASSERT_EQ(write(*w, batch), static_cast<long>(examples.size()));
+    const auto batch = write_examples();
     // What the writer before 007 stored: the events, the blobs, and the items one per row.
     const std::string events = db_.scalar("SELECT json_agg(e)::text FROM call_events e");
     const std::string blobs = db_.scalar("SELECT json_agg(b)::text FROM call_blobs b");
