@@ -252,6 +252,12 @@ class driver {
         return std::nullopt;
     }
 
+    static void disconnect(connection& c) {
+        beast::error_code ignored;
+        c.stream.close(ignored);
+        c.connected = false;
+    }
+
     asio::awaitable<void> run(connection& c) {
         // The request head up to the Content-Length value, formatted once; each request is that,
         // its length, the HMAC headers if any, and the body, sent in one gather write.
@@ -284,8 +290,7 @@ class driver {
                 }
                 if (cec) {
                     record_failure(0);
-                    beast::error_code ignored;
-                    c.stream.close(ignored);
+                    disconnect(c);
                     asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
                     co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
                     continue;
@@ -325,9 +330,7 @@ class driver {
             s_.last_answer = clock_type::now();
             if (rec2) {
                 record_failure(0);
-                beast::error_code ignored;
-                c.stream.close(ignored);
-                c.connected = false;
+                disconnect(c);
                 continue;
             }
             const auto now = clock_type::now();
@@ -350,9 +353,7 @@ class driver {
                 s_.refusal_service_us.push_back(service_us);
             }
             if (!res.keep_alive()) {
-                beast::error_code ignored;
-                c.stream.close(ignored);
-                c.connected = false;
+                disconnect(c);
             }
         }
         beast::error_code ignored;

@@ -442,7 +442,10 @@ void batch_writer::encode_runs(const ingest::event& ev, std::uint32_t call) {
         end = first + 1;
         while (end < nodes.size() && nodes[end].position != 0) ++end;
         // The longest prefix already stored or in this batch ends at a run's last node; only
-        // run ends are rows, so only they are remembered.
+        // run ends are rows, so only they are remembered. Runs of the batch still in flight
+        // ahead of this one do not count: that transaction may yet fail (and its event be
+        // rejected), which would leave this run's parent missing. A call's next update in the
+        // very next batch therefore repeats the items of the one before it.
         const std::size_t head = end - 1;
         std::size_t from = first;  // the run's first item
         for (std::size_t i = end; i > first; --i) {

@@ -176,6 +176,24 @@ class BatchWriter : public ::testing::Test {
         EXPECT_EQ(t.finish(10s, 20s), 0u);
     }
 
+    /// Queues one event per id, each the example `files[i]` under that call id, except the second,
+    /// which Postgres refuses (make_bad_event); runs a writer until the queue is drained and
+    /// checks that exactly the second was rejected and the others committed.
+    void run_with_second_refused(const std::vector<std::string>& ids,
+                                 const std::vector<std::string>& files, ack_watch& acks) {
+        auto w = connected_writer();
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            ingest::event ev = i == 1 ? make_bad_event(ids[i])
+                                      : make_event(with_call_id(example(files[i]), ids[i]));
+            ev.ack = acks.add();
+            push(std::move(ev));
+        }
+        run_until_drained(*w);
+        std::vector<ack_status> expected(ids.size(), ack_status::committed);
+        expected[1] = ack_status::rejected;
+        EXPECT_EQ(acks.collect(), expected);
+    }
+
     double metric(std::string_view series) {
         return metric_value(registry_.serialize(), series).value_or(-1);
     }
@@ -567,24 +585,11 @@ TEST_F(BatchWriter, WriteOnceRollsBackAWholeBatchWithARefusedEvent) {
 }
 
 TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
-    auto w = connected_writer();
-    ack_watch acks;
-    const char* files[] = {"02-status-update-queued.json", "05-speech-update.json", "09-hang.json"};
-    std::vector<std::string> ids = {"good-a", "bad-call", "good-b", "good-c"};
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        ingest::event ev =
-            i == 1 ? make_bad_event(ids[i])
-                   : make_event(with_call_id(example(files[i == 0 ? 0 : i - 1]), ids[i]));
-        ev.ack = acks.add();
-        push(std::move(ev));
-    }
     cfg_.batch_max_delay = 200ms;  // all four in one batch
-    run_until_drained(*w);
-    const auto statuses = acks.collect();
-    EXPECT_EQ(statuses[0], ack_status::committed);
-    EXPECT_EQ(statuses[1], ack_status::rejected);
-    EXPECT_EQ(statuses[2], ack_status::committed);
-    EXPECT_EQ(statuses[3], ack_status::committed);
+    const std::vector<std::string> files = {"02-status-update-queued.json", "",
+                                            "05-speech-update.json", "09-hang.json"};
+    ack_watch acks;
+    run_with_second_refused({"good-a", "bad-call", "good-b", "good-c"}, files, acks);
     EXPECT_NE(acks.slot(1).detail().find("json"), std::string::npos) << acks.slot(1).detail();
     EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
               "good-a,good-b,good-c");
@@ -601,21 +606,9 @@ TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
 TEST_F(BatchWriter, ARefusedBatchDoesNotTakeTheBatchSentBehindItDown) {
     cfg_.batch_max_rows = 2;  // four queued events: two batches, the second sent behind the first
     cfg_.batch_max_delay = 0ms;
-    auto w = connected_writer();
     ack_watch acks;
-    const std::vector<std::string> ids = {"first-good", "first-bad", "second-a", "second-b"};
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-        ingest::event ev = i == 1 ? make_bad_event(ids[i])
-                                  : make_event(with_call_id(example("09-hang.json"), ids[i]));
-        ev.ack = acks.add();
-        push(std::move(ev));
-    }
-    run_until_drained(*w);
-    const auto statuses = acks.collect();
-    EXPECT_EQ(statuses[0], ack_status::committed);
-    EXPECT_EQ(statuses[1], ack_status::rejected);
-    EXPECT_EQ(statuses[2], ack_status::committed);
-    EXPECT_EQ(statuses[3], ack_status::committed);
+    run_with_second_refused({"first-good", "first-bad", "second-a", "second-b"},
+                            std::vector<std::string>(4, "09-hang.json"), acks);
     EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
               "first-good,second-a,second-b");
     EXPECT_EQ(queue_.depth(), 0u);
