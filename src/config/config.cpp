@@ -91,6 +91,11 @@ const option_spec k_options[] = {
      "...or when its oldest event has waited this long (microseconds). 0: a writer takes what "
      "is queued when it is free, so batches grow with the load (what arrived during the "
      "previous commit)."},
+    {"derive-delay-ms", "200",
+     "How long the derived call state (calls, call_messages) may lag the stored messages. A "
+     "writer merges what its batches state about each call and applies it at most this late, "
+     "once per call (a webhook is still acknowledged only once its message is committed). 0: "
+     "in the same transaction as the messages."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
@@ -403,6 +408,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     s.writers = static_cast<unsigned>(r.integer("writers", 1, 64));
     s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));
     s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
+    s.derive_delay = std::chrono::milliseconds(r.integer("derive-delay-ms", 0, 60'000));
     s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
     s.reconnect_max_backoff =
         std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));

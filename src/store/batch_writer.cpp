@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <random>
 #include <thread>
 #include <unordered_map>
 
@@ -123,6 +124,23 @@ ON CONFLICT (call_id, position) DO UPDATE SET
 WHERE m.node IS DISTINCT FROM excluded.node
 )sql";
 
+// The calls whose derived state a writer holds in memory (schemas/sql/010).
+constexpr const char* k_mark = R"sql(
+INSERT INTO call_derive_pending (owner, call_id)
+SELECT o, c FROM unnest($1::int[], $2::text[]) AS u(o, c)
+ORDER BY c
+ON CONFLICT DO NOTHING
+)sql";
+
+constexpr const char* k_unmark = R"sql(
+DELETE FROM call_derive_pending d
+USING unnest($1::int[], $2::text[]) AS u(o, c)
+WHERE d.owner = u.o AND d.call_id = u.c
+)sql";
+
+/// The advisory lock class of the owner numbers: (k_owner_lock, owner).
+constexpr int k_owner_lock = 73105946;
+
 template <class T>
 void keep_min(std::optional<T>& a, const std::optional<T>& b) {
     if (b && (!a || *b < *a)) a = b;
@@ -197,17 +215,6 @@ const std::string& calls_upsert() {
     return sql;
 }
 
-/// The merge of one batch's facts about one call, with the same rules as the SQL upsert.
-struct call_row {
-    std::string_view id, status;
-    std::int16_t status_rank = 0;
-    std::optional<std::int64_t> first_sent_ms, last_sent_ms;
-    std::array<std::int64_t, fact_count> rank{};  ///< 0: no message of the batch states it
-    std::array<std::string_view, fact_count> value{};
-    std::int64_t conv_rank = 0;  ///< 0: no conversation snapshot in the batch
-    const ingest::part_ref* conv = nullptr;
-};
-
 /// The conversation snapshot a message carries: conversation-update's `messages`, the
 /// end-of-call report's `artifact.messages`.
 const ingest::part_ref* conversation_of(const ingest::event& ev) {
@@ -219,6 +226,34 @@ const ingest::part_ref* conversation_of(const ingest::event& ev) {
         if (r.is_array && r.path == path) return &r;
     }
     return nullptr;
+}
+
+/// Sets `r` (an array ref) to what the stored refs say of its path: `"path": "uuid"` or
+/// `"path": null` (jsonb's text form).
+void stored_array_ref(std::string_view refs, ingest::part_ref& r) {
+    const std::string key = "\"" + r.path + "\": ";
+    const auto at = refs.find(key);
+    if (at == std::string_view::npos) return;
+    std::string_view v = refs.substr(at + key.size());
+    if (v.starts_with("null")) {
+        r.empty = true;
+        r.hash = {};
+        return;
+    }
+    if (!v.starts_with('"')) return;
+    std::size_t n = 0;
+    ingest::digest d{};
+    for (std::size_t i = 1; i < v.size() && v[i] != '"' && n < 32; ++i) {
+        const char c = v[i];
+        if (c == '-') continue;
+        const int x = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (x < 0) return;
+        d[n / 2] = static_cast<std::uint8_t>(d[n / 2] << 4 | x);
+        ++n;
+    }
+    if (n != 32) return;
+    r.empty = false;
+    r.hash = d;
 }
 
 }  // namespace
@@ -280,6 +315,8 @@ batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest:
     types(run_cols_, {text, uuid, uuid, int4, bytea, text});
     types(call_cols_, {text, text, int2, int8, int8, text});  // the facts are text
     types(conv_cols_, {text, uuid, int8});
+    types(mark_cols_, {int4, text});
+    types(unmark_cols_, {int4, text});
 }
 
 bool batch_writer::connect(std::string& error) {
@@ -297,7 +334,8 @@ bool batch_writer::connect(std::string& error) {
     for (const auto& [name, sql] :
          {std::pair{"sb_events", k_insert_events}, std::pair{"sb_blobs", k_insert_blobs},
           std::pair{"sb_runs", k_insert_runs}, std::pair{"sb_calls", calls_upsert().c_str()},
-          std::pair{"sb_conversations", k_apply_conversations}}) {
+          std::pair{"sb_conversations", k_apply_conversations}, std::pair{"sb_mark", k_mark},
+          std::pair{"sb_unmark", k_unmark}}) {
         if (!e) e = conn_.prepare(name, sql);
     }
     if (e) {
@@ -312,6 +350,14 @@ bool batch_writer::connect(std::string& error) {
         PQntuples(res.get()) == 1) {
         const std::string_view v = PQgetvalue(res.get(), 0, 0);
         if (v == "off" || v == "local") conn_.exec("SET synchronous_commit = on");
+    }
+    // The rows of call_derive_pending recorded on an earlier connection are no longer this
+    // writer's to delete; whoever takes their owner's lock derives those calls again.
+    marked_.clear();
+    if (auto re = recover_abandoned()) {
+        error = "deriving the calls of writers gone: " + re->message;
+        conn_.reset();
+        return false;
     }
     connected_ = true;
     metrics_.connected_writers.Increment();
@@ -484,15 +530,87 @@ void batch_writer::encode_runs(const ingest::event& ev, std::uint32_t call) {
     }
 }
 
-void batch_writer::encode(std::span<ingest::event> events) {
+namespace {
+
+/// Merges `b` into `a` by the rules of the calls upsert (associative and commutative). `A` is a
+/// call_row (views) or a pending_call (owned); `set` stores a value into it.
+template <class A, class B, class Set>
+void merge_row(A& a, const B& b, Set set) {
+    if (!b.status.empty() && (b.status_rank > a.status_rank || a.status.empty())) {
+        set(a.status, b.status);
+    }
+    a.status_rank = std::max(a.status_rank, b.status_rank);
+    keep_min(a.first_sent_ms, b.first_sent_ms);
+    keep_max(a.last_sent_ms, b.last_sent_ms);
+    for (std::size_t i = 0; i < fact_count; ++i) {
+        if (b.rank[i] > a.rank[i]) {
+            a.rank[i] = b.rank[i];
+            set(a.value[i], b.value[i]);
+        }
+    }
+    if (b.conv_rank > a.conv_rank) {
+        a.conv_rank = b.conv_rank;
+        a.conv_empty = b.conv_empty;
+        a.conv_head = b.conv_head;
+    }
+}
+
+const auto view_set = [](std::string_view& to, std::string_view from) { to = from; };
+const auto own_set = [](std::string& to, std::string_view from) {
+    if (to != from) to.assign(from);
+};
+
+}  // namespace
+
+void batch_writer::clear_columns() {
     auto clear = [](auto& cols) {
         for (auto& c : cols) c.clear();
     };
     for (auto& round : event_rounds_) clear(round);
+    rounds_used_ = 0;
     clear(blob_cols_);
     clear(run_cols_);
     clear(call_cols_);
     clear(conv_cols_);
+    clear(mark_cols_);
+    clear(unmark_cols_);
+}
+
+void batch_writer::collect_rows(std::span<const ingest::event> events,
+                                std::vector<call_row>& rows) {
+    rows.clear();
+    std::unordered_map<std::string_view, std::size_t> index;
+    for (const auto& ev : events) {
+        if (ev.call_id.empty()) continue;
+        call_row one{.id = ev.call_id};
+        const auto& f = ev.call;
+        one.status = f.status;
+        one.status_rank = f.status.empty() ? 0 : vapi::call_status_rank(f.status);
+        // The report counts at the time it is filed under (its end time): a redelivery may
+        // carry a new timestamp, which must not move first/last_event_at.
+        std::optional<std::int64_t> sent = ev.timestamp_ms;
+        if (ev.type == vapi::message_type::end_of_call_report) {
+            sent = ev.sent_at_ms != 0 ? std::optional(ev.sent_at_ms) : std::nullopt;
+        }
+        one.first_sent_ms = one.last_sent_ms = sent;
+        for (const auto& v : f.values) {
+            const auto i = static_cast<std::size_t>(v.name);
+            one.rank[i] = f.rank;
+            one.value[i] = std::string_view(f.text).substr(v.offset, v.length);
+        }
+        if (const auto* conv = conversation_of(ev)) {
+            one.conv_rank = f.rank;
+            one.conv_empty = conv->empty;
+            one.conv_head = conv->hash;
+        }
+        auto [it, fresh] = index.try_emplace(ev.call_id, rows.size());
+        if (fresh) rows.push_back(call_row{.id = ev.call_id});
+        merge_row(rows[it->second], one, view_set);
+    }
+}
+
+void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
+    clear_columns();
     batch_parts_.clear();
     // Both sets are bounded; forgetting only costs a redundant ON CONFLICT DO NOTHING. The call
     // numbers are forgotten together with the parts that use them.
@@ -501,8 +619,8 @@ void batch_writer::encode(std::span<ingest::event> events) {
         stored_parts_.clear();
         ++numbering_;
     }
-    std::vector<call_row> calls;
-    std::unordered_map<std::string_view, std::size_t> index;
+    out.marks.clear();
+    out.derived_applied = false;
     encode_events(events);
     for (const auto& ev : events) {
         // The repeated parts: only those not already committed for this call (by this writer)
@@ -516,75 +634,242 @@ void batch_writer::encode(std::span<ingest::event> events) {
             blob_cols_[2].text(ev.text(blob.text));
         }
         encode_runs(ev, call);
-
-        if (ev.call_id.empty()) continue;
-        auto [it, fresh] = index.try_emplace(ev.call_id, calls.size());
-        if (fresh) calls.push_back(call_row{.id = ev.call_id});
-        call_row& row = calls[it->second];
-        const auto& f = ev.call;
-        const std::int16_t status_rank = vapi::call_status_rank(f.status);
-        if (!f.status.empty() && (status_rank > row.status_rank || row.status.empty())) {
-            row.status = f.status;
-            row.status_rank = std::max(status_rank, row.status_rank);
-        }
-        // The report counts at the time it is filed under (its end time): a redelivery may
-        // carry a new timestamp, which must not move first/last_event_at.
-        std::optional<std::int64_t> sent = ev.timestamp_ms;
-        if (ev.type == vapi::message_type::end_of_call_report) {
-            sent = ev.sent_at_ms != 0 ? std::optional(ev.sent_at_ms) : std::nullopt;
-        }
-        if (sent) {
-            keep_min(row.first_sent_ms, sent);
-            keep_max(row.last_sent_ms, sent);
-        }
-        for (const auto& v : f.values) {
-            const auto i = static_cast<std::size_t>(v.name);
-            if (f.rank > row.rank[i]) {
-                row.rank[i] = f.rank;
-                row.value[i] = std::string_view(f.text).substr(v.offset, v.length);
-            }
-        }
-        if (const auto* conv = conversation_of(ev); conv != nullptr && f.rank > row.conv_rank) {
-            row.conv_rank = f.rank;
-            row.conv = conv;
-        }
     }
-    std::string ranks;
-    auto& c = call_cols_;
-    for (const auto& row : calls) {
-        c[0].text(row.id);
-        c[1].text_or_null(row.status);
-        c[2].integer(row.status_rank);
-        c[3].integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000) : std::nullopt);
-        c[4].integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000) : std::nullopt);
-        ranks.assign("{");
-        for (std::size_t i = 0; i < fact_count; ++i) {
-            if (i != 0) ranks += ',';
-            ranks += row.rank[i] == 0 ? std::string("NULL") : std::to_string(row.rank[i]);
-        }
-        ranks += '}';
-        c[5].text(ranks);
-        for (std::size_t i = 0; i < fact_count; ++i) {
-            if (row.rank[i] == 0) {
-                c[k_call_columns + i].null();
-            } else {
-                c[k_call_columns + i].text(row.value[i]);
-            }
-        }
-        if (row.conv != nullptr) {
-            conv_cols_[0].text(row.id);
-            if (row.conv->empty) {
-                conv_cols_[1].null();
-            } else {
-                conv_cols_[1].uuid(row.conv->hash);
-            }
-            conv_cols_[2].integer(row.conv_rank);
-        }
+    collect_rows(events, out.rows);
+    if (cfg_.derive_delay.count() == 0) {
+        // In the messages' own transaction: the state is complete at every commit.
+        encode_derived(out.rows, false);
+        out.derived_applied = true;
+        return;
+    }
+    // Applied later (flush_derived): record the calls not yet recorded, in this transaction.
+    for (const auto& row : out.rows) {
+        if (marked_.contains(row.id)) continue;
+        mark_cols_[0].integer(owner_);
+        mark_cols_[1].text(row.id);
+        out.marks.emplace_back(row.id);
     }
 }
 
-std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out) {
-    encode(events);
+void batch_writer::encode_call(const call_row& row) {
+    auto& c = call_cols_;
+    c[0].text(row.id);
+    c[1].text_or_null(row.status);
+    c[2].integer(row.status_rank);
+    c[3].integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000) : std::nullopt);
+    c[4].integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000) : std::nullopt);
+    std::string ranks("{");
+    for (std::size_t i = 0; i < fact_count; ++i) {
+        if (i != 0) ranks += ',';
+        ranks += row.rank[i] == 0 ? std::string("NULL") : std::to_string(row.rank[i]);
+    }
+    ranks += '}';
+    c[5].text(ranks);
+    for (std::size_t i = 0; i < fact_count; ++i) {
+        if (row.rank[i] == 0) {
+            c[k_call_columns + i].null();
+        } else {
+            c[k_call_columns + i].text(row.value[i]);
+        }
+    }
+    if (row.conv_rank != 0) {
+        conv_cols_[0].text(row.id);
+        if (row.conv_empty) {
+            conv_cols_[1].null();
+        } else {
+            conv_cols_[1].uuid(row.conv_head);
+        }
+        conv_cols_[2].integer(row.conv_rank);
+    }
+}
+
+void batch_writer::encode_derived(std::span<const call_row> rows, bool with_pending) {
+    auto view = [](const std::string& id, const pending_call& p) {
+        call_row r{.id = id,
+                   .status = p.status,
+                   .status_rank = p.status_rank,
+                   .first_sent_ms = p.first_sent_ms,
+                   .last_sent_ms = p.last_sent_ms,
+                   .rank = p.rank,
+                   .conv_rank = p.conv_rank,
+                   .conv_empty = p.conv_empty,
+                   .conv_head = p.conv_head};
+        for (std::size_t i = 0; i < fact_count; ++i) r.value[i] = p.value[i];
+        return r;
+    };
+    std::unordered_set<std::string_view> seen;
+    for (const auto& row : rows) {
+        if (with_pending) {
+            if (auto it = pending_.find(row.id); it != pending_.end()) {
+                call_row merged = view(it->first, it->second);
+                merge_row(merged, row, view_set);
+                encode_call(merged);
+                seen.insert(row.id);
+                continue;
+            }
+        }
+        encode_call(row);
+    }
+    if (!with_pending) return;
+    for (const auto& [id, p] : pending_) {
+        if (!seen.contains(id)) encode_call(view(id, p));
+    }
+    for (const auto& id : marked_) {
+        unmark_cols_[0].integer(owner_);
+        unmark_cols_[1].text(id);
+    }
+}
+
+void batch_writer::keep_derived(sent_batch& batch) {
+    if (batch.derived_applied || batch.rows.empty()) return;
+    if (pending_.empty()) pending_since_ = clock::now();
+    for (const auto& row : batch.rows) {
+        auto it = pending_.find(row.id);
+        if (it == pending_.end()) it = pending_.emplace(std::string(row.id), pending_call{}).first;
+        merge_row(it->second, row, own_set);
+    }
+    for (auto& id : batch.marks) marked_.insert(std::move(id));
+    batch.marks.clear();
+}
+
+bool batch_writer::flush_due() const {
+    return !pending_.empty() && clock::now() - pending_since_ >= cfg_.derive_delay;
+}
+
+std::optional<pg_error> batch_writer::flush_derived() {
+    if (pending_.empty()) return std::nullopt;
+    if (!conn_.ok() || conn_.in_flight() != 0) {
+        return pg_error{pg_error::kind::connection, {}, "no connection to apply derived state"};
+    }
+    sent_batch b;
+    long inserted = 0;
+    auto e = send_batch({}, b, true);
+    if (!e) e = receive_batch(b, inserted);
+    if (!e) return std::nullopt;
+    metrics_.error(e->what);
+    pending_since_ = clock::now();  // the next attempt after another delay
+    switch (e->what) {
+        case pg_error::kind::connection:
+            log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                      e->message);
+            conn_.reset();
+            break;
+        case pg_error::kind::data:
+            // A fault of the derivation itself, not of any message. The call_derive_pending
+            // rows stay: these calls are derived again from their messages at the next start.
+            log::error("msg=\"derived call state refused\" writer={} calls={} error=\"{}\"", id_,
+                       pending_.size(), e->message);
+            pending_.clear();
+            break;
+        default:
+            log::warn("msg=\"applying derived call state failed\" writer={} error=\"{}\"", id_,
+                      e->message);
+    }
+    return e;
+}
+
+std::optional<pg_error> batch_writer::recover_abandoned() {
+    pg_result res(nullptr, &PQclear);
+    // An owner number of its own, locked while this connection lives.
+    std::random_device random;
+    for (;;) {
+        owner_ = static_cast<std::int32_t>(random() & 0x7fffffffu);
+        if (owner_ == 0) continue;
+        const std::string lock = "SELECT pg_try_advisory_lock(" + std::to_string(k_owner_lock) +
+                                 ", " + std::to_string(owner_) + ")";
+        if (auto e = conn_.query(lock.c_str(), res)) return e;
+        if (std::string_view(PQgetvalue(res.get(), 0, 0)) == "t") break;
+    }
+    if (auto e = conn_.query("SELECT DISTINCT owner FROM call_derive_pending", res)) return e;
+    std::vector<std::int32_t> owners;
+    for (int i = 0; i < PQntuples(res.get()); ++i) {
+        owners.push_back(
+            static_cast<std::int32_t>(std::strtol(PQgetvalue(res.get(), i, 0), nullptr, 10)));
+    }
+    for (const std::int32_t o : owners) {
+        const std::string key = std::to_string(k_owner_lock) + ", " + std::to_string(o);
+        if (auto e = conn_.query(("SELECT pg_try_advisory_lock(" + key + ")").c_str(), res))
+            return e;
+        if (std::string_view(PQgetvalue(res.get(), 0, 0)) != "t") continue;  // alive
+        auto e = recover_owner(o);
+        if (auto u = conn_.query(("SELECT pg_advisory_unlock(" + key + ")").c_str(), res); !e)
+            e = u;
+        if (e) return e;
+    }
+    return std::nullopt;
+}
+
+std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
+    std::size_t calls = 0;
+    pg_result res(nullptr, &PQclear);
+    for (;;) {
+        const std::string sql =
+            "SELECT call_id FROM call_derive_pending WHERE owner = " + std::to_string(owner) +
+            " ORDER BY call_id LIMIT 64";
+        if (auto e = conn_.query(sql.c_str(), res)) return e;
+        if (PQntuples(res.get()) == 0) break;
+        std::vector<std::string> ids;
+        for (int i = 0; i < PQntuples(res.get()); ++i)
+            ids.emplace_back(PQgetvalue(res.get(), i, 0));
+        // Every stored message of these calls, as the HTTP handler would have parsed it.
+        std::vector<ingest::event> events;
+        for (const auto& id : ids) {
+            std::vector<std::string> messages, refs;
+            try {
+                if (auto e = export_call(conn_, id, messages, &refs)) return e;
+            } catch (const std::exception& ex) {
+                log::error("msg=\"cannot rebuild the messages of a call\" call={} error=\"{}\"", id,
+                           ex.what());
+                continue;
+            }
+            for (std::size_t k = 0; k < messages.size(); ++k) {
+                std::string body = R"({"message":)" + messages[k] + "}";
+                body.reserve(body.size() + 64);  // simdjson's padding
+                ingest::event ev;
+                if (!ingest::parse_webhook(body, ev)) continue;
+                ev.body = std::move(body);
+                // An array's chain is hashed over its items as received; the rebuilt items are
+                // JSON-equal but formatted by Postgres. The conversation is the one stored.
+                for (auto& r : ev.refs) {
+                    if (r.is_array) stored_array_ref(refs[k], r);
+                }
+                events.push_back(std::move(ev));
+            }
+        }
+        clear_columns();
+        sent_batch b;
+        collect_rows(events, b.rows);
+        encode_derived(b.rows, false);
+        for (const auto& id : ids) {
+            unmark_cols_[0].integer(owner);
+            unmark_cols_[1].text(id);
+        }
+        batch_parts_.clear();
+        if (auto e = send_encoded(b)) return e;
+        if (auto e = conn_.read_pipeline(b.statements, nullptr)) return e;
+        calls += ids.size();
+    }
+    if (calls != 0) {
+        log::info("msg=\"derived the calls of a writer gone\" writer={} owner={} calls={}", id_,
+                  owner, calls);
+    }
+    return std::nullopt;
+}
+
+std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out,
+                                                 bool flush) {
+    encode(events, out);
+    if (flush && !out.derived_applied) {
+        // Everything pending (and this batch's rows): applied, and its records deleted.
+        for (auto& c : mark_cols_) c.clear();
+        out.marks.clear();
+        encode_derived(out.rows, true);
+        out.derived_applied = true;
+    }
+    return send_encoded(out);
+}
+
+std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     out.parts.clear();
     out.parts.swap(batch_parts_);  // stored once the batch commits
     out.numbering = numbering_;
@@ -603,8 +888,8 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
     };
     // The events go first, one statement per round (see encode_events), then the rest.
     const std::size_t rounds = rounds_used_;
-    std::vector<params> p(rounds + 4);
-    std::vector<pg_connection::pipelined> queries(rounds + 4);
+    std::vector<params> p(rounds + 6);
+    std::vector<pg_connection::pipelined> queries(rounds + 6);
     std::size_t nq = 0;
     auto add = [&](const char* name, auto& cols) {
         params& x = p[nq];
@@ -622,6 +907,8 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
     if (run_cols_[0].size() != 0) add("sb_runs", run_cols_);
     if (call_cols_[0].size() != 0) add("sb_calls", call_cols_);
     if (conv_cols_[0].size() != 0) add("sb_conversations", conv_cols_);
+    if (mark_cols_[0].size() != 0) add("sb_mark", mark_cols_);
+    if (unmark_cols_[0].size() != 0) add("sb_unmark", unmark_cols_);
     out.statements = nq;
     out.started = clock::now();
     // libpq copies the parameters into its output buffer: the columns can be reused at once.
@@ -640,6 +927,16 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
         stored_parts_.merge(batch.parts);
     }
     batch.parts.clear();
+    if (!e) {
+        if (batch.derived_applied) {
+            // Nothing was in flight ahead of a flush (flush_derived): pending_ held no more
+            // than the transaction applied.
+            pending_.clear();
+            marked_.clear();
+        } else {
+            keep_derived(batch);
+        }
+    }
     return e;
 }
 
@@ -807,6 +1104,15 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     slot* flying = nullptr;
 
     for (;;) {
+        if (conn_.ok() && flush_due()) {
+            // The derived state is applied alone, with nothing in flight: every batch whose
+            // rows it holds has committed, so it can delete the calls' records.
+            if (flying != nullptr) {
+                land(*flying, nullptr);
+                flying = nullptr;
+            }
+            if (conn_.ok()) flush_derived();
+        }
         slot& s = slots[next];
         std::size_t n = 0;
         if (flying != nullptr) {
@@ -822,10 +1128,18 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                 n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
             }
         } else {
-            n = queue_.pop_bulk(shard, token, s.events.data(), max_rows,
-                                std::chrono::milliseconds(50));
+            auto wait = std::chrono::milliseconds(50);
+            if (!pending_.empty()) {
+                const auto due = std::chrono::ceil<std::chrono::milliseconds>(
+                    pending_since_ + cfg_.derive_delay - clock::now());
+                wait = std::clamp(due, std::chrono::milliseconds(1), wait);
+            }
+            n = queue_.pop_bulk(shard, token, s.events.data(), max_rows, wait);
             if (n == 0) {
-                if (stop.load() && queue_.queued(shard) == 0) break;
+                if (stop.load() && queue_.queued(shard) == 0) {
+                    if (conn_.ok()) flush_derived();  // else the records stay for the next start
+                    break;
+                }
                 check_idle_connection();
                 if (id_ == 0 && conn_.ok() &&
                     clock::now() - last_maintenance_ > std::chrono::hours(6)) {

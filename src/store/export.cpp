@@ -236,7 +236,7 @@ std::string rebuild_message(std::string_view skeleton, std::string_view refs,
 }
 
 std::optional<pg_error> export_call(pg_connection& conn, const std::string& call_id,
-                                    std::vector<std::string>& out) {
+                                    std::vector<std::string>& out, std::vector<std::string>* refs) {
     char* escaped = PQescapeLiteral(conn.get(), call_id.data(), call_id.size());
     if (escaped == nullptr)
         return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn.get())};
@@ -275,6 +275,7 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
     for (int i = 0; i < PQntuples(res.get()); ++i) {
         out.push_back(
             rebuild_message(PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1), parts));
+        if (refs != nullptr) refs->emplace_back(PQgetvalue(res.get(), i, 1));
     }
     return std::nullopt;
 }

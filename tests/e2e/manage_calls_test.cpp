@@ -132,6 +132,7 @@ TEST(ManageCalls, GetHasTurnsAndEventsFromIngestedWebhooks) {
                         h)
                   .status,
               200u);
+    m.db().wait_derived();  // the call's row and turns follow its messages within a delay
     auto got = m.call("GET", "calls/" + call_id, a);
     ASSERT_EQ(got.status, 200u) << got.body;
     auto v = json_of(got);

@@ -153,6 +153,7 @@ snapshot post_and_dump(const plan& p, const std::vector<const delivery*>& order,
     }
     for (auto& t : threads) t.join();
     EXPECT_EQ(failures.load(), 0) << failure_log;
+    db.wait_derived();
     snapshot snap;
     snap.calls = db.scalar(k_calls_dump);
     snap.messages = db.scalar(k_messages_dump);
@@ -259,6 +260,7 @@ TEST(RealisticCalls, NulIsStoredAndExportedAsPosted) {
     EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events WHERE call_id = 'nul-call'"), "2");
     EXPECT_EQ(db.scalar("SELECT transcript FROM call_transcripts WHERE call_id = 'nul-call'"),
               "a\uFDD0\uFDD1b \\u0000 \uFDD0\uFDD0");
+    db.wait_derived();
     EXPECT_EQ(db.scalar("SELECT message FROM call_messages WHERE call_id = 'nul-call'"),
               "x\uFDD0\uFDD1y");
     auto [code, output] = run_binary({"export-call", "nul-call"}, {{"DATABASE_URL", db.url()}});

@@ -86,6 +86,7 @@ TEST(WebhookExamples, CallStateFollowsTheLifecycleWhateverTheArrivalOrder) {
         EXPECT_EQ(client.post("/receive", example_file(file), secret_headers()).status, 200u)
             << file;
     }
+    db.wait_derived();
     EXPECT_EQ(db.scalar("SELECT (status, ended_reason, cost)::text FROM calls WHERE id = "
                         "'7c1e4f0a-3b9d-4e62-9a51-2f8d6c0b71e4'"),
               "(ended,customer-ended-call,0.0691)");

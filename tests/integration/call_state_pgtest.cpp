@@ -45,27 +45,51 @@ std::vector<std::string> call_bodies(int turns) {
     return out;
 }
 
-/// One database with a writer connected to it.
+/// One database with a writer connected to it. `derive_delay` 0: the derived state goes in the
+/// messages' own transaction; otherwise the writer merges it in memory until flush().
 class replica {
   public:
-    explicit replica(store::store_metrics& metrics) {
+    explicit replica(store::store_metrics& metrics,
+                     std::chrono::milliseconds derive_delay = config::store_config{}.derive_delay)
+        : metrics_(metrics) {
         db_.migrate();
         cfg_.database_url = db_.url();
         cfg_.connect_timeout = 2s;
-        writer_ = std::make_unique<store::batch_writer>(0, cfg_, queue_, metrics);
-        std::string error;
-        EXPECT_TRUE(writer_->connect(error)) << error;
+        cfg_.derive_delay = derive_delay;
+        writer_ = connected_writer();
     }
 
-    /// Writes `bodies` in one transaction.
+    /// Writes `bodies` in one transaction, then applies the derived state.
     void write(const std::vector<std::string>& bodies) {
+        write_only(bodies);
+        flush();
+    }
+    void write(const std::string& body) { write(std::vector<std::string>{body}); }
+    /// Writes `bodies` in one transaction; their derived state stays in the writer's memory.
+    void write_only(const std::vector<std::string>& bodies) {
         std::vector<ingest::event> batch;
         for (const auto& b : bodies) batch.push_back(make_event(b));
         long inserted = 0;
         auto e = writer_->write_once(batch, inserted);
         EXPECT_FALSE(e) << e->message;
     }
-    void write(const std::string& body) { write(std::vector<std::string>{body}); }
+    void flush() {
+        auto e = writer_->flush_derived();
+        EXPECT_FALSE(e) << e->message;
+    }
+    /// The writer goes away without applying what it holds (as in a crash: its connection, and
+    /// with it its owner lock, ends) and a new one connects.
+    void replace_writer() {
+        writer_.reset();
+        writer_ = connected_writer();
+    }
+    std::unique_ptr<store::batch_writer> connected_writer() {
+        auto w = std::make_unique<store::batch_writer>(0, cfg_, queue_, metrics_);
+        std::string error;
+        EXPECT_TRUE(w->connect(error)) << error;
+        return w;
+    }
+    store::batch_writer& writer() { return *writer_; }
 
     /// Every stored row that depends on the messages, as text.
     std::string calls_row() {
@@ -95,6 +119,7 @@ class replica {
     test_db& db() { return db_; }
 
   private:
+    store::store_metrics& metrics_;
     test_db db_;
     config::store_config cfg_;
     config::queue_config qcfg_;
@@ -104,7 +129,10 @@ class replica {
 
 class CallState : public ::testing::Test {
   protected:
-    std::unique_ptr<replica> make_replica() { return std::make_unique<replica>(metrics_); }
+    std::unique_ptr<replica> make_replica(
+        std::chrono::milliseconds derive_delay = config::store_config{}.derive_delay) {
+        return std::make_unique<replica>(metrics_, derive_delay);
+    }
 
     metrics::registry registry_;
     store::store_metrics metrics_{registry_};
@@ -180,7 +208,53 @@ TEST_F(CallState, ShuffledDuplicatedAndBatchedDifferentlyGivesTheSameRows) {
             i += n;
         }
         EXPECT_EQ(shuffled->everything(), expected) << "seed " << seed;
+
+        // The same batches, the derived state in each batch's own transaction (--derive-delay-ms
+        // 0).
+        auto same_transaction = make_replica(0ms);
+        // …merged in the writer's memory over several batches, applied now and then…
+        auto deferred = make_replica();
+        // …and by a writer that goes away before applying anything: the next one derives the
+        // call again from its stored messages.
+        auto crashed = make_replica();
+        for (std::size_t i = 0; i < deliveries.size();) {
+            const std::size_t n = std::min<std::size_t>(1 + rng() % 24, deliveries.size() - i);
+            const std::vector<std::string> batch(deliveries.begin() + i,
+                                                 deliveries.begin() + i + n);
+            same_transaction->write_only(batch);
+            deferred->write_only(batch);
+            if (rng() % 4 == 0) deferred->flush();
+            crashed->write_only(batch);
+            i += n;
+        }
+        EXPECT_EQ(same_transaction->everything(), expected) << "seed " << seed;
+        EXPECT_EQ(same_transaction->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+        deferred->flush();
+        EXPECT_EQ(deferred->everything(), expected) << "seed " << seed;
+        EXPECT_EQ(deferred->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+        EXPECT_EQ(crashed->db().scalar("SELECT count(*) FROM calls"), "0");
+        EXPECT_EQ(crashed->db().scalar("SELECT call_id FROM call_derive_pending"), k_call);
+        crashed->replace_writer();
+        EXPECT_EQ(crashed->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+        EXPECT_EQ(crashed->everything(), expected) << "seed " << seed;
     }
+}
+
+// A writer's records of calls whose derived state it holds belong to it while it lives: a
+// writer connecting meanwhile leaves them alone (it would derive the call while the other
+// may still commit messages of it).
+TEST_F(CallState, ALiveWritersPendingCallsAreNotTakenOver) {
+    const auto bodies = call_bodies(2);
+    auto r = make_replica();
+    r->write_only(std::vector<std::string>(bodies.begin(), bodies.begin() + 4));
+    EXPECT_EQ(r->writer().derived_pending(), 1U);
+    auto second = r->connected_writer();  // connects while the first is alive
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "1");
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "0");
+    r->flush();
+    EXPECT_EQ(r->writer().derived_pending(), 0U);
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "1");
 }
 
 TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {
@@ -375,8 +449,8 @@ TEST_F(CallState, ATimeRangeAcrossCallsIsReadThroughTheTimeIndex) {
     const std::int64_t from = transcript_ms[transcript_ms.size() / 2];
     const auto in_range = std::count_if(transcript_ms.begin(), transcript_ms.end(),
                                         [&](std::int64_t t) { return t >= from; });
-    const std::string where =
-        " FROM call_transcripts WHERE sent_at >= to_timestamp(" + std::to_string(from) + " / 1000.0)";
+    const std::string where = " FROM call_transcripts WHERE sent_at >= to_timestamp(" +
+                              std::to_string(from) + " / 1000.0)";
     EXPECT_EQ(db.scalar("SELECT count(*)" + where), std::to_string(in_range));
 
     // A month of traffic is far more than the call above: 50,000 more rows over 14 hours, in

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <random>
+#include <thread>
 
 namespace switchboard::test {
 
@@ -93,6 +94,16 @@ std::vector<std::string> test_db::column(const std::string& sql) {
 std::string test_db::scalar(const std::string& sql) {
     auto rows = column(sql);
     return rows.empty() ? std::string{} : rows.front();
+}
+
+void test_db::wait_derived(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string left;
+    while ((left = scalar("SELECT count(*) FROM call_derive_pending")) != "0" &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(left, "0") << "calls whose derived state was not applied in time";
 }
 
 void test_db::exec(const std::string& sql) {

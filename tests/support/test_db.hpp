@@ -5,6 +5,7 @@
 
 #include "switchboard/store/pg.hpp"
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ class test_db {
 
     /// Applies the embedded migrations.
     void migrate();
+
+    /// Waits (at most `timeout`, then fails the test) until the service has applied the derived
+    /// call state (calls, call_messages) of every committed message: no call_derive_pending row
+    /// is left (schemas/sql/010; applied within --derive-delay-ms).
+    void wait_derived(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
   private:
     store::pg_connection& conn();

@@ -43,8 +43,17 @@ class batch_writer {
     /// Writes `events` in one transaction (no retry). Public for the integration tests.
     std::optional<pg_error> write_once(std::span<ingest::event> events, long& inserted);
 
-    /// Connects and prepares the statements. False on failure.
+    /// Connects and prepares the statements, takes this writer's owner lock and derives the
+    /// calls that writers gone before their derived state was applied left behind
+    /// (schemas/sql/010). False on failure.
     bool connect(std::string& error);
+
+    /// Applies the derived call state merged from committed batches (calls, call_messages) in
+    /// a transaction of its own, and deletes the writer's call_derive_pending rows. Done by
+    /// run() every `derive_delay`; public for the tests.
+    std::optional<pg_error> flush_derived();
+    /// Calls whose derived state is merged in memory and not yet applied.
+    std::size_t derived_pending() const noexcept { return pending_.size(); }
 
   private:
     enum class result { done, gave_up };
@@ -57,7 +66,45 @@ class batch_writer {
     bool giving_up() const;
     void complete(std::span<ingest::event> events, ingest::ack_status status,
                   const std::string& detail = {});
-    void encode(std::span<ingest::event> events);
+    /// What one batch states about one call, merged by the rules of the calls upsert. Views
+    /// into the batch's events, or into a pending_call.
+    struct call_row {
+        std::string_view id, status;
+        std::int16_t status_rank = 0;
+        std::optional<std::int64_t> first_sent_ms, last_sent_ms;
+        std::array<std::int64_t, ingest::fact_count> rank{};  ///< 0: not stated
+        std::array<std::string_view, ingest::fact_count> value{};
+        std::int64_t conv_rank = 0;  ///< 0: no conversation snapshot
+        bool conv_empty = false;
+        ingest::digest conv_head{};
+    };
+    /// The same, owned: what committed batches stated about a call, not yet applied.
+    struct pending_call {
+        std::string status;
+        std::int16_t status_rank = 0;
+        std::optional<std::int64_t> first_sent_ms, last_sent_ms;
+        std::array<std::int64_t, ingest::fact_count> rank{};
+        std::array<std::string, ingest::fact_count> value{};
+        std::int64_t conv_rank = 0;
+        bool conv_empty = false;
+        ingest::digest conv_head{};
+    };
+    struct sent_batch;
+    /// Encodes the batch's statements. With `derive_delay` 0 the derived state goes in the same
+    /// transaction; otherwise the batch records the calls it mentions in call_derive_pending
+    /// (those not recorded already) and keeps its rows for merging once committed.
+    void encode(std::span<ingest::event> events, sent_batch& out);
+    void clear_columns();
+    /// The derived rows of `events`, one per call.
+    void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
+    /// The calls upsert and conversation rows of `rows`, merged with what is pending for the
+    /// same calls when `with_pending` (then also every other pending call).
+    void encode_derived(std::span<const call_row> rows, bool with_pending);
+    void encode_call(const call_row& row);
+    /// Takes the owner lock and derives again the calls of owners whose lock is free.
+    std::optional<pg_error> recover_abandoned();
+    std::optional<pg_error> recover_owner(std::int32_t owner);
+    bool flush_due() const;
     /// The call_events rows of the batch, in key order, each key at most once per round.
     void encode_events(std::span<const ingest::event> events);
     /// The call_array_runs rows of one event: per array, the items after the longest prefix
@@ -89,6 +136,20 @@ class batch_writer {
     std::array<binary_array, 6> run_cols_;
     std::array<binary_array, 6 + ingest::fact_count> call_cols_;
     std::array<binary_array, 3> conv_cols_;
+    std::array<binary_array, 2> mark_cols_;    ///< call_derive_pending rows to insert
+    std::array<binary_array, 2> unmark_cols_;  ///< … and to delete
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    /// Derived state of committed batches, by call, until flush_derived applies it.
+    std::unordered_map<std::string, pending_call, string_hash, std::equal_to<>> pending_;
+    /// Calls with a committed call_derive_pending row of this owner.
+    std::unordered_set<std::string, string_hash, std::equal_to<>> marked_;
+    std::chrono::steady_clock::time_point pending_since_{};
+    std::int32_t owner_ = 0;  ///< this connection's owner number (advisory lock 73105946, owner)
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
     static constexpr std::size_t k_max_remembered_calls = 1u << 16;
     /// A part of one call: the call's number (call_numbers_) and the part's content hash.
@@ -103,20 +164,23 @@ class batch_writer {
     /// A batch sent and not yet read back: its statements and the parts it carries.
     struct sent_batch {
         std::size_t statements = 0;
+        std::vector<call_row> rows;      ///< derived rows, merged into pending_ once committed
+        std::vector<std::string> marks;  ///< calls recorded in call_derive_pending by it
+        bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
         std::chrono::steady_clock::time_point started;
         std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
     };
-    std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
+    /// `flush`: the transaction also applies everything pending (nothing may be in flight).
+    std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out,
+                                       bool flush = false);
+    /// Sends what the columns hold (the parts remembered go with `out`).
+    std::optional<pg_error> send_encoded(sent_batch& out);
+    /// A committed batch: its rows join pending_, its marks marked_.
+    void keep_derived(sent_batch& batch);
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
     void committed(std::span<ingest::event> events, long inserted,
                    std::chrono::steady_clock::time_point started);
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
     std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> call_numbers_;
     std::unordered_set<part_key, part_key_hash> stored_parts_;  ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;   ///< in the batch being written

@@ -34,8 +34,10 @@ call_parts parts_of(const ingest::event& ev);
 std::string rebuild_message(std::string_view skeleton, std::string_view refs,
                             const call_parts& parts);
 
-/// Every stored message of `call_id`, rebuilt, in the order they were received.
+/// Every stored message of `call_id`, rebuilt, in the order they were received; with `refs`,
+/// also each message's stored refs ({"path": "uuid" | null}, "" when none).
 std::optional<pg_error> export_call(pg_connection& conn, const std::string& call_id,
-                                    std::vector<std::string>& out);
+                                    std::vector<std::string>& out,
+                                    std::vector<std::string>* refs = nullptr);
 
 }  // namespace switchboard::store

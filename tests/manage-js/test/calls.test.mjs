@@ -21,6 +21,17 @@ function adapted(file, { callId, assistantId, phoneNumberId, createdAt }) {
     return body;
 }
 
+/// A call's row follows its stored messages within --derive-delay-ms: polls (up to 5 s) until
+/// `who` lists at least `n` calls.
+async function untilListed(who, n) {
+    const t0 = Date.now();
+    for (;;) {
+        const r = await who.invoke("calls", { method: "GET" });
+        if (r.body?.data?.length >= n || Date.now() - t0 > 5000) return;
+        await new Promise((res) => setTimeout(res, 50));
+    }
+}
+
 let asstA, asstA2, numA, asstB;
 const c1 = randomUUID(), c2 = randomUUID(), c3 = randomUUID(), cB = randomUUID(), cNobody = randomUUID();
 const T1 = "2026-03-01T09:00:00.000Z", T2 = "2026-03-01T10:00:00.000Z", T3 = "2026-03-01T11:00:00.000Z";
@@ -45,6 +56,16 @@ test("setup: assistants and a number; calls seeded through /receive", async () =
     assert.equal((await webhook(adapted("02-status-update-queued.json", { callId: cNobody, assistantId: randomUUID(), createdAt: T2 }))).status, 200);
     const unauth = await webhook(adapted("02-status-update-queued.json", { callId: randomUUID(), assistantId: asstA.id, createdAt: T2 }), { secret: "wrong" });
     assert.equal(unauth.status, 401);
+    // A call's row and turns follow its stored messages within --derive-delay-ms: wait (up to
+    // 5 s) until both users see their calls as the messages state them.
+    const t0 = Date.now();
+    for (;;) {
+        const a = await A.invoke("calls", { method: "GET" });
+        const b = await B.invoke("calls", { method: "GET" });
+        const one = a.body?.data?.find?.((c) => c.id === c1);
+        if ((a.body?.data?.length === 3 && one?.status === "ended" && b.body?.data?.length === 1) || Date.now() - t0 > 5000) break;
+        await new Promise((res) => setTimeout(res, 50));
+    }
 });
 
 const callIds = (page) => page.data.map((c) => c.id);
@@ -177,6 +198,7 @@ test("a call is also the caller's through its workflow (workflowId filter)", asy
     delete body.message.call.assistantId;
     body.message.call.workflowId = wf.body.id;
     assert.equal((await webhook(body)).status, 200);
+    await untilListed(C, 1);
     const all = await C.invoke("calls", { method: "GET" });
     expectStatus(all, 200);
     assert.deepEqual(callIds(all.body), [cW]);
@@ -197,6 +219,7 @@ test("cursor paging over calls with equal createdAt: every call exactly once", a
         seeded.push(id);
         assert.equal((await webhook(adapted("02-status-update-queued.json", { callId: id, assistantId: asst.id, createdAt: T1 }))).status, 200);
     }
+    await untilListed(D, 12);
     const seen = [];
     const sizes = [];
     let cursor = null;
