@@ -293,7 +293,18 @@ store_metrics::store_metrics(metrics::registry& reg)
                             .Name("switchboard_pg_connected_writers")
                             .Help("Batch writers with a working Postgres connection")
                             .Register(reg.prom())
-                            .Add({})) {
+                            .Add({})),
+      derive_pending(prometheus::BuildGauge()
+                         .Name("switchboard_derive_pending_calls")
+                         .Help("Calls whose derived state (calls, call_messages) is merged in "
+                               "memory and not yet applied")
+                         .Register(reg.prom())
+                         .Add({})),
+      derive_seconds(prometheus::BuildHistogram()
+                         .Name("switchboard_derive_apply_seconds")
+                         .Help("Time to apply the derived state of the pending calls")
+                         .Register(reg.prom())
+                         .Add({}, metrics::latency_buckets())) {
     auto& family = prometheus::BuildCounter()
                        .Name("switchboard_pg_errors_total")
                        .Help("Postgres errors seen by writers, by kind")
@@ -720,8 +731,14 @@ void batch_writer::encode_derived(std::span<const call_row> rows, bool with_pend
     }
 }
 
+void batch_writer::pending_changed(std::size_t before) {
+    metrics_.derive_pending.Increment(static_cast<double>(pending_.size()) -
+                                      static_cast<double>(before));
+}
+
 void batch_writer::keep_derived(sent_batch& batch) {
     if (batch.derived_applied || batch.rows.empty()) return;
+    const std::size_t before = pending_.size();
     if (pending_.empty()) pending_since_ = clock::now();
     for (const auto& row : batch.rows) {
         auto it = pending_.find(row.id);
@@ -730,6 +747,7 @@ void batch_writer::keep_derived(sent_batch& batch) {
     }
     for (auto& id : batch.marks) marked_.insert(std::move(id));
     batch.marks.clear();
+    pending_changed(before);
 }
 
 bool batch_writer::flush_due() const {
@@ -743,9 +761,14 @@ std::optional<pg_error> batch_writer::flush_derived() {
     }
     sent_batch b;
     long inserted = 0;
+    const auto started = clock::now();
     auto e = send_batch({}, b, true);
     if (!e) e = receive_batch(b, inserted);
-    if (!e) return std::nullopt;
+    if (!e) {
+        metrics_.derive_seconds.Observe(
+            std::chrono::duration<double>(clock::now() - started).count());
+        return std::nullopt;
+    }
     metrics_.error(e->what);
     pending_since_ = clock::now();  // the next attempt after another delay
     switch (e->what) {
@@ -759,6 +782,7 @@ std::optional<pg_error> batch_writer::flush_derived() {
             // rows stay: these calls are derived again from their messages at the next start.
             log::error("msg=\"derived call state refused\" writer={} calls={} error=\"{}\"", id_,
                        pending_.size(), e->message);
+            metrics_.derive_pending.Decrement(static_cast<double>(pending_.size()));
             pending_.clear();
             break;
         default:
@@ -931,8 +955,10 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
         if (batch.derived_applied) {
             // Nothing was in flight ahead of a flush (flush_derived): pending_ held no more
             // than the transaction applied.
+            const std::size_t before = pending_.size();
             pending_.clear();
             marked_.clear();
+            pending_changed(before);
         } else {
             keep_derived(batch);
         }

@@ -178,6 +178,7 @@ class batch_writer {
     std::optional<pg_error> send_encoded(sent_batch& out);
     /// A committed batch: its rows join pending_, its marks marked_.
     void keep_derived(sent_batch& batch);
+    void pending_changed(std::size_t before);  ///< updates the pending-calls gauge
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
     void committed(std::span<ingest::event> events, long inserted,
                    std::chrono::steady_clock::time_point started);

@@ -16,6 +16,8 @@ struct store_metrics {
     prometheus::Counter& rejected;          ///< events Postgres refused
     prometheus::Counter& reconnects;        ///< successful reconnections
     prometheus::Gauge& connected_writers;
+    prometheus::Gauge& derive_pending;             ///< calls whose derived state waits in memory
+    prometheus::Histogram& derive_seconds;         ///< one application of the derived state
     std::array<prometheus::Counter*, 4> errors{};  ///< by pg_error::kind
 
     void error(pg_error::kind k) { errors[static_cast<std::size_t>(k)]->Increment(); }
