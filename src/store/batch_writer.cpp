@@ -655,7 +655,8 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     }
     // Applied later (flush_derived): record the calls not yet recorded, in this transaction.
     for (const auto& row : out.rows) {
-        if (marked_.contains(row.id)) continue;
+        // A flush in flight deletes the records of the calls it applies: record them again.
+        if (!flush_in_flight_ && marked_.contains(row.id)) continue;
         mark_cols_[0].integer(owner_);
         mark_cols_[1].text(row.id);
         out.marks.emplace_back(row.id);
@@ -754,6 +755,29 @@ bool batch_writer::flush_due() const {
     return !pending_.empty() && clock::now() - pending_since_ >= cfg_.derive_delay;
 }
 
+void batch_writer::derive_failed(const pg_error& e) {
+    metrics_.error(e.what);
+    pending_since_ = clock::now();  // the next attempt after another delay
+    switch (e.what) {
+        case pg_error::kind::connection:
+            log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
+                      e.message);
+            conn_.reset();
+            break;
+        case pg_error::kind::data:
+            // A fault of the derivation itself, not of any message. The call_derive_pending
+            // rows stay: these calls are derived again from their messages at the next start.
+            log::error("msg=\"derived call state refused\" writer={} calls={} error=\"{}\"", id_,
+                       pending_.size(), e.message);
+            metrics_.derive_pending.Decrement(static_cast<double>(pending_.size()));
+            pending_.clear();
+            break;
+        default:
+            log::warn("msg=\"applying derived call state failed\" writer={} error=\"{}\"", id_,
+                      e.message);
+    }
+}
+
 std::optional<pg_error> batch_writer::flush_derived() {
     if (pending_.empty()) return std::nullopt;
     if (!conn_.ok() || conn_.in_flight() != 0) {
@@ -769,26 +793,7 @@ std::optional<pg_error> batch_writer::flush_derived() {
             std::chrono::duration<double>(clock::now() - started).count());
         return std::nullopt;
     }
-    metrics_.error(e->what);
-    pending_since_ = clock::now();  // the next attempt after another delay
-    switch (e->what) {
-        case pg_error::kind::connection:
-            log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
-                      e->message);
-            conn_.reset();
-            break;
-        case pg_error::kind::data:
-            // A fault of the derivation itself, not of any message. The call_derive_pending
-            // rows stay: these calls are derived again from their messages at the next start.
-            log::error("msg=\"derived call state refused\" writer={} calls={} error=\"{}\"", id_,
-                       pending_.size(), e->message);
-            metrics_.derive_pending.Decrement(static_cast<double>(pending_.size()));
-            pending_.clear();
-            break;
-        default:
-            log::warn("msg=\"applying derived call state failed\" writer={} error=\"{}\"", id_,
-                      e->message);
-    }
+    derive_failed(*e);
     return e;
 }
 
@@ -1097,8 +1102,23 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     // Reads the outcome of `first`, the older batch in flight. If it failed, `then` (sent after
     // it, if any) is read too when the connection survived, and whatever did not commit is
     // written again alone, with write()'s retries.
+    // The derived state goes out as a transaction of its own, with nothing in flight ahead of
+    // it (every batch whose rows it holds has committed, so it may delete their records); the
+    // next batch is sent behind it as usual.
+    slot flush_slot;
     auto land = [&](slot& first, slot* then) {
         long inserted = 0;
+        if (&first == &flush_slot) {
+            flush_in_flight_ = false;
+            first.in_flight = false;
+            if (auto e = receive_batch(first.sent, inserted)) {
+                derive_failed(*e);
+            } else {
+                metrics_.derive_seconds.Observe(
+                    std::chrono::duration<double>(clock::now() - first.sent.started).count());
+            }
+            return;  // `then`, if any, is its own transaction: read as the next one
+        }
         auto e = receive_batch(first.sent, inserted);
         if (!e) {
             committed(first.span(), inserted, first.sent.started);
@@ -1130,14 +1150,20 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     slot* flying = nullptr;
 
     for (;;) {
-        if (conn_.ok() && flush_due()) {
-            // The derived state is applied alone, with nothing in flight: every batch whose
-            // rows it holds has committed, so it can delete the calls' records.
+        if (conn_.ok() && !flush_in_flight_ && flush_due()) {
             if (flying != nullptr) {
                 land(*flying, nullptr);
                 flying = nullptr;
             }
-            if (conn_.ok()) flush_derived();
+            if (conn_.ok()) {
+                if (auto e = send_batch({}, flush_slot.sent, true)) {
+                    derive_failed(*e);
+                } else {
+                    flush_in_flight_ = true;
+                    flush_slot.in_flight = true;
+                    flying = &flush_slot;
+                }
+            }
         }
         slot& s = slots[next];
         std::size_t n = 0;
@@ -1200,11 +1226,14 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                 metrics_.error(e->what);
                 log::warn("msg=\"writer lost its Postgres connection\" writer={} error=\"{}\"", id_,
                           e->message);
-                if (flying != nullptr) {
+                if (flying == &flush_slot) {
+                    flush_in_flight_ = false;  // lost with the connection: applied later
+                    flush_slot.in_flight = false;
+                } else if (flying != nullptr) {
                     write(flying->span());
                     release(*flying);
-                    flying = nullptr;
                 }
+                flying = nullptr;
                 write(s.span());
                 release(s);
             } else {

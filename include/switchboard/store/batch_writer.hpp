@@ -105,6 +105,9 @@ class batch_writer {
     std::optional<pg_error> recover_abandoned();
     std::optional<pg_error> recover_owner(std::int32_t owner);
     bool flush_due() const;
+    /// After a failed application: logs, and retries after another delay (a connection error
+    /// resets the connection; a refusal drops the merged state, whose records stay).
+    void derive_failed(const pg_error& e);
     /// The call_events rows of the batch, in key order, each key at most once per round.
     void encode_events(std::span<const ingest::event> events);
     /// The call_array_runs rows of one event: per array, the items after the longest prefix
@@ -149,6 +152,7 @@ class batch_writer {
     /// Calls with a committed call_derive_pending row of this owner.
     std::unordered_set<std::string, string_hash, std::equal_to<>> marked_;
     std::chrono::steady_clock::time_point pending_since_{};
+    bool flush_in_flight_ = false;  ///< an application of the derived state is in flight
     std::int32_t owner_ = 0;  ///< this connection's owner number (advisory lock 73105946, owner)
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
     static constexpr std::size_t k_max_remembered_calls = 1u << 16;
