@@ -17,8 +17,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Each batch is five prepared statements sent in one pipeline (one round trip, one implicit
-// transaction committed at its Sync). Every column of the batch is one array parameter in binary
+// Each batch is a few prepared statements sent in one pipeline (one round trip, one implicit
+// transaction committed at its Sync): the events, their new parts, the records of calls in
+// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own. Every column of the batch is one array parameter in binary
 // format (store/binary_array), unnested server-side; the element type each encoder sends must be
 // the one declared here (the constructor sets them). Rows are sent in key order so that
 // concurrent writers take row locks in the same order.

@@ -2,10 +2,15 @@
 /// One batch writer: a thread with its own Postgres connection. It takes what is queued in bulk
 /// (up to `batch_max_rows`, optionally lingering `batch_max_delay` for more) and writes each
 /// batch in one transaction: prepared statements sent in one pipeline (one round trip), each
-/// taking the batch's columns as arrays — the events (deduplicated), their parts, the
-/// rank-merged upsert of `calls`, the conversation. While one batch runs, the next is gathered
-/// and sent behind it, so two transactions are in flight on the connection; their results come
-/// back in order. Only after the commit succeeds are the batch's events completed. A lost
+/// taking the batch's columns as arrays — the events (deduplicated), their parts, and a record
+/// in call_derive_pending of each call the writer holds no record of yet. While one batch runs,
+/// the next is gathered and sent behind it, so two transactions are in flight on the connection;
+/// their results come back in order. Only after the commit succeeds are the batch's events
+/// completed. What a committed batch states about each call (the rank merge of `calls`, the
+/// conversation) is merged in memory and applied every `derive_delay`, once per call, in a
+/// transaction of its own that also deletes the records (with `derive_delay` 0: in each batch's
+/// transaction). A writer that connects derives again the calls whose records belong to writers
+/// gone before applying them (schemas/sql/010). A lost
 /// connection is re-established with backoff and the same batch retried (the dedupe key makes that
 /// idempotent); a batch whose data Postgres refuses is split until the one bad event is found and
 /// rejected alone.
