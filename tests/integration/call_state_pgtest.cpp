@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <random>
 
@@ -238,6 +239,33 @@ TEST_F(CallState, ShuffledDuplicatedAndBatchedDifferentlyGivesTheSameRows) {
         EXPECT_EQ(crashed->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
         EXPECT_EQ(crashed->everything(), expected) << "seed " << seed;
     }
+}
+
+// More calls wait than one application takes (k_flush_calls): flush_derived applies them all,
+// in several transactions, and deletes every record.
+TEST_F(CallState, ManyPendingCallsAreAllApplied) {
+    const auto bodies = call_bodies(1);
+    auto r = make_replica();
+    constexpr int k_calls = 150;
+    for (int c = 0; c < k_calls; ++c) {
+        std::vector<std::string> batch;
+        for (std::size_t i = 0; i < 3; ++i) {
+            std::string b = bodies[i];
+            for (auto at = b.find(k_call); at != std::string::npos; at = b.find(k_call, at + 1)) {
+                b.replace(at, std::strlen(k_call), "many-" + std::to_string(c));
+            }
+            batch.push_back(std::move(b));
+        }
+        r->write_only(batch);
+    }
+    EXPECT_EQ(r->writer().derived_pending(), static_cast<std::size_t>(k_calls));
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), std::to_string(k_calls));
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "0");
+    r->flush();
+    EXPECT_EQ(r->writer().derived_pending(), 0U);
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls WHERE status = 'in-progress'"),
+              std::to_string(k_calls));
 }
 
 // A writer's records of calls whose derived state it holds belong to it while it lives: a
