@@ -19,17 +19,17 @@ using clock = std::chrono::steady_clock;
 
 // Each batch is a few prepared statements sent in one pipeline (one round trip, one implicit
 // transaction committed at its Sync): the events, their new parts, the records of calls in
-// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own.
-// Every column of the batch is one array parameter in binary format (store/binary_array), unnested
-// server-side; the element type each encoder sends must be the one declared here (the constructor
-// sets them). Rows are sent in key order so that concurrent writers take row locks in the same
-// order. Of the deliveries of one message (same key; they differ only where Vapi regenerates
-// things, the report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest
-// Vapi timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the
-// same row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement,
-// so the writer sends each key at most once per statement (encode: identical deliveries are
-// dropped, differing ones go to a further round of the same statement). Deduplicating here instead
-// of with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
+// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own. Every column of the batch is one array parameter in binary
+// format (store/binary_array), unnested server-side; the element type each encoder sends must be
+// the one declared here (the constructor sets them). Rows are sent in key order so that
+// concurrent writers take row locks in the same order.
+// Of the deliveries of one message (same key; they differ only where Vapi regenerates things, the
+// report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest Vapi
+// timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the same
+// row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement, so
+// the writer sends each key at most once per statement (encode: identical deliveries are dropped,
+// differing ones go to a further round of the same statement). Deduplicating here instead of
+// with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
                               org_id, skeleton, refs, received_bytes)
@@ -650,9 +650,8 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     collect_rows(events, out.rows);
     if (cfg_.derive_delay.count() == 0) {
         // In the messages' own transaction: the state is complete at every commit.
-        encode_derived(out.rows);
+        encode_derived(out.rows, false);
         out.derived_applied = true;
-        out.flushed.clear();
         return;
     }
     // Applied later (flush_derived): record the calls not yet recorded, in this transaction.
@@ -697,16 +696,8 @@ void batch_writer::encode_call(const call_row& row) {
     }
 }
 
-void batch_writer::encode_derived(std::span<const call_row> rows) {
-    for (const auto& row : rows) encode_call(row);
-}
-
-void batch_writer::encode_flush(sent_batch& out) {
-    // A bounded number of calls per transaction: the backend runs it between two batches, and
-    // the batches behind it wait for it (the rest follow in the next ones).
-    out.flushed.clear();
-    for (const auto& [id, p] : pending_) {
-        if (out.flushed.size() == k_flush_calls) break;
+void batch_writer::encode_derived(std::span<const call_row> rows, bool with_pending) {
+    auto view = [](const std::string& id, const pending_call& p) {
         call_row r{.id = id,
                    .status = p.status,
                    .status_rank = p.status_rank,
@@ -717,12 +708,28 @@ void batch_writer::encode_flush(sent_batch& out) {
                    .conv_empty = p.conv_empty,
                    .conv_head = p.conv_head};
         for (std::size_t i = 0; i < fact_count; ++i) r.value[i] = p.value[i];
-        encode_call(r);
-        out.flushed.push_back(id);
-        if (marked_.contains(id)) {
-            unmark_cols_[0].integer(owner_);
-            unmark_cols_[1].text(id);
+        return r;
+    };
+    std::unordered_set<std::string_view> seen;
+    for (const auto& row : rows) {
+        if (with_pending) {
+            if (auto it = pending_.find(row.id); it != pending_.end()) {
+                call_row merged = view(it->first, it->second);
+                merge_row(merged, row, view_set);
+                encode_call(merged);
+                seen.insert(row.id);
+                continue;
+            }
         }
+        encode_call(row);
+    }
+    if (!with_pending) return;
+    for (const auto& [id, p] : pending_) {
+        if (!seen.contains(id)) encode_call(view(id, p));
+    }
+    for (const auto& id : marked_) {
+        unmark_cols_[0].integer(owner_);
+        unmark_cols_[1].text(id);
     }
 }
 
@@ -777,20 +784,18 @@ std::optional<pg_error> batch_writer::flush_derived() {
     if (!conn_.ok() || conn_.in_flight() != 0) {
         return pg_error{pg_error::kind::connection, {}, "no connection to apply derived state"};
     }
-    while (!pending_.empty()) {
-        sent_batch b;
-        long inserted = 0;
-        const auto started = clock::now();
-        auto e = send_batch({}, b, true);
-        if (!e) e = receive_batch(b, inserted);
-        if (e) {
-            derive_failed(*e);
-            return e;
-        }
+    sent_batch b;
+    long inserted = 0;
+    const auto started = clock::now();
+    auto e = send_batch({}, b, true);
+    if (!e) e = receive_batch(b, inserted);
+    if (!e) {
         metrics_.derive_seconds.Observe(
             std::chrono::duration<double>(clock::now() - started).count());
+        return std::nullopt;
     }
-    return std::nullopt;
+    derive_failed(*e);
+    return e;
 }
 
 std::optional<pg_error> batch_writer::recover_abandoned() {
@@ -864,7 +869,7 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
         clear_columns();
         sent_batch b;
         collect_rows(events, b.rows);
-        encode_derived(b.rows);
+        encode_derived(b.rows, false);
         for (const auto& id : ids) {
             unmark_cols_[0].integer(owner);
             unmark_cols_[1].text(id);
@@ -884,9 +889,11 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
 std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out,
                                                  bool flush) {
     encode(events, out);
-    if (flush) {
-        // Pending calls (events is empty): applied, and their records deleted.
-        encode_flush(out);
+    if (flush && !out.derived_applied) {
+        // Everything pending (and this batch's rows): applied, and its records deleted.
+        for (auto& c : mark_cols_) c.clear();
+        out.marks.clear();
+        encode_derived(out.rows, true);
         out.derived_applied = true;
     }
     return send_encoded(out);
@@ -952,13 +959,11 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
     batch.parts.clear();
     if (!e) {
         if (batch.derived_applied) {
-            // Nothing committed between this flush's encoding and its commit (it was sent with
-            // nothing in flight ahead): the calls it applied are up to date in the database.
+            // Nothing was in flight ahead of a flush (flush_derived): pending_ held no more
+            // than the transaction applied.
             const std::size_t before = pending_.size();
-            for (const auto& id : batch.flushed) {
-                if (auto it = pending_.find(id); it != pending_.end()) pending_.erase(it);
-                if (auto it = marked_.find(id); it != marked_.end()) marked_.erase(it);
-            }
+            pending_.clear();
+            marked_.clear();
             pending_changed(before);
         } else {
             keep_derived(batch);

@@ -102,11 +102,9 @@ class batch_writer {
     void clear_columns();
     /// The derived rows of `events`, one per call.
     void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
-    /// The calls upsert and conversation rows of `rows`.
-    void encode_derived(std::span<const call_row> rows);
-    /// Up to k_flush_calls pending calls, and the deletion of their records (out.flushed).
-    void encode_flush(sent_batch& out);
-    static constexpr std::size_t k_flush_calls = 64;
+    /// The calls upsert and conversation rows of `rows`, merged with what is pending for the
+    /// same calls when `with_pending` (then also every other pending call).
+    void encode_derived(std::span<const call_row> rows, bool with_pending);
     void encode_call(const call_row& row);
     /// Takes the owner lock and derives again the calls of owners whose lock is free.
     std::optional<pg_error> recover_abandoned();
@@ -175,16 +173,14 @@ class batch_writer {
     /// A batch sent and not yet read back: its statements and the parts it carries.
     struct sent_batch {
         std::size_t statements = 0;
-        std::vector<call_row> rows;        ///< derived rows, merged into pending_ once committed
-        std::vector<std::string> marks;    ///< calls recorded in call_derive_pending by it
-        bool derived_applied = false;      ///< the rows went into this transaction
-        std::vector<std::string> flushed;  ///< pending calls this transaction applies
+        std::vector<call_row> rows;      ///< derived rows, merged into pending_ once committed
+        std::vector<std::string> marks;  ///< calls recorded in call_derive_pending by it
+        bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
         std::chrono::steady_clock::time_point started;
         std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
     };
-    /// `flush` (with no events): the transaction applies up to k_flush_calls pending calls
-    /// (nothing may be in flight ahead of it).
+    /// `flush`: the transaction also applies everything pending (nothing may be in flight).
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out,
                                        bool flush = false);
     /// Sends what the columns hold (the parts remembered go with `out`).
