@@ -19,17 +19,17 @@ using clock = std::chrono::steady_clock;
 
 // Each batch is a few prepared statements sent in one pipeline (one round trip, one implicit
 // transaction committed at its Sync): the events, their new parts, the records of calls in
-// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own. Every column of the batch is one array parameter in binary
-// format (store/binary_array), unnested server-side; the element type each encoder sends must be
-// the one declared here (the constructor sets them). Rows are sent in key order so that
-// concurrent writers take row locks in the same order.
-// Of the deliveries of one message (same key; they differ only where Vapi regenerates things, the
-// report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest Vapi
-// timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the same
-// row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement, so
-// the writer sends each key at most once per statement (encode: identical deliveries are dropped,
-// differing ones go to a further round of the same statement). Deduplicating here instead of
-// with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
+// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own.
+// Every column of the batch is one array parameter in binary format (store/binary_array), unnested
+// server-side; the element type each encoder sends must be the one declared here (the constructor
+// sets them). Rows are sent in key order so that concurrent writers take row locks in the same
+// order. Of the deliveries of one message (same key; they differ only where Vapi regenerates
+// things, the report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest
+// Vapi timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the
+// same row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement,
+// so the writer sends each key at most once per statement (encode: identical deliveries are
+// dropped, differing ones go to a further round of the same statement). Deduplicating here instead
+// of with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
                               org_id, skeleton, refs, received_bytes)
