@@ -650,7 +650,7 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     collect_rows(events, out.rows);
     if (cfg_.derive_delay.count() == 0) {
         // In the messages' own transaction: the state is complete at every commit.
-        encode_derived(out.rows, false);
+        encode_derived(out.rows);
         out.derived_applied = true;
         return;
     }
@@ -696,8 +696,12 @@ void batch_writer::encode_call(const call_row& row) {
     }
 }
 
-void batch_writer::encode_derived(std::span<const call_row> rows, bool with_pending) {
-    auto view = [](const std::string& id, const pending_call& p) {
+void batch_writer::encode_derived(std::span<const call_row> rows) {
+    for (const auto& row : rows) encode_call(row);
+}
+
+void batch_writer::encode_flush() {
+    for (const auto& [id, p] : pending_) {
         call_row r{.id = id,
                    .status = p.status,
                    .status_rank = p.status_rank,
@@ -708,24 +712,7 @@ void batch_writer::encode_derived(std::span<const call_row> rows, bool with_pend
                    .conv_empty = p.conv_empty,
                    .conv_head = p.conv_head};
         for (std::size_t i = 0; i < fact_count; ++i) r.value[i] = p.value[i];
-        return r;
-    };
-    std::unordered_set<std::string_view> seen;
-    for (const auto& row : rows) {
-        if (with_pending) {
-            if (auto it = pending_.find(row.id); it != pending_.end()) {
-                call_row merged = view(it->first, it->second);
-                merge_row(merged, row, view_set);
-                encode_call(merged);
-                seen.insert(row.id);
-                continue;
-            }
-        }
-        encode_call(row);
-    }
-    if (!with_pending) return;
-    for (const auto& [id, p] : pending_) {
-        if (!seen.contains(id)) encode_call(view(id, p));
+        encode_call(r);
     }
     for (const auto& id : marked_) {
         unmark_cols_[0].integer(owner_);
@@ -787,7 +774,7 @@ std::optional<pg_error> batch_writer::flush_derived() {
     sent_batch b;
     long inserted = 0;
     const auto started = clock::now();
-    auto e = send_batch({}, b, true);
+    auto e = send_flush(b);
     if (!e) e = receive_batch(b, inserted);
     if (!e) {
         metrics_.derive_seconds.Observe(
@@ -869,7 +856,7 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
         clear_columns();
         sent_batch b;
         collect_rows(events, b.rows);
-        encode_derived(b.rows, false);
+        encode_derived(b.rows);
         for (const auto& id : ids) {
             unmark_cols_[0].integer(owner);
             unmark_cols_[1].text(id);
@@ -886,16 +873,19 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
     return std::nullopt;
 }
 
-std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out,
-                                                 bool flush) {
+std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events, sent_batch& out) {
     encode(events, out);
-    if (flush && !out.derived_applied) {
-        // Everything pending (and this batch's rows): applied, and its records deleted.
-        for (auto& c : mark_cols_) c.clear();
-        out.marks.clear();
-        encode_derived(out.rows, true);
-        out.derived_applied = true;
-    }
+    return send_encoded(out);
+}
+
+std::optional<pg_error> batch_writer::send_flush(sent_batch& out) {
+    // Everything pending: applied, and its records deleted.
+    clear_columns();
+    batch_parts_.clear();
+    out.rows.clear();
+    out.marks.clear();
+    encode_flush();
+    out.derived_applied = true;
     return send_encoded(out);
 }
 
@@ -1157,7 +1147,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                 flying = nullptr;
             }
             if (conn_.ok()) {
-                if (auto e = send_batch({}, flush_slot.sent, true)) {
+                if (auto e = send_flush(flush_slot.sent)) {
                     derive_failed(*e);
                 } else {
                     flush_in_flight_ = true;

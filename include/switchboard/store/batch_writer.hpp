@@ -102,9 +102,10 @@ class batch_writer {
     void clear_columns();
     /// The derived rows of `events`, one per call.
     void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
-    /// The calls upsert and conversation rows of `rows`, merged with what is pending for the
-    /// same calls when `with_pending` (then also every other pending call).
-    void encode_derived(std::span<const call_row> rows, bool with_pending);
+    /// The calls upsert and conversation rows of `rows`.
+    void encode_derived(std::span<const call_row> rows);
+    /// Every pending call, and the deletion of this owner's records.
+    void encode_flush();
     void encode_call(const call_row& row);
     /// Takes the owner lock and derives again the calls of owners whose lock is free.
     std::optional<pg_error> recover_abandoned();
@@ -180,9 +181,10 @@ class batch_writer {
         std::chrono::steady_clock::time_point started;
         std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
     };
-    /// `flush`: the transaction also applies everything pending (nothing may be in flight).
-    std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out,
-                                       bool flush = false);
+    std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
+    /// A transaction of its own that applies everything pending (nothing may be in flight
+    /// ahead of it: the batches whose rows it holds must have committed).
+    std::optional<pg_error> send_flush(sent_batch& out);
     /// Sends what the columns hold (the parts remembered go with `out`).
     std::optional<pg_error> send_encoded(sent_batch& out);
     /// A committed batch: its rows join pending_, its marks marked_.
