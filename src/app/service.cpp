@@ -1,6 +1,7 @@
 #include "switchboard/app/service.hpp"
 
 #include "switchboard/base/log.hpp"
+#include "switchboard/base/thread_name.hpp"
 #include "switchboard/http/client.hpp"
 #include "switchboard/http/response.hpp"
 #include "switchboard/http/router.hpp"
@@ -209,8 +210,11 @@ int run_service(const config::service_config& cfg) {
 
     std::vector<std::thread> io_threads;
     for (unsigned i = 1; i < cfg.http.io_threads; ++i)
-        io_threads.emplace_back([&ioc] { ioc.run(); });
-    ioc.run();
+        io_threads.emplace_back([&ioc, i] {
+            base::name_this_thread("sb-io-" + std::to_string(i));
+            ioc.run();
+        });
+    ioc.run();  // the main thread is the first I/O thread; it keeps the process' name
     for (auto& t : io_threads) t.join();
     relay_client.close_idle();
     management.stop();

@@ -84,8 +84,9 @@ const option_spec k_options[] = {
     {"ack-timeout-ms", "5000", "Longest a webhook waits for its commit before it is answered 503."},
     {"retry-after-s", "1", "Retry-After value sent with 503."},
     {"writers", "1",
-     "Batch writer threads, one Postgres connection each (each keeps two batches in flight). "
-     "More writers use more Postgres backends in parallel, with smaller batches."},
+     "Batch writer threads, one Postgres connection each (each keeps two batches in flight), "
+     "and one more each for the derived state when --derive-delay-ms is not 0. More writers "
+     "use more Postgres backends in parallel, with smaller batches."},
     {"batch-max-rows", "512", "A batch is flushed when it holds this many events..."},
     {"batch-max-delay-us", "0",
      "...or when its oldest event has waited this long (microseconds). 0: a writer takes what "
@@ -94,8 +95,8 @@ const option_spec k_options[] = {
     {"derive-delay-ms", "200",
      "How long the derived call state (calls, call_messages) may lag the stored messages. A "
      "writer merges what its batches state about each call and applies it at most this late, "
-     "once per call (a webhook is still acknowledged only once its message is committed). 0: "
-     "in the same transaction as the messages."},
+     "once per call, on a connection of its own (a webhook is still acknowledged only once its "
+     "message is committed). 0: in the same transaction as the messages."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},

@@ -938,6 +938,11 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
 
 }  // namespace
 
+void refile(event& ev, std::string dedupe_key) {
+    ev.dedupe_key = std::move(dedupe_key);
+    ev.call.rank = rank_of(ev, ev.call.rank_length);
+}
+
 boost::system::result<void, parse_error> parse_webhook(const std::string& body, event& out) {
     if (!needs_nul_escape(body)) return parse_prepared(body, out);
     std::string escaped = escape_nul(body);
@@ -1085,9 +1090,9 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
             out.sent_at_ms = *created / 1000;
         }
     }
-    f.rank = rank_of(out, parts.array_sizes
-                              ? std::max(parts.array_sizes->first, parts.array_sizes->second) + 1
-                              : 0);
+    f.rank_length =
+        parts.array_sizes ? std::max(parts.array_sizes->first, parts.array_sizes->second) + 1 : 0;
+    f.rank = rank_of(out, f.rank_length);
     return {};
 }
 

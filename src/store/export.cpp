@@ -236,7 +236,8 @@ std::string rebuild_message(std::string_view skeleton, std::string_view refs,
 }
 
 std::optional<pg_error> export_call(pg_connection& conn, const std::string& call_id,
-                                    std::vector<std::string>& out, std::vector<std::string>* refs) {
+                                    std::vector<std::string>& out,
+                                    std::vector<stored_message>* meta) {
     char* escaped = PQescapeLiteral(conn.get(), call_id.data(), call_id.size());
     if (escaped == nullptr)
         return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn.get())};
@@ -265,7 +266,8 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
                             std::pair(std::string(PQgetvalue(res.get(), i, 1)),
                                       std::string(PQgetvalue(res.get(), i, 2))));
     }
-    if (auto e = conn.query(("SELECT skeleton::text, coalesce(refs::text, '') FROM call_events"
+    if (auto e = conn.query(("SELECT skeleton::text, coalesce(refs::text, ''), dedupe_key"
+                             " FROM call_events"
                              " WHERE call_id = " +
                              id + " ORDER BY received_at, sent_at, dedupe_key")
                                 .c_str(),
@@ -275,7 +277,8 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
     for (int i = 0; i < PQntuples(res.get()); ++i) {
         out.push_back(
             rebuild_message(PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1), parts));
-        if (refs != nullptr) refs->emplace_back(PQgetvalue(res.get(), i, 1));
+        if (meta != nullptr)
+            meta->push_back({PQgetvalue(res.get(), i, 1), PQgetvalue(res.get(), i, 2)});
     }
     return std::nullopt;
 }

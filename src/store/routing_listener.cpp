@@ -1,6 +1,7 @@
 #include "switchboard/store/routing_listener.hpp"
 
 #include "switchboard/base/log.hpp"
+#include "switchboard/base/thread_name.hpp"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -84,7 +85,10 @@ routing_listener::~routing_listener() {
 
 bool routing_listener::start() {
     const bool loaded = connect_and_load();
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] {
+        base::name_this_thread("sb-routing");
+        run();
+    });
     return loaded;
 }
 

@@ -1,5 +1,7 @@
 #include "switchboard/store/writer_pool.hpp"
 
+#include "switchboard/base/thread_name.hpp"
+
 namespace switchboard::store {
 
 writer_pool::writer_pool(const config::store_config& cfg, ingest::event_queue& queue,
@@ -16,8 +18,10 @@ writer_pool::~writer_pool() {
 
 void writer_pool::start() {
     for (std::size_t i = 0; i < writers_.size(); ++i) {
-        threads_.emplace_back(
-            [this, i] { given_up_[i] = writers_[i]->run(stop_, give_up_after_); });
+        threads_.emplace_back([this, i] {
+            base::name_this_thread("sb-writer-" + std::to_string(i));
+            given_up_[i] = writers_[i]->run(stop_, give_up_after_);
+        });
     }
 }
 

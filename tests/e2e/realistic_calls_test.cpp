@@ -2,7 +2,10 @@
 // binary over HTTP, against a real Postgres, three ways: (a) once in order, (b) every delivery
 // twice in a shuffled order (including the report's redelivery with new presigned URLs),
 // (c) the same by four concurrent senders. The calls rows, the turns (call_messages) and the
-// events must be the same each way; the calls facts must be what the messages say, the turns
+// events must be the same each way (and after (d), a service killed before it applied any
+// derived state, completed by the next one); a service killed mid-stream while it applies the
+// derived state every 5 ms (e) must leave what the next one completes as if derived from
+// scratch; the calls facts must be what the messages say, the turns
 // the final conversation, and export-call must print every distinct message JSON-equal to what
 // was posted (the Python checker compares with exact numbers).
 //
@@ -17,11 +20,13 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -200,6 +205,67 @@ snapshot post_kill_restart_and_dump(const std::vector<const delivery*>& order) {
     return snap;
 }
 
+struct derived_state {
+    std::string calls, messages;
+};
+derived_state dump_derived(test_db& db) {
+    return {db.scalar(k_calls_dump), db.scalar(k_messages_dump)};
+}
+
+/// Posts the deliveries from four senders to a service that applies the derived state every 5
+/// ms (on its derive connection, beside the batches), and kills it (SIGKILL) once `kill_after`
+/// of them are acknowledged, while the rest are being posted. A new service derives what the killed
+/// one left recorded. Returns that state, and the state derived from scratch from the same stored
+/// messages (every derived row deleted, every call recorded under an owner that is gone): equal
+/// unless an application deleted the record of a call whose latest stored message it did not
+/// cover.
+std::pair<derived_state, derived_state> post_kill_midstream_and_rederive(
+    const std::vector<const delivery*>& order, std::size_t kill_after) {
+    test_db db;
+    std::atomic<std::size_t> acked{0};
+    {
+        service_process svc({.env = service_env(db.url(), {{"SWITCHBOARD_DERIVE_DELAY_MS", "5"}})});
+        EXPECT_NE(svc.port(), 0u);
+        std::atomic<bool> killed{false};
+        std::vector<std::thread> threads;
+        for (std::size_t s = 0; s < 4; ++s) {
+            threads.emplace_back([&, s] {
+                http_client client("127.0.0.1", svc.port(), std::chrono::seconds(5));
+                for (std::size_t i = s; i < order.size() && !killed; i += 4) {
+                    const auto reply = client.post("/receive", order[i]->body, secret_headers());
+                    if (reply.status != 200) break;  // killed
+                    if (++acked == kill_after && !killed.exchange(true)) ::kill(svc.pid(), SIGKILL);
+                }
+            });
+        }
+        for (auto& t : threads) t.join();
+        EXPECT_TRUE(killed.load());
+        EXPECT_EQ(svc.stop(SIGKILL), 128 + SIGKILL);
+    }
+    EXPECT_GE(acked.load(), kill_after);
+    derived_state incremental, scratch;
+    {
+        service_process svc({.env = service_env(db.url())});
+        EXPECT_NE(svc.port(), 0u);
+        db.wait_derived();
+        incremental = dump_derived(db);
+        EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+    }
+    db.exec(
+        "DELETE FROM call_messages; DELETE FROM calls;"
+        " INSERT INTO call_derive_pending (owner, call_id, generation)"
+        " SELECT DISTINCT 1, call_id, 0 FROM call_events WHERE call_id <> ''");
+    {
+        service_process svc({.env = service_env(db.url())});
+        EXPECT_NE(svc.port(), 0u);
+        db.wait_derived();
+        scratch = dump_derived(db);
+        EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+    }
+    EXPECT_NE(scratch.calls, "[]");
+    return {incremental, scratch};
+}
+
 void check(const fs::path& dir, const std::string& what) {
     auto [code, out] = run(python("check '" + dir.string() + "'"));
     EXPECT_EQ(code, 0) << what << ":\n" << out;
@@ -258,6 +324,26 @@ TEST(RealisticCalls, OnceTwiceShuffledAndConcurrentGiveTheSameRowsAndTheFactsOfT
         const auto d = post_kill_restart_and_dump(once);
         EXPECT_EQ(a.calls, d.calls);
         EXPECT_EQ(a.messages, d.messages);
+
+        // (e) killed in the middle of the stream while applications run every 5 ms: what it
+        // left is completed by the next service as if derived from scratch. The calls take
+        // turns (each call's messages in order), so that a call's next message often comes
+        // after an application; three kills, at a quarter, half and three quarters.
+        std::map<int, std::vector<const delivery*>> by_call;
+        for (const auto* x : once) by_call[x->call].push_back(x);
+        std::vector<const delivery*> turns;
+        for (std::size_t k = 0; turns.size() < once.size(); ++k) {
+            for (const auto& [call, list] : by_call) {
+                if (k < list.size()) turns.push_back(list[k]);
+            }
+        }
+        for (std::size_t q = 1; q <= 3; ++q) {
+            SCOPED_TRACE("killed after " + std::to_string(q) + "/4");
+            const auto [incremental, scratch] =
+                post_kill_midstream_and_rederive(turns, turns.size() * q / 4);
+            EXPECT_EQ(incremental.calls, scratch.calls);
+            EXPECT_EQ(incremental.messages, scratch.messages);
+        }
 
         EXPECT_EQ(a.calls, b.calls);
         EXPECT_EQ(a.calls, c.calls);

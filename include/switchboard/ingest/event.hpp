@@ -67,6 +67,9 @@ struct call_facts {
     /// The message's rank: the end-of-call report outranks every other message, then the later
     /// Vapi timestamp wins; the low bits (a hash of the dedupe key) break ties.
     std::int64_t rank = 0;
+    /// For a message carrying the conversation, its length, which the rank's low bits hold
+    /// instead of the hash; 0 otherwise.
+    std::int64_t rank_length = 0;
 
     /// A fact's value as Postgres input text (json: the JSON text; micros: decimal digits).
     std::optional<std::string_view> get(fact f) const noexcept;

@@ -50,6 +50,11 @@ struct dedupe_parts {
 std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
                             vapi::message_type type, const dedupe_parts& parts);
 
+/// Gives `ev` the dedupe key its message was stored under, and the rank that key gives. A
+/// message rebuilt from the store (recovery) is JSON-equal to the one received, not byte-equal,
+/// and the hashes in its key may differ from those of the bytes first received.
+void refile(event& ev, std::string dedupe_key);
+
 }  // namespace switchboard::ingest
 
 namespace switchboard::ingest {

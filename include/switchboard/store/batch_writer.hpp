@@ -7,10 +7,11 @@
 /// the next is gathered and sent behind it, so two transactions are in flight on the connection;
 /// their results come back in order. Only after the commit succeeds are the batch's events
 /// completed. What a committed batch states about each call (the rank merge of `calls`, the
-/// conversation) is merged in memory and applied every `derive_delay`, once per call, in a
-/// transaction of its own that also deletes the records (with `derive_delay` 0: in each batch's
-/// transaction). A writer that connects derives again the calls whose records belong to writers
-/// gone before applying them (schemas/sql/010). A lost
+/// conversation) is merged in memory and applied every `derive_delay`, once per call, by a
+/// thread of the writer's on a connection of its own, in a transaction that also deletes the
+/// records of the window applied (with `derive_delay` 0: in each batch's transaction). A writer
+/// that connects derives again the calls whose records belong to writers gone before applying
+/// them (schemas/sql/010, 011). A lost
 /// connection is re-established with backoff and the same batch retried (the dedupe key makes that
 /// idempotent); a batch whose data Postgres refuses is split until the one bad event is found and
 /// rejected alone.
@@ -24,8 +25,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -54,10 +58,12 @@ class batch_writer {
     bool connect(std::string& error);
 
     /// Applies the derived call state merged from committed batches (calls, call_messages) in
-    /// a transaction of its own, and deletes the writer's call_derive_pending rows. Done by
-    /// run() every `derive_delay`; public for the tests.
+    /// a transaction of its own, on the writer's connection, and deletes the writer's
+    /// call_derive_pending rows; first waits for an application in progress on the derive
+    /// thread. Nothing may be in flight. run() applies on the derive thread every
+    /// `derive_delay`, and with this when it stops; public for the tests.
     std::optional<pg_error> flush_derived();
-    /// Calls whose derived state is merged in memory and not yet applied.
+    /// Calls whose derived state is merged in memory and not yet applied (nor being applied).
     std::size_t derived_pending() const noexcept { return pending_.size(); }
 
   private:
@@ -85,6 +91,9 @@ class batch_writer {
     };
     /// The same, owned: what committed batches stated about a call, not yet applied.
     struct pending_call {
+        /// Set when the call is handed to an application: the records of the call with a
+        /// generation below this are deleted by it (see start_apply).
+        std::int64_t unmark_below = 0;
         std::string status;
         std::int16_t status_rank = 0;
         std::optional<std::int64_t> first_sent_ms, last_sent_ms;
@@ -95,6 +104,23 @@ class batch_writer {
         ingest::digest conv_head{};
     };
     struct sent_batch;
+    struct string_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    using pending_map = std::unordered_map<std::string, pending_call, string_hash, std::equal_to<>>;
+    /// The columns of the derived state's statements (calls upsert, conversations, the
+    /// deletion of records, and the lock an application holds), one binary array each.
+    struct derive_columns {
+        derive_columns();
+        void clear();
+        std::array<binary_array, 6 + ingest::fact_count> calls;
+        std::array<binary_array, 3> conv;
+        std::array<binary_array, 3> unmark;  ///< call_derive_pending rows to delete
+        std::array<binary_array, 1> lock;    ///< the owner whose records are deleted
+    };
     /// Encodes the batch's statements. With `derive_delay` 0 the derived state goes in the same
     /// transaction; otherwise the batch records the calls it mentions in call_derive_pending
     /// (those not recorded already) and keeps its rows for merging once committed.
@@ -102,18 +128,30 @@ class batch_writer {
     void clear_columns();
     /// The derived rows of `events`, one per call.
     void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
-    /// The calls upsert and conversation rows of `rows`.
+    /// The calls upsert and conversation rows of `rows` (into derived_cols_).
     void encode_derived(std::span<const call_row> rows);
-    /// Every pending call, and the deletion of this owner's records.
-    void encode_flush();
-    void encode_call(const call_row& row);
+    static void encode_call(derive_columns& cols, const call_row& row);
+    /// Applies `calls` in one transaction on `conn` and deletes `owner`'s records of them below
+    /// each call's unmark_below (schemas/sql/011), holding the owner's apply lock. Touches no
+    /// other member: the derive thread runs it with its own connection and columns.
+    static std::optional<pg_error> apply(pg_connection& conn, derive_columns& cols,
+                                         const pending_map& calls, std::int32_t owner);
+    /// Hands pending_ to the derive thread (a new generation of records begins). `in_flight`:
+    /// the batch sent and not yet landed, if any; its calls keep the records it may rely on.
+    void start_apply(const sent_batch* in_flight);
+    /// Takes the outcome of the derive thread's application, if it is done (`wait`: waits).
+    void finish_apply(bool wait);
+    void derive_loop();
+    /// Merges `calls` back into pending_ (an application that failed).
+    void restore_pending(pending_map& calls);
     /// Takes the owner lock and derives again the calls of owners whose lock is free.
     std::optional<pg_error> recover_abandoned();
     std::optional<pg_error> recover_owner(std::int32_t owner);
     bool flush_due() const;
-    /// After a failed application: logs, and retries after another delay (a connection error
-    /// resets the connection; a refusal drops the merged state, whose records stay).
-    void derive_failed(const pg_error& e);
+    /// After a failed application of `calls`: logs; a refusal drops them (their records stay,
+    /// for the next start); anything else merges them back into pending_, for another attempt
+    /// after another delay.
+    void derive_failed(const pg_error& e, pending_map& calls);
     /// The call_events rows of the batch, in key order, each key at most once per round.
     void encode_events(std::span<const ingest::event> events);
     /// The call_array_runs rows of one event: per array, the items after the longest prefix
@@ -143,23 +181,37 @@ class batch_writer {
     static constexpr std::uint32_t k_dropped = ~0u;
     std::array<binary_array, 3> blob_cols_;
     std::array<binary_array, 6> run_cols_;
-    std::array<binary_array, 6 + ingest::fact_count> call_cols_;
-    std::array<binary_array, 3> conv_cols_;
-    std::array<binary_array, 2> mark_cols_;    ///< call_derive_pending rows to insert
-    std::array<binary_array, 2> unmark_cols_;  ///< … and to delete
-    struct string_hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const noexcept {
-            return std::hash<std::string_view>{}(s);
-        }
-    };
-    /// Derived state of committed batches, by call, until flush_derived applies it.
-    std::unordered_map<std::string, pending_call, string_hash, std::equal_to<>> pending_;
-    /// Calls with a committed call_derive_pending row of this owner.
+    std::array<binary_array, 3> mark_cols_;  ///< call_derive_pending rows to insert
+    derive_columns derived_cols_;  ///< the writer thread's (delay 0, recovery, flush_derived)
+    /// Derived state of committed batches, by call, until an application takes it.
+    pending_map pending_;
+    /// Calls with a committed call_derive_pending row of this owner and generation.
     std::unordered_set<std::string, string_hash, std::equal_to<>> marked_;
     std::chrono::steady_clock::time_point pending_since_{};
-    bool flush_in_flight_ = false;  ///< an application of the derived state is in flight
     std::int32_t owner_ = 0;  ///< this connection's owner number (advisory lock 73105946, owner)
+    /// The generation of the records batches write now; a new one begins with each
+    /// application (schemas/sql/011).
+    std::int64_t generation_ = 1;
+
+    // The derive thread (run() with derive_delay > 0): applies what start_apply hands it on
+    // a connection of its own, so the batches never wait behind an application.
+    struct derive_job {
+        pending_map calls;
+        std::int32_t owner = 0;
+        std::chrono::steady_clock::time_point started;
+        std::optional<pg_error> error;
+    };
+    std::thread derive_thread_;
+    std::mutex derive_mutex_;
+    std::condition_variable derive_cv_;
+    derive_job job_;            ///< guarded by derive_mutex_ while job_queued_ or job_done_
+    bool job_queued_ = false;   ///< guarded: handed to the thread, not yet taken
+    bool job_done_ = false;     ///< guarded: applied (or failed), not yet finished
+    bool derive_stop_ = false;  ///< guarded
+    bool job_busy_ = false;     ///< writer thread: handed and not yet finished
+    std::atomic<bool> job_ready_{false};  ///< job_done_, readable without the lock
+    pg_connection derive_conn_;           ///< the derive thread's
+    derive_columns apply_cols_;           ///< the derive thread's
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
     static constexpr std::size_t k_max_remembered_calls = 1u << 16;
     /// A part of one call: the call's number (call_numbers_) and the part's content hash.
@@ -176,15 +228,13 @@ class batch_writer {
         std::size_t statements = 0;
         std::vector<call_row> rows;      ///< derived rows, merged into pending_ once committed
         std::vector<std::string> marks;  ///< calls recorded in call_derive_pending by it
+        std::int64_t generation = 0;     ///< … with this generation
         bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
         std::chrono::steady_clock::time_point started;
         std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
     };
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
-    /// A transaction of its own that applies everything pending (nothing may be in flight
-    /// ahead of it: the batches whose rows it holds must have committed).
-    std::optional<pg_error> send_flush(sent_batch& out);
     /// Sends what the columns hold (the parts remembered go with `out`).
     std::optional<pg_error> send_encoded(sent_batch& out);
     /// A committed batch: its rows join pending_, its marks marked_.

@@ -34,10 +34,16 @@ call_parts parts_of(const ingest::event& ev);
 std::string rebuild_message(std::string_view skeleton, std::string_view refs,
                             const call_parts& parts);
 
-/// Every stored message of `call_id`, rebuilt, in the order they were received; with `refs`,
-/// also each message's stored refs ({"path": "uuid" | null}, "" when none).
+/// What the store says of a message besides its content.
+struct stored_message {
+    std::string refs;        ///< {"path": "uuid" | null}; "" when none
+    std::string dedupe_key;  ///< call_events.dedupe_key
+};
+
+/// Every stored message of `call_id`, rebuilt, in the order they were received; with `meta`,
+/// also what the store says of each (same order).
 std::optional<pg_error> export_call(pg_connection& conn, const std::string& call_id,
                                     std::vector<std::string>& out,
-                                    std::vector<std::string>* refs = nullptr);
+                                    std::vector<stored_message>* meta = nullptr);
 
 }  // namespace switchboard::store
