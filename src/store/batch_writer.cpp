@@ -929,25 +929,7 @@ void batch_writer::derive_loop() {
         job_queued_ = false;
         lock.unlock();
         // job_ is this thread's until job_done_ is set.
-        std::optional<pg_error> e;
-        if (!derive_conn_.ok()) {
-            std::string error;
-            if (auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error)) {
-                derive_conn_ = std::move(*c);
-                e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
-                                                  {"sb_conversations", k_apply_conversations},
-                                                  {"sb_unmark", k_unmark},
-                                                  {"sb_apply_lock", k_apply_lock_sql}});
-                // An application needs no flush to disk before the next one: until it is
-                // durable, so are the records it deletes, and a crash derives those calls again.
-                if (!e) e = derive_conn_.exec("SET synchronous_commit = off");
-                if (e) derive_conn_.reset();
-            } else {
-                e = pg_error{pg_error::kind::connection, {}, error};
-            }
-        }
-        if (!e) e = apply(derive_conn_, apply_cols_, job_.calls, job_.owner);
-        if (e && e->what == pg_error::kind::connection) derive_conn_.reset();
+        std::optional<pg_error> e = run_job();
         lock.lock();
         job_.error = std::move(e);
         job_done_ = true;
@@ -955,6 +937,65 @@ void batch_writer::derive_loop() {
         derive_cv_.notify_all();
     }
     derive_conn_.reset();
+}
+
+std::optional<pg_error> batch_writer::run_job() {
+    std::optional<pg_error> e;
+    if (!derive_conn_.ok()) {
+        std::string error;
+        if (auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error)) {
+            derive_conn_ = std::move(*c);
+            e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
+                                              {"sb_conversations", k_apply_conversations},
+                                              {"sb_unmark", k_unmark},
+                                              {"sb_apply_lock", k_apply_lock_sql}});
+            // An application needs no flush to disk before the next one: until it is durable,
+            // so are the records it deletes, and a crash derives those calls again.
+            if (!e) e = derive_conn_.exec("SET synchronous_commit = off");
+            if (e) derive_conn_.reset();
+        } else {
+            e = pg_error{pg_error::kind::connection, {}, error};
+        }
+    }
+    if (!e) e = apply(derive_conn_, apply_cols_, job_.calls, job_.owner);
+    if (e && e->what == pg_error::kind::connection) derive_conn_.reset();
+    return e;
+}
+
+std::optional<pg_error> batch_writer::send_only(std::span<ingest::event> events) {
+    if (test_sent_ || conn_.in_flight() != 0) {
+        return pg_error{pg_error::kind::other, {}, "a batch is in flight already"};
+    }
+    test_sent_ = std::make_unique<sent_batch>();
+    return send_batch(events, *test_sent_);
+}
+
+std::optional<pg_error> batch_writer::land_sent() {
+    if (!test_sent_) return pg_error{pg_error::kind::other, {}, "no batch in flight"};
+    long inserted = 0;
+    auto e = receive_batch(*test_sent_, inserted);
+    test_sent_.reset();
+    return e;
+}
+
+std::optional<pg_error> batch_writer::apply_beside() {
+    if (job_busy_ || derive_thread_.joinable()) {
+        return pg_error{pg_error::kind::other, {}, "run() applies on its own thread"};
+    }
+    start_apply(test_sent_.get());
+    {
+        std::lock_guard lock(derive_mutex_);
+        job_queued_ = false;
+    }
+    std::optional<pg_error> e = run_job();
+    {
+        std::lock_guard lock(derive_mutex_);
+        job_.error = e;
+        job_done_ = true;
+        job_ready_.store(true, std::memory_order_release);
+    }
+    finish_apply(true);
+    return e;
 }
 
 std::optional<pg_error> batch_writer::flush_derived() {

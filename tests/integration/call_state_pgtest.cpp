@@ -241,8 +241,7 @@ TEST_F(CallState, ShuffledDuplicatedAndBatchedDifferentlyGivesTheSameRows) {
     }
 }
 
-// More calls wait than one application takes (k_flush_calls): flush_derived applies them all,
-// in several transactions, and deletes every record.
+// Many calls wait: flush_derived applies them all and deletes every record.
 TEST_F(CallState, ManyPendingCallsAreAllApplied) {
     const auto bodies = call_bodies(1);
     auto r = make_replica();
@@ -283,6 +282,49 @@ TEST_F(CallState, ALiveWritersPendingCallsAreNotTakenOver) {
     EXPECT_EQ(r->writer().derived_pending(), 0U);
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "1");
+}
+
+// run() applies the derived state beside the batches. An application that begins while a batch
+// of the same call is in flight covers neither that batch's messages nor may it delete the
+// record that batch relies on (here made by the batch before it, in the same generation): after
+// a crash, the next writer derives the call again from all its stored messages.
+TEST_F(CallState, AnApplicationLeavesTheRecordOfABatchInFlight) {
+    const auto bodies = call_bodies(2);
+    auto reference = make_replica(0ms);
+    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 3));
+    auto r = make_replica();
+    r->write_only({bodies[0]});
+    std::vector<ingest::event> second{make_event(bodies[1]), make_event(bodies[2])};
+    ASSERT_FALSE(r->writer().send_only(second));
+    ASSERT_FALSE(r->writer().apply_beside());
+    ASSERT_FALSE(r->writer().land_sent());
+    EXPECT_NE(r->calls_row(), reference->calls_row());  // the application covered bodies[0] only
+    r->replace_writer();  // gone before applying the rest; the next writer takes over
+    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+}
+
+// A batch in flight when an application begins recorded its calls under the generation that
+// application ends. Once it lands, those calls count as unrecorded in the new generation: the
+// next batch records them again, so that the next application, which deletes the old record
+// while a third batch is in flight, leaves that batch a record.
+TEST_F(CallState, ARecordOfAnEndedGenerationDoesNotCountInTheNext) {
+    const auto bodies = call_bodies(2);
+    auto reference = make_replica(0ms);
+    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 3));
+    auto r = make_replica();
+    std::vector<ingest::event> first{make_event(bodies[0])};
+    ASSERT_FALSE(r->writer().send_only(first));  // records the call, generation 1
+    ASSERT_FALSE(r->writer().apply_beside());    // nothing committed to apply; generation 2
+    ASSERT_FALSE(r->writer().land_sent());
+    r->write_only({bodies[1]});  // must record the call again, in generation 2
+    std::vector<ingest::event> third{make_event(bodies[2])};
+    ASSERT_FALSE(r->writer().send_only(third));  // relies on that record
+    ASSERT_FALSE(r->writer().apply_beside());    // deletes generation 1 only
+    ASSERT_FALSE(r->writer().land_sent());
+    r->replace_writer();
+    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
 }
 
 TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {

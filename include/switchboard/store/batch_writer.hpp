@@ -26,7 +26,9 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
@@ -65,6 +67,13 @@ class batch_writer {
     std::optional<pg_error> flush_derived();
     /// Calls whose derived state is merged in memory and not yet applied (nor being applied).
     std::size_t derived_pending() const noexcept { return pending_.size(); }
+
+    // For the tests, the steps run() takes around an application, one at a time: a batch sent
+    // and left in flight, an application handed the pending state while it is (as run() does,
+    // run at once on the derive connection), the batch read back.
+    std::optional<pg_error> send_only(std::span<ingest::event> events);
+    std::optional<pg_error> apply_beside();
+    std::optional<pg_error> land_sent();
 
   private:
     enum class result { done, gave_up };
@@ -142,6 +151,8 @@ class batch_writer {
     /// Takes the outcome of the derive thread's application, if it is done (`wait`: waits).
     void finish_apply(bool wait);
     void derive_loop();
+    /// Applies job_ on derive_conn_ (connecting it first if needed).
+    std::optional<pg_error> run_job();
     /// Merges `calls` back into pending_ (an application that failed).
     void restore_pending(pending_map& calls);
     /// Takes the owner lock and derives again the calls of owners whose lock is free.
@@ -209,9 +220,10 @@ class batch_writer {
     bool job_done_ = false;     ///< guarded: applied (or failed), not yet finished
     bool derive_stop_ = false;  ///< guarded
     bool job_busy_ = false;     ///< writer thread: handed and not yet finished
-    std::atomic<bool> job_ready_{false};  ///< job_done_, readable without the lock
-    pg_connection derive_conn_;           ///< the derive thread's
-    derive_columns apply_cols_;           ///< the derive thread's
+    std::atomic<bool> job_ready_{false};     ///< job_done_, readable without the lock
+    pg_connection derive_conn_;              ///< the derive thread's
+    std::unique_ptr<sent_batch> test_sent_;  ///< send_only's batch
+    derive_columns apply_cols_;              ///< the derive thread's
     static constexpr std::size_t k_max_remembered_parts = 1u << 20;
     static constexpr std::size_t k_max_remembered_calls = 1u << 16;
     /// A part of one call: the call's number (call_numbers_) and the part's content hash.
