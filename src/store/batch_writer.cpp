@@ -1,5 +1,6 @@
 #include "switchboard/store/batch_writer.hpp"
 
+#include "switchboard/base/check.hpp"
 #include "switchboard/base/log.hpp"
 #include "switchboard/base/thread_name.hpp"
 #include "switchboard/ingest/parse.hpp"
@@ -148,8 +149,12 @@ constexpr int k_owner_lock = 73105946;
 /// its transaction; a writer taking over the owner's records takes it exclusively first, so it
 /// never derives a call while an application of it is still running on the derive connection.
 constexpr int k_apply_lock = 73105947;
-constexpr const char* k_apply_lock_sql =
-    "SELECT pg_advisory_xact_lock_shared(73105947, o) FROM unnest($1::int[]) AS u(o)";
+const char* apply_lock_sql() {
+    static const std::string sql = "SELECT pg_advisory_xact_lock_shared(" +
+                                   std::to_string(k_apply_lock) +
+                                   ", o) FROM unnest($1::int[]) AS u(o)";
+    return sql.c_str();
+}
 
 /// Every unmark limit above every generation: all of a call's records.
 constexpr std::int64_t k_all_generations = std::numeric_limits<std::int64_t>::max();
@@ -179,6 +184,7 @@ std::optional<pg_error> send_columns(pg_connection& conn, std::span<const statem
     std::size_t nq = 0;
     for (const auto& [name, cols] : list) {
         if (cols.empty() || cols[0].size() == 0) continue;
+        SWITCHBOARD_ASSERT(cols.size() <= k_max_params);
         params& x = p[nq];
         x.n = cols.size();
         for (std::size_t i = 0; i < x.n; ++i) {
@@ -408,7 +414,7 @@ bool batch_writer::connect(std::string& error) {
                                                        {"sb_conversations", k_apply_conversations},
                                                        {"sb_mark", k_mark},
                                                        {"sb_unmark", k_unmark},
-                                                       {"sb_apply_lock", k_apply_lock_sql}});
+                                                       {"sb_apply_lock", apply_lock_sql()}});
     if (e) {
         error = e->message;
         conn_.reset();
@@ -641,6 +647,10 @@ void clear_all(Cols& cols) {
 }  // namespace
 
 batch_writer::derive_columns::derive_columns() {
+    // send_columns' parameter arrays hold the widest statement: the calls upsert (the events
+    // take 10).
+    static_assert(std::tuple_size_v<decltype(calls)> == k_call_columns + fact_count);
+    static_assert(k_call_columns + fact_count >= 10);
     using enum pg_elem;
     std::size_t i = 0;
     for (pg_elem e : {text, text, int2, int8, int8, text}) calls[i++].reset(e);  // facts: text
@@ -915,26 +925,32 @@ void batch_writer::finish_apply(bool wait) {
         derive_failed(*job_.error, job_.calls);
     } else {
         metrics_.derive_seconds.Observe(
-            std::chrono::duration<double>(clock::now() - job_.started).count());
+            std::chrono::duration<double>(job_.finished - job_.started).count());
         metrics_.derive_pending.Decrement(static_cast<double>(job_.calls.size()));
     }
     job_.calls.clear();
 }
 
-void batch_writer::derive_loop() {
-    std::unique_lock lock(derive_mutex_);
-    for (;;) {
-        derive_cv_.wait(lock, [this] { return job_queued_ || derive_stop_; });
-        if (!job_queued_) break;
-        job_queued_ = false;
-        lock.unlock();
-        // job_ is this thread's until job_done_ is set.
-        std::optional<pg_error> e = run_job();
-        lock.lock();
+void batch_writer::job_finished(std::optional<pg_error> e) {
+    {
+        std::lock_guard lock(derive_mutex_);
         job_.error = std::move(e);
+        job_.finished = clock::now();
         job_done_ = true;
         job_ready_.store(true, std::memory_order_release);
-        derive_cv_.notify_all();
+    }
+    derive_cv_.notify_all();
+}
+
+void batch_writer::derive_loop() {
+    for (;;) {
+        {
+            std::unique_lock lock(derive_mutex_);
+            derive_cv_.wait(lock, [this] { return job_queued_ || derive_stop_; });
+            if (!job_queued_) break;
+            job_queued_ = false;
+        }
+        job_finished(run_job());  // job_ is this thread's until then
     }
     derive_conn_.reset();
 }
@@ -948,7 +964,7 @@ std::optional<pg_error> batch_writer::run_job() {
             e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
                                               {"sb_conversations", k_apply_conversations},
                                               {"sb_unmark", k_unmark},
-                                              {"sb_apply_lock", k_apply_lock_sql}});
+                                              {"sb_apply_lock", apply_lock_sql()}});
             // An application needs no flush to disk before the next one: until it is durable,
             // so are the records it deletes, and a crash derives those calls again.
             if (!e) e = derive_conn_.exec("SET synchronous_commit = off");
@@ -988,12 +1004,7 @@ std::optional<pg_error> batch_writer::apply_beside() {
         job_queued_ = false;
     }
     std::optional<pg_error> e = run_job();
-    {
-        std::lock_guard lock(derive_mutex_);
-        job_.error = e;
-        job_done_ = true;
-        job_ready_.store(true, std::memory_order_release);
-    }
+    job_finished(e);
     finish_apply(true);
     return e;
 }

@@ -209,9 +209,11 @@ class batch_writer {
     struct derive_job {
         pending_map calls;
         std::int32_t owner = 0;
-        std::chrono::steady_clock::time_point started;
+        std::chrono::steady_clock::time_point started, finished;
         std::optional<pg_error> error;
     };
+    /// Hands job_'s outcome back to the writer thread (takes derive_mutex_).
+    void job_finished(std::optional<pg_error> e);
     std::thread derive_thread_;
     std::mutex derive_mutex_;
     std::condition_variable derive_cv_;
