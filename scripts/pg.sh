@@ -2,7 +2,8 @@
 # A project-local PostgreSQL 15 cluster: scripts/pg.sh start|stop|url [DIR] [PORT]
 #   DIR  data folder (default .local/pg)        PORT  TCP port on 127.0.0.1 (default 55432)
 # As root the server runs as the `postgres` user (initdb refuses root). `start` prints nothing
-# but errors; `url` prints the connection URL. Durable settings (fsync, synchronous_commit on).
+# but errors; `url` prints the connection URL. Durable settings (fsync, synchronous_commit on);
+# PG_EXTRA_OPTS adds server options (-c name=value …) to `start`.
 set -euo pipefail
 cmd=${1:?usage: pg.sh start|stop|url [DIR] [PORT]}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,7 @@ start)
   fi
   if as_owner "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then exit 0; fi
   as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
-    -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c synchronous_commit=on" \
+    -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c synchronous_commit=on ${PG_EXTRA_OPTS:-}" \
     start >/dev/null || { cat "$DATA/server.log" >&2; exit 1; }
   psql -h 127.0.0.1 -p "$PORT" -U postgres -Atqc "select 1 from pg_database where datname='switchboard'" | grep -q 1 ||
     psql -h 127.0.0.1 -p "$PORT" -U postgres -qc "create database switchboard"

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace switchboard::test {
 namespace {
@@ -37,7 +38,7 @@ std::uint16_t pick_port() {
 
 }  // namespace
 
-pg_cluster::pg_cluster() {
+pg_cluster::pg_cluster(std::string server_options) : options_(std::move(server_options)) {
     const char* ctl = std::getenv("SWITCHBOARD_TEST_PG_CTL");
     if (ctl == nullptr || *ctl == '\0') {
         ADD_FAILURE() << "SWITCHBOARD_TEST_PG_CTL is not set (scripts/pg.sh): run the tests with "
@@ -74,7 +75,8 @@ int pg_cluster::run(const std::string& command_line) {
 
 bool pg_cluster::start() {
     if (ctl_.empty() || port_ == 0) return false;
-    const int rc = run("'" + ctl_ + "' start '" + dir_ + "/data' " + std::to_string(port_) +
+    const int rc = run("PG_EXTRA_OPTS='" + options_ + "' '" + ctl_ + "' start '" + dir_ +
+                       "/data' " + std::to_string(port_) +
                        " >>'" + dir_ + "/pg.sh.log' 2>&1");
     running_ = rc == 0;
     return running_;

@@ -12,8 +12,9 @@ namespace switchboard::test {
 class pg_cluster {
   public:
     /// Creates the data folder, picks a free port and starts the server (with a database
-    /// `switchboard`). Failures are reported with ADD_FAILURE; check `started()`.
-    pg_cluster();
+    /// `switchboard`), with `server_options` (`-c name=value …`) added at every start.
+    /// Failures are reported with ADD_FAILURE; check `started()`.
+    explicit pg_cluster(std::string server_options = {});
     ~pg_cluster();  ///< stops the server (immediate mode) and removes its folder
     pg_cluster(const pg_cluster&) = delete;
     pg_cluster& operator=(const pg_cluster&) = delete;
@@ -35,6 +36,7 @@ class pg_cluster {
     int run(const std::string& command_line);
 
     std::string ctl_;
+    std::string options_;
     std::string dir_;
     std::uint16_t port_ = 0;
     std::string url_;
