@@ -97,11 +97,6 @@ const option_spec k_options[] = {
      "writer merges what its batches state about each call and applies it at most this late, "
      "once per call, on a connection of its own (a webhook is still acknowledged only once its "
      "message is committed). 0: in the same transaction as the messages."},
-    {"flush-connection", "false",
-     "Each writer's batches commit without waiting for the WAL flush, and a connection of the "
-     "writer's own makes them durable (one synchronous commit covers every batch committed "
-     "before it) before their webhooks are acknowledged: the batches' backend never waits for "
-     "the disk. false: each batch waits for its own flush."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
@@ -415,7 +410,6 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));
     s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
     s.derive_delay = std::chrono::milliseconds(r.integer("derive-delay-ms", 0, 60'000));
-    s.flush_connection = r.boolean("flush-connection");
     s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
     s.reconnect_max_backoff =
         std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));

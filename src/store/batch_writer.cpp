@@ -380,24 +380,7 @@ store_metrics::store_metrics(metrics::registry& reg)
                          .Name("switchboard_derive_apply_seconds")
                          .Help("Time to apply the derived state of the pending calls")
                          .Register(reg.prom())
-                         .Add({}, metrics::latency_buckets())),
-      flush_seconds(prometheus::BuildHistogram()
-                        .Name("switchboard_wal_flush_seconds")
-                        .Help("Time of one flush (a synchronous commit on the flusher's "
-                              "connection) that makes committed batches durable")
-                        .Register(reg.prom())
-                        .Add({}, metrics::latency_buckets())),
-      flush_batches(prometheus::BuildHistogram()
-                        .Name("switchboard_wal_flush_batches")
-                        .Help("Committed batches made durable by one flush")
-                        .Register(reg.prom())
-                        .Add({}, metrics::count_buckets(64))),
-      flush_returned(prometheus::BuildCounter()
-                         .Name("switchboard_wal_flush_returned_batches_total")
-                         .Help("Committed batches whose durability could not be confirmed "
-                               "(the flusher's connection failed or was newer), written again")
-                         .Register(reg.prom())
-                         .Add({})) {
+                         .Add({}, metrics::latency_buckets())) {
     auto& family = prometheus::BuildCounter()
                        .Name("switchboard_pg_errors_total")
                        .Help("Postgres errors seen by writers, by kind")
@@ -437,22 +420,14 @@ bool batch_writer::connect(std::string& error) {
         conn_.reset();
         return false;
     }
-    if (flusher_) {
-        // The flusher waits for the WAL flush instead (commit_flusher.hpp).
-        conn_.exec("SET synchronous_commit = off");
-    } else {
-        // An acknowledgement promises durability: never let a server default of
-        // synchronous_commit=off weaken it (stronger settings such as remote_apply are kept).
-        pg_result res(nullptr, &PQclear);
-        if (!conn_.query("SELECT current_setting('synchronous_commit')", res) &&
-            PQntuples(res.get()) == 1) {
-            const std::string_view v = PQgetvalue(res.get(), 0, 0);
-            if (v == "off" || v == "local") conn_.exec("SET synchronous_commit = on");
-        }
+    // An acknowledgement promises durability: never let a server default of
+    // synchronous_commit=off weaken it (stronger settings such as remote_apply are kept).
+    pg_result res(nullptr, &PQclear);
+    if (!conn_.query("SELECT current_setting('synchronous_commit')", res) &&
+        PQntuples(res.get()) == 1) {
+        const std::string_view v = PQgetvalue(res.get(), 0, 0);
+        if (v == "off" || v == "local") conn_.exec("SET synchronous_commit = on");
     }
-    // A new connection may follow a crash of the server, which loses what was committed and
-    // not yet flushed: send every part again rather than rely on them.
-    stored_parts_.clear();
     // The rows of call_derive_pending recorded on an earlier connection are no longer this
     // writer's to delete; whoever takes their owner's lock derives those calls again.
     marked_.clear();
@@ -1176,7 +1151,6 @@ std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     list.push_back({"sb_conversations", derived_cols_.conv});
     list.push_back({"sb_mark", mark_cols_});
     list.push_back({"sb_unmark", derived_cols_.unmark});
-    out.flush_epoch = flusher_ ? flusher_->epoch() : 0;  // before the batch can commit
     out.started = clock::now();
     return send_columns(conn_, list, out.statements);
 }
@@ -1199,55 +1173,21 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
 
 std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted) {
     sent_batch batch;
-    return write_once(events, inserted, batch);
-}
-
-std::optional<pg_error> batch_writer::write_once(std::span<ingest::event> events, long& inserted,
-                                                 sent_batch& batch) {
     inserted = 0;
     if (auto e = send_batch(events, batch)) return e;
     return receive_batch(batch, inserted);
 }
 
 void batch_writer::committed(std::span<ingest::event> events, long inserted,
-                             const sent_batch& batch) {
-    const auto took = clock::now() - batch.started;
+                             clock::time_point started) {
+    const auto took = clock::now() - started;
     recent_batch_time_ = (recent_batch_time_ * 7 + took) / 8;
     metrics_.commit_seconds.Observe(std::chrono::duration<double>(took).count());
     metrics_.batch_rows.Observe(static_cast<double>(events.size()));
     metrics_.inserted.Increment(static_cast<double>(inserted));
     metrics_.duplicates.Increment(static_cast<double>(events.size()) -
                                   static_cast<double>(inserted));
-    if (flusher_) {
-        flusher_->submit(commit_flusher::batch(std::make_move_iterator(events.begin()),
-                                               std::make_move_iterator(events.end())),
-                         batch.flush_epoch);
-    } else {
-        complete(events, ingest::ack_status::committed);
-    }
-}
-
-void batch_writer::rewrite_returned() {
-    stored_parts_.clear();
-    for (auto& b : flusher_->take_returned()) write(b);
-}
-
-void batch_writer::drain_flusher() {
-    while (flusher_->outstanding() > 0) {
-        if (flusher_->has_returned()) {
-            rewrite_returned();
-        } else if (giving_up()) {
-            flusher_->stop();
-            for (auto& b : flusher_->take_all()) {
-                complete(b, ingest::ack_status::failed);
-                given_up_ += b.size();
-            }
-            break;
-        } else {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-    }
-    flusher_->stop();
+    complete(events, ingest::ack_status::committed);
 }
 
 batch_writer::result batch_writer::write(std::span<ingest::event> events) {
@@ -1261,11 +1201,11 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 return result::gave_up;
             }
         }
+        const auto started = clock::now();
         long inserted = 0;
-        sent_batch batch;
-        auto error = write_once(events, inserted, batch);
+        auto error = write_once(events, inserted);
         if (!error) {
-            committed(events, inserted, batch);
+            committed(events, inserted, started);
             return result::done;
         }
         metrics_.error(error->what);
@@ -1334,12 +1274,6 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                               const std::atomic<clock::rep>& give_up_after) {
     stop_ = &stop;
     give_up_after_ = &give_up_after;
-    if (cfg_.flush_connection && !flusher_) {
-        flusher_ = std::make_unique<commit_flusher>(
-            id_, cfg_, metrics_,
-            [this](commit_flusher::batch& b) { complete(b, ingest::ack_status::committed); });
-        flusher_->start();
-    }
     std::string error;
     if (!conn_.ok() && !connect(error)) {
         log::warn("msg=\"writer cannot reach Postgres yet\" writer={} error=\"{}\"", id_, error);
@@ -1372,7 +1306,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         long inserted = 0;
         auto e = receive_batch(first.sent, inserted);
         if (!e) {
-            committed(first.span(), inserted, first.sent);
+            committed(first.span(), inserted, first.sent.started);
             release(first);
             return;
         }
@@ -1386,7 +1320,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             if (auto e2 = receive_batch(then->sent, then_inserted)) {
                 metrics_.error(e2->what);
             } else {
-                committed(then->span(), then_inserted, then->sent);
+                committed(then->span(), then_inserted, then->sent.started);
                 release(*then);
             }
         }
@@ -1411,13 +1345,6 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         });
     }
     for (;;) {
-        if (flusher_ && flusher_->has_returned()) {
-            if (flying != nullptr) {
-                land(*flying, nullptr);
-                flying = nullptr;
-            }
-            rewrite_returned();
-        }
         finish_apply(false);
         if (!job_busy_ && derive_thread_.joinable() && conn_.ok() && flush_due())
             start_apply(flying != nullptr ? &flying->sent : nullptr);
@@ -1505,7 +1432,6 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         }
         last_probe_ = clock::now();  // the write itself showed whether the connection works
     }
-    if (flusher_) drain_flusher();
     finish_apply(true);
     if (derive_thread_.joinable()) {
         {

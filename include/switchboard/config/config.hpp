@@ -81,9 +81,6 @@ struct store_config {
     /// The derived call state (calls, call_messages) of committed messages is merged per call
     /// and applied at most this late (schemas/sql/010); 0: in the messages' own transaction.
     std::chrono::milliseconds derive_delay{200};
-    /// Batches commit without waiting for the WAL flush; a connection of the writer's own
-    /// confirms durability (group commit) before the acknowledgements (store/commit_flusher.hpp).
-    bool flush_connection = false;
     std::chrono::seconds connect_timeout{5};
     std::chrono::milliseconds reconnect_max_backoff{2'000};
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres

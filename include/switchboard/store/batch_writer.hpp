@@ -19,7 +19,6 @@
 #include "switchboard/config/config.hpp"
 #include "switchboard/ingest/event_queue.hpp"
 #include "switchboard/store/binary_array.hpp"
-#include "switchboard/store/commit_flusher.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
 
@@ -248,7 +247,6 @@ class batch_writer {
         std::unordered_set<part_key, part_key_hash> parts;
         std::chrono::steady_clock::time_point started;
         std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
-        std::uint64_t flush_epoch = 0;  ///< the flusher's connection when it was sent
     };
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
     /// Sends what the columns hold (the parts remembered go with `out`).
@@ -257,19 +255,8 @@ class batch_writer {
     void keep_derived(sent_batch& batch);
     void pending_changed(std::size_t before);  ///< updates the pending-calls gauge
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
-    std::optional<pg_error> write_once(std::span<ingest::event> events, long& inserted,
-                                       sent_batch& batch);
-    /// A batch committed: acknowledged now, or once the flusher confirms it is durable.
-    void committed(std::span<ingest::event> events, long inserted, const sent_batch& batch);
-    /// Writes again the batches the flusher could not confirm (first forgetting which parts
-    /// are stored: the server may have lost them).
-    void rewrite_returned();
-    /// At the end of run(): waits until the flusher has confirmed everything, writing again
-    /// what it returns; gives up (completing as failed) when run() must.
-    void drain_flusher();
-    /// With --flush-connection (run() only): batches commit without waiting for the WAL flush,
-    /// and this thread acknowledges them once a flush on its own connection covers them.
-    std::unique_ptr<commit_flusher> flusher_;
+    void committed(std::span<ingest::event> events, long inserted,
+                   std::chrono::steady_clock::time_point started);
     std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> call_numbers_;
     std::unordered_set<part_key, part_key_hash> stored_parts_;  ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;   ///< in the batch being written

@@ -18,9 +18,6 @@ struct store_metrics {
     prometheus::Gauge& connected_writers;
     prometheus::Gauge& derive_pending;             ///< calls whose derived state waits in memory
     prometheus::Histogram& derive_seconds;         ///< one application of the derived state
-    prometheus::Histogram& flush_seconds;   ///< one flush confirming committed batches
-    prometheus::Histogram& flush_batches;   ///< batches confirmed by one flush
-    prometheus::Counter& flush_returned;    ///< batches handed back to be written again
     std::array<prometheus::Counter*, 4> errors{};  ///< by pg_error::kind
 
     void error(pg_error::kind k) { errors[static_cast<std::size_t>(k)]->Increment(); }
