@@ -67,8 +67,10 @@ ORDER BY c, n
 ON CONFLICT DO NOTHING
 )sql";
 
-// The conversation (call_messages) follows the highest-ranked snapshot: for each call whose
-// snapshot in this batch outranks the one in place, walk the runs back from the new head until
+// The conversation (call_messages) follows the highest-ranked snapshot: the calls upsert, just
+// before in the same transaction, keeps the rank and head of the best snapshot in `calls` (one
+// new version of the row, not two). For each call whose snapshot in this batch is that one
+// now, walk the runs back from its head until
 // the item before a run is already in place (a node identifies its whole prefix), write the items
 // of the runs walked, and drop the positions past the new end. Values of the wrong type become
 // NULL, never an error: derived data must not make a batch, and with it the webhooks, fail.
@@ -76,12 +78,11 @@ constexpr const char* k_apply_conversations = R"sql(
 WITH RECURSIVE
 cand AS (SELECT c, h, r FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r)),
 won AS (
-    UPDATE calls SET conversation_rank = cand.r, conversation_head = cand.h
-    FROM cand
-    WHERE calls.id = cand.c AND coalesce(calls.conversation_rank, 0) < cand.r
-    RETURNING cand.c, cand.h,
-              coalesce((SELECT n.position + octet_length(n.nodes) / 16 - 1 FROM call_array_runs n
-                        WHERE n.call_id = cand.c AND n.node = cand.h), -1) AS last),
+    SELECT cand.c, cand.h,
+           coalesce((SELECT n.position + octet_length(n.nodes) / 16 - 1 FROM call_array_runs n
+                     WHERE n.call_id = cand.c AND n.node = cand.h), -1) AS last
+    FROM cand JOIN calls ON calls.id = cand.c
+    WHERE calls.conversation_rank = cand.r AND calls.conversation_head IS NOT DISTINCT FROM cand.h),
 chain AS (
     SELECT won.c AS call_id, n.parent, n.position, n.nodes, n.items
     FROM won JOIN call_array_runs n ON n.call_id = won.c AND n.node = won.h
@@ -168,7 +169,7 @@ struct statement_columns {
 };
 std::optional<pg_error> send_columns(pg_connection& conn, std::span<const statement_columns> list,
                                      std::size_t& sent) {
-    constexpr std::size_t k_max_params = 6 + ingest::fact_count;
+    constexpr std::size_t k_max_params = 8 + ingest::fact_count;  // the calls upsert
     static constexpr auto k_binary = [] {
         std::array<int, k_max_params> f{};
         f.fill(1);
@@ -248,7 +249,8 @@ const char* cast_of(fact_kind k) {
     return "";
 }
 
-constexpr std::size_t k_call_columns = 6;  // id, status, status_rank, first, last, fact ranks
+// id, status, status_rank, first, last, fact ranks, conversation rank and head
+constexpr std::size_t k_call_columns = 8;
 
 const std::string& calls_upsert() {
     static const std::string sql = [] {
@@ -271,16 +273,23 @@ const std::string& calls_upsert() {
                      "], excluded.fact_ranks[" + n + "])";
         }
         return "INSERT INTO calls AS c (id, status, status_rank, first_event_at, last_event_at, "
-               "fact_ranks" +
+               "fact_ranks, conversation_rank, conversation_head" +
                cols +
                ")\nSELECT id, status, status_rank,"
                " timestamptz 'epoch' + first_us * interval '1 microsecond',"
-               " timestamptz 'epoch' + last_us * interval '1 microsecond', ranks::bigint[]" +
+               " timestamptz 'epoch' + last_us * interval '1 microsecond', ranks::bigint[],"
+               " conv_rank, conv_head" +
                select +
                "\nFROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], $5::bigint[],"
-               " $6::text[]" +
-               args + ") AS u(id, status, status_rank, first_us, last_us, ranks" + names +
+               " $6::text[], $7::bigint[], $8::uuid[]" +
+               args + ") AS u(id, status, status_rank, first_us, last_us, ranks, conv_rank, "
+               "conv_head" + names +
                ")\nORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
+               // the conversation's snapshot: the highest rank (a NULL rank: none in the batch)
+               "    conversation_head = CASE WHEN excluded.conversation_rank >\n"
+               "        coalesce(c.conversation_rank, 0) THEN excluded.conversation_head\n"
+               "        ELSE c.conversation_head END,\n"
+               "    conversation_rank = greatest(c.conversation_rank, excluded.conversation_rank),\n"
                "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
                "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
                "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"
@@ -653,7 +662,8 @@ batch_writer::derive_columns::derive_columns() {
     static_assert(k_call_columns + fact_count >= 10);
     using enum pg_elem;
     std::size_t i = 0;
-    for (pg_elem e : {text, text, int2, int8, int8, text}) calls[i++].reset(e);  // facts: text
+    for (pg_elem e : {text, text, int2, int8, int8, text, int8, uuid})
+        calls[i++].reset(e);  // facts: text
     i = 0;
     for (pg_elem e : {text, uuid, int8}) conv[i++].reset(e);
     i = 0;
@@ -768,6 +778,12 @@ void batch_writer::encode_call(derive_columns& cols, const call_row& row) {
     }
     ranks += '}';
     c[5].text(ranks);
+    c[6].integer(row.conv_rank != 0 ? std::optional(row.conv_rank) : std::nullopt);
+    if (row.conv_rank != 0 && !row.conv_empty) {
+        c[7].uuid(row.conv_head);
+    } else {
+        c[7].null();
+    }
     for (std::size_t i = 0; i < fact_count; ++i) {
         if (row.rank[i] == 0) {
             c[k_call_columns + i].null();

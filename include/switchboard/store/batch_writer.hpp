@@ -125,7 +125,7 @@ class batch_writer {
     struct derive_columns {
         derive_columns();
         void clear();
-        std::array<binary_array, 6 + ingest::fact_count> calls;
+        std::array<binary_array, 8 + ingest::fact_count> calls;  // k_call_columns + facts
         std::array<binary_array, 3> conv;
         std::array<binary_array, 3> unmark;  ///< call_derive_pending rows to delete
         std::array<binary_array, 1> lock;    ///< the owner whose records are deleted
