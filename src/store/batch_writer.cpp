@@ -500,17 +500,28 @@ std::size_t batch_writer::part_key_hash::operator()(const part_key& k) const noe
     return static_cast<std::size_t>(h ^ (static_cast<std::uint64_t>(k.call) * 0x9e3779b97f4a7c15u));
 }
 
-std::uint32_t batch_writer::call_number(const std::string& call_id) {
+std::uint64_t batch_writer::call_number(const std::string& call_id) {
     if (auto it = call_numbers_.find(std::string_view(call_id)); it != call_numbers_.end())
         return it->second;
-    const auto n = static_cast<std::uint32_t>(call_numbers_.size());
+    std::uint64_t n = 0;
+    if (auto it = older_call_numbers_.find(std::string_view(call_id));
+        it != older_call_numbers_.end()) {
+        n = it->second;  // still in use: it keeps its number, and with it its parts
+        older_call_numbers_.erase(it);
+    } else {
+        n = next_call_number_++;
+    }
+    if (call_numbers_.size() >= k_calls_per_generation) {
+        older_call_numbers_ = std::move(call_numbers_);
+        call_numbers_ = call_number_map{};
+    }
     call_numbers_.emplace(call_id, n);
     return n;
 }
 
-bool batch_writer::remember(std::uint32_t call, const ingest::digest& hash) {
+bool batch_writer::remember(std::uint64_t call, const ingest::digest& hash) {
     const part_key key{call, hash};
-    if (stored_parts_.contains(key)) return false;
+    if (stored_parts_.use(key)) return false;
     return batch_parts_.insert(key).second;
 }
 
@@ -567,7 +578,7 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
     }
 }
 
-void batch_writer::encode_runs(const ingest::event& ev, std::uint32_t call) {
+void batch_writer::encode_runs(const ingest::event& ev, std::uint64_t call) {
     // ev.nodes holds the event's arrays one after the other, each from position 0.
     const auto& nodes = ev.nodes;
     for (std::size_t first = 0, end = 0; first < nodes.size(); first = end) {
@@ -582,7 +593,7 @@ void batch_writer::encode_runs(const ingest::event& ev, std::uint32_t call) {
         std::size_t from = first;  // the run's first item
         for (std::size_t i = end; i > first; --i) {
             const part_key key{call, nodes[i - 1].node};
-            if (stored_parts_.contains(key) || batch_parts_.contains(key)) {
+            if (batch_parts_.contains(key) || stored_parts_.use(key)) {
                 from = i;
                 break;
             }
@@ -723,13 +734,6 @@ void batch_writer::collect_rows(std::span<const ingest::event> events,
 void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     clear_columns();
     batch_parts_.clear();
-    // Both sets are bounded; forgetting only costs a redundant ON CONFLICT DO NOTHING. The call
-    // numbers are forgotten together with the parts that use them.
-    if (call_numbers_.size() > k_max_remembered_calls) {
-        call_numbers_.clear();
-        stored_parts_.clear();
-        ++numbering_;
-    }
     out.marks.clear();
     out.derived_applied = false;
     out.generation = generation_;
@@ -737,7 +741,7 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     for (const auto& ev : events) {
         // The repeated parts: only those not already committed for this call (by this writer)
         // and not already in this batch.
-        const std::uint32_t call =
+        const std::uint64_t call =
             ev.blobs.empty() && ev.nodes.empty() ? 0 : call_number(ev.call_id);
         for (const auto& blob : ev.blobs) {
             if (!remember(call, blob.hash)) continue;
@@ -1156,7 +1160,6 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
 std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     out.parts.clear();
     out.parts.swap(batch_parts_);  // stored once the batch commits
-    out.numbering = numbering_;
     // The events go first, one statement per round (see encode_events), then the rest.
     std::vector<statement_columns> list;
     list.reserve(rounds_used_ + 7);
@@ -1175,13 +1178,7 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
     // New rows come from the first round only: later rounds update rows of this batch.
     inserted = 0;
     auto e = conn_.read_pipeline(batch.statements, &inserted);
-    if (!e && batch.numbering == numbering_) {
-        // Committed: these parts need not be sent again. The set is bounded; forgetting only
-        // costs a redundant ON CONFLICT DO NOTHING.
-        if (stored_parts_.size() + batch.parts.size() > k_max_remembered_parts)
-            stored_parts_.clear();
-        stored_parts_.merge(batch.parts);
-    }
+    if (!e) stored_parts_.merge(batch.parts);  // committed: not to be sent again
     batch.parts.clear();
     if (!e) keep_derived(batch);
     return e;

@@ -21,6 +21,7 @@
 #include "switchboard/store/binary_array.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
+#include "switchboard/store/recent_set.hpp"
 
 #include <array>
 #include <atomic>
@@ -167,7 +168,7 @@ class batch_writer {
     void encode_events(std::span<const ingest::event> events);
     /// The call_array_runs rows of one event: per array, the items after the longest prefix
     /// already stored or in the batch (none when the whole array is).
-    void encode_runs(const ingest::event& ev, std::uint32_t call);
+    void encode_runs(const ingest::event& ev, std::uint64_t call);
 
     unsigned id_;
     const config::store_config& cfg_;
@@ -177,9 +178,9 @@ class batch_writer {
     std::atomic<bool> connected_{false};
     /// Records that this batch carries (call, part); false when it is already stored or in the
     /// batch, so the part is not sent again.
-    bool remember(std::uint32_t call, const ingest::digest& hash);
+    bool remember(std::uint64_t call, const ingest::digest& hash);
     /// A small number standing for `call_id` in the sets below (no string per lookup).
-    std::uint32_t call_number(const std::string& call_id);
+    std::uint64_t call_number(const std::string& call_id);
 
     // The batch's columns, one binary array parameter each (see batch_writer.cpp for the
     // statements and the element type of each column).
@@ -226,11 +227,14 @@ class batch_writer {
     pg_connection derive_conn_;              ///< the derive thread's
     std::unique_ptr<sent_batch> test_sent_;  ///< send_only's batch
     derive_columns apply_cols_;              ///< the derive thread's
-    static constexpr std::size_t k_max_remembered_parts = 1u << 20;
-    static constexpr std::size_t k_max_remembered_calls = 1u << 16;
-    /// A part of one call: the call's number (call_numbers_) and the part's content hash.
+    /// What the writer remembers is kept in two generations of these sizes (recent_set): the
+    /// calls in progress and their parts stay known, the memory stays flat. Forgetting a part
+    /// only costs sending it again (ON CONFLICT DO NOTHING).
+    static constexpr std::size_t k_parts_per_generation = 1u << 16;
+    static constexpr std::size_t k_calls_per_generation = 1u << 13;
+    /// A part of one call: the call's number (call_number) and the part's content hash.
     struct part_key {
-        std::uint32_t call;
+        std::uint64_t call;
         ingest::digest hash;
         bool operator==(const part_key&) const = default;
     };
@@ -246,7 +250,6 @@ class batch_writer {
         bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
         std::chrono::steady_clock::time_point started;
-        std::uint64_t numbering = 0;  ///< the call numbering its parts use (numbering_)
     };
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
     /// Sends what the columns hold (the parts remembered go with `out`).
@@ -257,12 +260,15 @@ class batch_writer {
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
     void committed(std::span<ingest::event> events, long inserted,
                    std::chrono::steady_clock::time_point started);
-    std::unordered_map<std::string, std::uint32_t, string_hash, std::equal_to<>> call_numbers_;
-    std::unordered_set<part_key, part_key_hash> stored_parts_;  ///< committed
-    std::unordered_set<part_key, part_key_hash> batch_parts_;   ///< in the batch being written
-    /// Bumped when the call numbers are forgotten: parts of a batch numbered before that must
-    /// not be recorded as stored (their numbers may stand for other calls now).
-    std::uint64_t numbering_ = 0;
+    /// Call numbers in two generations, like recent_set: a call's number is never given to
+    /// another call (next_call_number_ only grows), so a part remembered under a number that
+    /// was forgotten can never be mistaken for another call's.
+    using call_number_map =
+        std::unordered_map<std::string, std::uint64_t, string_hash, std::equal_to<>>;
+    call_number_map call_numbers_, older_call_numbers_;
+    std::uint64_t next_call_number_ = 1;  ///< 0 stands for "no call" (events without parts)
+    recent_set<part_key, part_key_hash> stored_parts_{k_parts_per_generation};  ///< committed
+    std::unordered_set<part_key, part_key_hash> batch_parts_;  ///< in the batch being written
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
