@@ -282,14 +282,16 @@ const std::string& calls_upsert() {
                select +
                "\nFROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], $5::bigint[],"
                " $6::text[], $7::bigint[], $8::uuid[]" +
-               args + ") AS u(id, status, status_rank, first_us, last_us, ranks, conv_rank, "
-               "conv_head" + names +
+               args +
+               ") AS u(id, status, status_rank, first_us, last_us, ranks, conv_rank, conv_head" +
+               names +
                ")\nORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
                // the conversation's snapshot: the highest rank (a NULL rank: none in the batch)
                "    conversation_head = CASE WHEN excluded.conversation_rank >\n"
                "        coalesce(c.conversation_rank, 0) THEN excluded.conversation_head\n"
                "        ELSE c.conversation_head END,\n"
-               "    conversation_rank = greatest(c.conversation_rank, excluded.conversation_rank),\n"
+               "    conversation_rank =\n"
+               "        greatest(c.conversation_rank, excluded.conversation_rank),\n"
                "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
                "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
                "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"

@@ -68,20 +68,23 @@ TEST(Durability, EveryAcknowledgementComesAfterTheWalFlushThatCoversItsCommit) {
     // pg_walinspect reads only flushed WAL: a synchronous commit that wrote WAL flushes it all.
     ASSERT_FALSE(conn->exec("SELECT pg_logical_emit_message(true, 'test', '')"));
     store::pg_result res(nullptr, &PQclear);
-    const std::string sql =
+    const char* sql =
         "SELECT e.call_id, max(w.end_lsn)::text FROM call_events e "
-        "JOIN pg_get_wal_records_info('" + start + "', pg_current_wal_flush_lsn()) w "
+        "JOIN pg_get_wal_records_info($1::pg_lsn, pg_current_wal_flush_lsn()) w "
         "ON w.xid = e.xmin AND w.resource_manager = 'Transaction' AND w.record_type = 'COMMIT' "
         "WHERE e.call_id LIKE 'durable-%' GROUP BY e.call_id";
-    ASSERT_FALSE(conn->query(sql.c_str(), res));
-    ASSERT_EQ(PQntuples(res.get()), k_webhooks) << "a webhook's row or its commit record is missing";
+    const char* params[] = {start.c_str()};
+    ASSERT_FALSE(conn->query_params(sql, params, res));
+    ASSERT_EQ(PQntuples(res.get()), k_webhooks)
+        << "a webhook's row or its commit record is missing";
     int late = 0;
     for (int r = 0; r < PQntuples(res.get()); ++r) {
         const std::string id = PQgetvalue(res.get(), r, 0);
         const std::uint64_t commit_end = lsn_value(PQgetvalue(res.get(), r, 1));
         ASSERT_TRUE(flushed_at_ack.count(id)) << id;
         if (commit_end > flushed_at_ack[id] && ++late <= 5) {
-            ADD_FAILURE() << id << " was acknowledged before its commit was flushed: commit ends at "
+            ADD_FAILURE() << id
+                          << " was acknowledged before its commit was flushed: commit ends at "
                           << PQgetvalue(res.get(), r, 1) << ", flushed " << std::hex
                           << flushed_at_ack[id];
         }

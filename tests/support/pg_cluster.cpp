@@ -76,8 +76,7 @@ int pg_cluster::run(const std::string& command_line) {
 bool pg_cluster::start() {
     if (ctl_.empty() || port_ == 0) return false;
     const int rc = run("PG_EXTRA_OPTS='" + options_ + "' '" + ctl_ + "' start '" + dir_ +
-                       "/data' " + std::to_string(port_) +
-                       " >>'" + dir_ + "/pg.sh.log' 2>&1");
+                       "/data' " + std::to_string(port_) + " >>'" + dir_ + "/pg.sh.log' 2>&1");
     running_ = rc == 0;
     return running_;
 }
