@@ -1,12 +1,11 @@
 -- switchboard 012: room on each page of `calls` for its next version.
 --
 -- Every application of the derived state (schemas/sql/010, 011) writes a new version of each
--- call it covers, twice (the calls upsert, then the conversation's rank and head), every
--- --derive-delay-ms while the call lasts. A complete row is about 2.5 kB (transcript, summary,
+-- call it covers, every --derive-delay-ms while the call lasts. A complete row is about 2.5 kB (transcript, summary,
 -- costs, fact ranks), three to a full page, and a call's row is on a page that later rows have
 -- filled: the update cannot stay on the page, so it is not HOT and adds an entry to each of the
 -- table's six indexes. With half of each page left free, the new version fits beside the old
 -- one, and pruning reclaims the old one on a later visit. Measured (bench/analysis.md, session 8):
--- HOT updates 3-7 % -> 72-99.7 %, Postgres 5-15 % less CPU per webhook, and a heap no larger
+-- HOT updates 3-7 % -> 66-99.7 %, Postgres 5-16 % less CPU per webhook, and a heap no larger
 -- (fewer dead versions left for vacuum). Applies to pages written from now on.
 ALTER TABLE calls SET (fillfactor = 50);

@@ -503,27 +503,15 @@ std::size_t batch_writer::part_key_hash::operator()(const part_key& k) const noe
 }
 
 std::uint64_t batch_writer::call_number(const std::string& call_id) {
-    if (auto it = call_numbers_.find(std::string_view(call_id)); it != call_numbers_.end())
-        return it->second;
-    std::uint64_t n = 0;
-    if (auto it = older_call_numbers_.find(std::string_view(call_id));
-        it != older_call_numbers_.end()) {
-        n = it->second;  // still in use: it keeps its number, and with it its parts
-        older_call_numbers_.erase(it);
-    } else {
-        n = next_call_number_++;
-    }
-    if (call_numbers_.size() >= k_calls_per_generation) {
-        older_call_numbers_ = std::move(call_numbers_);
-        call_numbers_ = call_number_map{};
-    }
+    if (const auto* known = call_numbers_.use(std::string_view(call_id))) return known->second;
+    const std::uint64_t n = next_call_number_++;
     call_numbers_.emplace(call_id, n);
     return n;
 }
 
 bool batch_writer::remember(std::uint64_t call, const ingest::digest& hash) {
     const part_key key{call, hash};
-    if (stored_parts_.use(key)) return false;
+    if (stored_parts_.use(key) != nullptr) return false;
     return batch_parts_.insert(key).second;
 }
 
@@ -595,7 +583,7 @@ void batch_writer::encode_runs(const ingest::event& ev, std::uint64_t call) {
         std::size_t from = first;  // the run's first item
         for (std::size_t i = end; i > first; --i) {
             const part_key key{call, nodes[i - 1].node};
-            if (batch_parts_.contains(key) || stored_parts_.use(key)) {
+            if (batch_parts_.contains(key) || stored_parts_.use(key) != nullptr) {
                 from = i;
                 break;
             }

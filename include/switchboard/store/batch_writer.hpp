@@ -21,7 +21,7 @@
 #include "switchboard/store/binary_array.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
-#include "switchboard/store/recent_set.hpp"
+#include "switchboard/store/recent.hpp"
 
 #include <array>
 #include <atomic>
@@ -227,7 +227,7 @@ class batch_writer {
     pg_connection derive_conn_;              ///< the derive thread's
     std::unique_ptr<sent_batch> test_sent_;  ///< send_only's batch
     derive_columns apply_cols_;              ///< the derive thread's
-    /// What the writer remembers is kept in two generations of these sizes (recent_set): the
+    /// What the writer remembers is kept in two generations of these sizes (store::recent): the
     /// calls in progress and their parts stay known, the memory stays flat. Forgetting a part
     /// only costs sending it again (ON CONFLICT DO NOTHING).
     static constexpr std::size_t k_parts_per_generation = 1u << 16;
@@ -260,14 +260,13 @@ class batch_writer {
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
     void committed(std::span<ingest::event> events, long inserted,
                    std::chrono::steady_clock::time_point started);
-    /// Call numbers in two generations, like recent_set: a call's number is never given to
-    /// another call (next_call_number_ only grows), so a part remembered under a number that
-    /// was forgotten can never be mistaken for another call's.
-    using call_number_map =
-        std::unordered_map<std::string, std::uint64_t, string_hash, std::equal_to<>>;
-    call_number_map call_numbers_, older_call_numbers_;
+    /// A call's number is never given to another call (next_call_number_ only grows), so a
+    /// part remembered under a number that was forgotten can never be taken for another call's.
+    recent<std::unordered_map<std::string, std::uint64_t, string_hash, std::equal_to<>>>
+        call_numbers_{k_calls_per_generation};
     std::uint64_t next_call_number_ = 1;  ///< 0 stands for "no call" (events without parts)
-    recent_set<part_key, part_key_hash> stored_parts_{k_parts_per_generation};  ///< committed
+    recent<std::unordered_set<part_key, part_key_hash>> stored_parts_{
+        k_parts_per_generation};                               ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;  ///< in the batch being written
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
