@@ -74,6 +74,24 @@ start_sb() {  # extra settings (NAME=value) as arguments
 }
 stop_sb() { kill -TERM "$SB_PID"; wait "$SB_PID" || true; SB_PID=""; rm -f "$WORK/sb.port"; }
 
+# The machine's speed moves between hours (bench/analysis.md): one core's speed (a status-update
+# parse, switchboard-micro) and the disk's flush latency (8 kB writes with O_DSYNC, as a WAL
+# flush) at the start and at the end, so that runs on different machines or hours can be told
+# apart by what they ran on.
+machine_probe() {  # phase → a JSON line in $WORK/machine.jsonl
+  local parse_ns dsync_s
+  parse_ns=$("$ROOT/build/release/bench/switchboard-micro" --benchmark_filter='^parse/status_update$' \
+      --benchmark_min_time=1 --benchmark_format=json 2>/dev/null |
+    python3 -c "import json,sys; print(round(json.load(sys.stdin)['benchmarks'][0]['cpu_time']))")
+  dsync_s=$(dd if=/dev/zero of="$WORK/dsync.test" bs=8k count=1000 oflag=dsync 2>&1 |
+    awk '/copied/ {print $(NF-3)}')
+  rm -f "$WORK/dsync.test"
+  echo "{\"phase\": \"$1\", \"parse_ns\": $parse_ns, \"dsync_us\": $(python3 -c "print(round($dsync_s * 1e6 / 1000))")}" \
+    >> "$WORK/machine.jsonl"
+}
+log "machine probe (start)"
+machine_probe start
+
 # --- 1. the same wrk mix against the three servers --------------------------------------------
 start_pg
 log "nginx ceiling"
@@ -181,6 +199,9 @@ log "stored bytes per call"
 "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
 part "bench/storage.sh" "$WORK/storage.md" "$ROOT/bench/storage.sh"
 
+log "machine probe (end)"
+machine_probe end
+
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$NGINX_RPS" "$NODE_RPS" "$NODE_NON2XX" "$SB_RPS" "$SB_NON2XX" \
           "$SB_WRK_CPU_US" "$SB_WRK_HWM" "$WRK_SECONDS" "$SB_WRK_PG_US" <<'PY'
@@ -194,6 +215,16 @@ L.append("# BENCHMARKS\n")
 L.append(f"Measured by `bench/run.sh` on {datetime.date.today()}, on this project's machine kind "
          f"(2 cores, {cpu}), everything local: the load generator, the server and a durable "
          "Postgres 15 (fsync on, synchronous_commit on) share the two cores.\n")
+probe = {}
+machine = os.path.join(os.path.dirname(scen), "machine.jsonl")
+if os.path.exists(machine):
+    probe = {p["phase"]: p for p in (json.loads(l) for l in open(machine) if l.strip())}
+if "start" in probe and "end" in probe:
+    L.append(f"The machine during this run, at its start and its end: one core parses a status-update in "
+             f"{probe['start']['parse_ns']:,} and {probe['end']['parse_ns']:,} ns (`switchboard-micro`, "
+             f"parse/status_update); an 8 kB write with its flush (`dd oflag=dsync`, the disk Postgres' WAL is on) "
+             f"takes {probe['start']['dsync_us']} and {probe['end']['dsync_us']} µs. Figures from runs whose probes "
+             "differ much are not comparable.\n")
 L.append("## The same load against the three servers\n")
 L.append(f"`wrk -t1 -c64 -d{secs}s -s ../shared/baselines/wrk/mix.lua` (the Vapi example bodies, weighted like "
          "real traffic, a fresh call id per block).\n")
