@@ -78,14 +78,16 @@ stop_sb() { kill -TERM "$SB_PID"; wait "$SB_PID" || true; SB_PID=""; rm -f "$WOR
 # parse, switchboard-micro) and the disk's flush latency (8 kB writes with O_DSYNC, as a WAL
 # flush) at the start and at the end, so that runs on different machines or hours can be told
 # apart by what they ran on.
-machine_probe() {  # phase → a JSON line in $WORK/machine.jsonl
+machine_probe() {  # phase → a JSON line in $WORK/machine.jsonl; a failed probe costs only its line
   local parse_ns dsync_s
   parse_ns=$("$ROOT/build/release/bench/switchboard-micro" --benchmark_filter='^parse/status_update$' \
       --benchmark_min_time=1 --benchmark_format=json 2>/dev/null |
-    python3 -c "import json,sys; print(round(json.load(sys.stdin)['benchmarks'][0]['cpu_time']))")
+    python3 -c "import json,sys; print(round(json.load(sys.stdin)['benchmarks'][0]['cpu_time']))" 2>/dev/null) ||
+    parse_ns=""
   dsync_s=$(dd if=/dev/zero of="$WORK/dsync.test" bs=8k count=1000 oflag=dsync 2>&1 |
-    awk '/copied/ {print $(NF-3)}')
+    awk '/copied/ {print $(NF-3)}') || dsync_s=""
   rm -f "$WORK/dsync.test"
+  if [[ -z $parse_ns || -z $dsync_s ]]; then log "machine probe ($1) failed"; return 0; fi
   echo "{\"phase\": \"$1\", \"parse_ns\": $parse_ns, \"dsync_us\": $(python3 -c "print(round($dsync_s * 1e6 / 1000))")}" \
     >> "$WORK/machine.jsonl"
 }
