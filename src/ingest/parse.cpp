@@ -795,12 +795,18 @@ class decomposer {
         out += '}';
     }
 
-    /// A ref's path: `prefix` + `key`, built only for the fields that are cut out.
-    static std::string path_of(std::string_view prefix, std::string_view key) {
-        std::string path;
-        path.reserve(prefix.size() + key.size());
-        path.append(prefix).append(key);
-        return path;
+    /// A cut-out part's path: `key` at the top level (prefix "") or in the artifact ("artifact.").
+    /// Only the blob keys and the conversation arrays are cut out.
+    static ref_path path_of(std::string_view prefix, std::string_view key) {
+        const bool artifact = !prefix.empty();
+        if (key == "messages") return artifact ? ref_path::artifact_messages : ref_path::messages;
+        if (key == "messagesOpenAIFormatted")
+            return artifact ? ref_path::artifact_messages_openai : ref_path::messages_openai;
+        if (key == "assistant") return ref_path::assistant;
+        if (key == "phoneNumber") return ref_path::phone_number;
+        if (key == "customer") return ref_path::customer;
+        SWITCHBOARD_ASSERT(key == "call");
+        return ref_path::call;
     }
 
     void cut_blob(std::string_view prefix, std::string_view key, const char* b, const char* e) {

@@ -34,15 +34,15 @@ using clock = std::chrono::steady_clock;
 // of with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
 constexpr const char* k_insert_events = R"sql(
 INSERT INTO call_events AS e (call_id, sent_at, dedupe_key, type, vapi_timestamp, received_at,
-                              org_id, skeleton, refs, received_bytes)
-SELECT c, timestamptz 'epoch' + s * interval '1 microsecond', d, t, v,
-       timestamptz 'epoch' + r * interval '1 microsecond', o, sk::jsonb, rf::jsonb, b
-FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],
-            $7::text[], $8::text[], $9::text[], $10::int[]) AS u(c, s, d, t, v, r, o, sk, rf, b)
+                              org_id, skeleton, refs_packed, received_bytes)
+SELECT c, s, d, t, v, r, o, sk::jsonb, rf, b
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::bigint[],
+            $6::timestamptz[], $7::text[], $8::text[], $9::bytea[], $10::int[])
+     AS u(c, s, d, t, v, r, o, sk, rf, b)
 ON CONFLICT (call_id, sent_at, dedupe_key) DO UPDATE SET
     type = excluded.type, vapi_timestamp = excluded.vapi_timestamp,
     received_at = excluded.received_at, org_id = excluded.org_id, skeleton = excluded.skeleton,
-    refs = excluded.refs, received_bytes = excluded.received_bytes
+    refs = NULL, refs_packed = excluded.refs_packed, received_bytes = excluded.received_bytes
 WHERE (excluded.vapi_timestamp,
        coalesce(excluded.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), excluded.skeleton)
     < (e.vapi_timestamp, coalesce(e.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''),
@@ -305,10 +305,14 @@ const std::string& calls_upsert() {
 /// The conversation snapshot a message carries: conversation-update's `messages`, the
 /// end-of-call report's `artifact.messages`.
 const ingest::part_ref* conversation_of(const ingest::event& ev) {
-    std::string_view path;
-    if (ev.type == vapi::message_type::conversation_update) path = "messages";
-    if (ev.type == vapi::message_type::end_of_call_report) path = "artifact.messages";
-    if (path.empty()) return nullptr;
+    ingest::ref_path path;
+    if (ev.type == vapi::message_type::conversation_update) {
+        path = ingest::ref_path::messages;
+    } else if (ev.type == vapi::message_type::end_of_call_report) {
+        path = ingest::ref_path::artifact_messages;
+    } else {
+        return nullptr;
+    }
     for (const auto& r : ev.refs) {
         if (r.is_array && r.path == path) return &r;
     }
@@ -318,7 +322,7 @@ const ingest::part_ref* conversation_of(const ingest::event& ev) {
 /// Sets `r` (an array ref) to what the stored refs say of its path: `"path": "uuid"` or
 /// `"path": null` (jsonb's text form).
 void stored_array_ref(std::string_view refs, ingest::part_ref& r) {
-    const std::string key = "\"" + r.path + "\": ";
+    const std::string key = "\"" + std::string(ingest::path_name(r.path)) + "\": ";
     const auto at = refs.find(key);
     if (at == std::string_view::npos) return;
     std::string_view v = refs.substr(at + key.size());
@@ -550,20 +554,23 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
             auto& cols = event_rounds_.emplace_back();
             using enum pg_elem;
             std::size_t i = 0;
-            for (pg_elem t : {text, int8, text, text, int8, int8, text, text, text, int4})
+            for (pg_elem t :
+                 {text, timestamptz, text, text, int8, timestamptz, text, text, bytea, int4})
                 cols[i++].reset(t);
         }
         rounds_used_ = std::max(rounds_used_, round + 1);
         auto& e = event_rounds_[round];
         e[0].text(ev.call_id);
-        e[1].integer(ev.sent_at_ms * 1000);
+        e[1].timestamp_us(ev.sent_at_ms * 1000);
         e[2].text(ev.dedupe_key);
         e[3].text(ev.type_name);
         e[4].integer(ev.timestamp_ms);
-        e[5].integer(ev.received_us);
+        e[5].timestamp_us(ev.received_us);
         e[6].text_or_null(ev.org_id);
         e[7].text(ev.skeleton);
-        e[8].text_or_null(refs_json(ev));
+        packed_refs_.clear();
+        append_refs_packed(ev, packed_refs_);
+        e[8].bytes_or_null(packed_refs_);
         e[9].integer(static_cast<std::int64_t>(ev.body.size()));
     }
 }

@@ -166,7 +166,7 @@ std::string refs_json(const ingest::event& ev) {
     for (const auto& ref : ev.refs) {
         if (out.size() > 1) out += ',';
         out += '"';
-        out += ref.path;  // fixed names: no escaping needed
+        out += ingest::path_name(ref.path);  // fixed names: no escaping needed
         out += "\":";
         if (ref.is_array && ref.empty) {
             out += "null";
@@ -176,6 +176,18 @@ std::string refs_json(const ingest::event& ev) {
     }
     out += '}';
     return out;
+}
+
+void append_refs_packed(const ingest::event& ev, std::string& out) {
+    for (const auto& ref : ev.refs) {
+        const bool empty = ref.is_array && ref.empty;
+        out += static_cast<char>(static_cast<std::uint8_t>(ref.path) | (empty ? 128 : 0));
+        if (empty) {
+            out.append(16, '\0');
+        } else {
+            out.append(reinterpret_cast<const char*>(ref.hash.data()), ref.hash.size());
+        }
+    }
 }
 
 call_parts parts_of(const ingest::event& ev) {
@@ -266,7 +278,9 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
                             std::pair(std::string(PQgetvalue(res.get(), i, 1)),
                                       std::string(PQgetvalue(res.get(), i, 2))));
     }
-    if (auto e = conn.query(("SELECT skeleton::text, coalesce(refs::text, ''), dedupe_key"
+    if (auto e = conn.query(("SELECT skeleton::text,"
+                             " coalesce(refs::text, switchboard_refs(refs_packed)::text, ''),"
+                             " dedupe_key"
                              " FROM call_events"
                              " WHERE call_id = " +
                              id + " ORDER BY received_at, sent_at, dedupe_key")

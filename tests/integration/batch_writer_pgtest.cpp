@@ -10,6 +10,7 @@
 #include "switchboard/ingest/parse.hpp"
 #include "switchboard/metrics/registry.hpp"
 #include "switchboard/store/batch_writer.hpp"
+#include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
 
 #include <gtest/gtest.h>
@@ -286,6 +287,42 @@ TEST_F(BatchWriter, EveryExampleIsStoredJsonEqualToItsMessage) {
     }
 }
 
+TEST_F(BatchWriter, RefsArePackedAndReadBackAsTheirJson) {
+    auto batch = write_examples();
+    // An update whose arrays are empty: refs without a hash.
+    const std::string empty =
+        R"({"message":{"type":"conversation-update","timestamp":1749736990000,)"
+        R"("call":{"id":"empty-conversation"},"messages":[],"messagesOpenAIFormatted":[]}})";
+    {
+        auto w = connected_writer();
+        ingest::event ev = make_event(empty);
+        batch.push_back(ev);
+        ASSERT_EQ(write(*w, std::move(ev)), 1);
+    }
+    EXPECT_TRUE(store::refs_json(batch.back())
+                    .ends_with(R"("messages":null,"messagesOpenAIFormatted":null})"))
+        << store::refs_json(batch.back());
+    EXPECT_EQ(db_.count_stored("empty-conversation", message_json(empty)), 1);
+    std::size_t with_refs = 0;
+    for (const auto& ev : batch) {
+        SCOPED_TRACE(ev.type_name);
+        const std::string where = " FROM call_events WHERE call_id = " + lit(ev.call_id) +
+                                  " AND dedupe_key = " + lit(ev.dedupe_key);
+        EXPECT_EQ(db_.scalar("SELECT (refs IS NULL)::text" + where), "true");
+        const std::string json = store::refs_json(ev);
+        if (json.empty()) {
+            EXPECT_EQ(db_.scalar("SELECT (refs_packed IS NULL)::text" + where), "true");
+            continue;
+        }
+        ++with_refs;
+        EXPECT_EQ(db_.scalar("SELECT octet_length(refs_packed)" + where),
+                  std::to_string(17 * ev.refs.size()));
+        EXPECT_EQ(db_.scalar("SELECT switchboard_refs(refs_packed)::text" + where),
+                  db_.scalar("SELECT " + lit(json) + "::jsonb::text"));
+    }
+    EXPECT_GT(with_refs, 10u);
+}
+
 // COPY text format escapes: tabs, newlines and backslashes inside and between JSON tokens, and
 // non-ASCII text, must reach jsonb unchanged.
 TEST_F(BatchWriter, EscapesSurviveTheCopyFormat) {
@@ -441,7 +478,10 @@ TEST_F(BatchWriter, AGrowingConversationAddsOneRunPerUpdate) {
 TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
     const auto batch = write_examples();
     // What the writer before 007 stored: the events, the blobs, and the items one per row.
-    const std::string events = db_.scalar("SELECT json_agg(e)::text FROM call_events e");
+    // (refs as JSON, as the writer stored them before 013)
+    const std::string events = db_.scalar(
+        "SELECT json_agg(to_jsonb(e) - 'refs_packed' ||"
+        " jsonb_build_object('refs', switchboard_refs(e.refs_packed)))::text FROM call_events e");
     const std::string blobs = db_.scalar("SELECT json_agg(b)::text FROM call_blobs b");
     const std::string items =
         db_.scalar("SELECT json_agg(n ORDER BY call_id, node)::text FROM call_array_nodes n");

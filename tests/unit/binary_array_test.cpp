@@ -48,6 +48,16 @@ TEST(BinaryArray, IntegersTakeTheWidthOfTheElementType) {
     EXPECT_EQ(i2.finish(), header(0, pg_elem::int2, 1) + be32(2) + "\xff\xff");
 }
 
+TEST(BinaryArray, TimestampsCountMicrosecondsFromPostgresEpoch) {
+    binary_array a(pg_elem::timestamptz);
+    a.timestamp_us(946'684'800'000'000);  // 2000-01-01 00:00:00 UTC
+    a.timestamp_us(946'684'800'000'000 + 0x0102030405LL);
+    a.timestamp_us(0);  // 1970: before Postgres' epoch
+    EXPECT_EQ(a.finish(), header(0, pg_elem::timestamptz, 3) + be32(8) + std::string(8, '\0') +
+                              be32(8) + std::string("\0\0\0\x01\x02\x03\x04\x05", 8) + be32(8) +
+                              std::string("\xff\xfc\xa2\xfe\xc4\xc8\x20\x00", 8));
+}
+
 TEST(BinaryArray, UuidIsItsSixteenBytes) {
     binary_array a(pg_elem::uuid);
     std::array<std::uint8_t, 16> d{};

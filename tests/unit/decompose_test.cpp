@@ -34,8 +34,9 @@ TEST(Decompose, EveryExampleRebuildsJsonEqualFromSkeletonAndParts) {
         // The skeleton is valid JSON on its own and holds none of the cut-out parts.
         const auto skeleton = boost::json::parse(ev.skeleton).as_object();
         for (const auto& ref : ev.refs) {
-            if (ref.path.find('.') == std::string::npos) {
-                EXPECT_FALSE(skeleton.contains(ref.path)) << ref.path;
+            const std::string_view path = ingest::path_name(ref.path);
+            if (path.find('.') == std::string_view::npos) {
+                EXPECT_FALSE(skeleton.contains(path)) << path;
             }
         }
     }
@@ -45,7 +46,7 @@ TEST(Decompose, RepeatedPartsAreCutOutOfTheSkeleton) {
     std::string body;
     const event ev = parsed(test::example_file("10-conversation-update.json"), body);
     std::vector<std::string> paths;
-    for (const auto& ref : ev.refs) paths.push_back(ref.path);
+    for (const auto& ref : ev.refs) paths.emplace_back(ingest::path_name(ref.path));
     EXPECT_EQ(paths, (std::vector<std::string>{"messages", "messagesOpenAIFormatted", "call",
                                                "customer", "phoneNumber", "assistant"}));
     EXPECT_LT(ev.skeleton.size(), 200u) << ev.skeleton;
@@ -53,12 +54,41 @@ TEST(Decompose, RepeatedPartsAreCutOutOfTheSkeleton) {
     EXPECT_EQ(ev.blobs.size(), 4u);
 }
 
+TEST(Decompose, PackedRefsHoldEachPartInSeventeenBytes) {
+    std::string body;
+    event ev = parsed(test::example_file("10-conversation-update.json"), body);
+    ev.refs.push_back({ref_path::artifact_messages, {}, true, true});  // an empty array
+    std::string packed = "x";
+    store::append_refs_packed(ev, packed);
+    ASSERT_EQ(packed.size(), 1 + 17 * ev.refs.size());
+    for (std::size_t i = 0; i < ev.refs.size(); ++i) {
+        const part_ref& ref = ev.refs[i];
+        const std::string_view entry = std::string_view(packed).substr(1 + 17 * i, 17);
+        const bool empty = ref.is_array && ref.empty;
+        EXPECT_EQ(static_cast<std::uint8_t>(entry[0]),
+                  static_cast<std::uint8_t>(ref.path) + (empty ? 128 : 0));
+        EXPECT_EQ(entry.substr(1),
+                  empty ? std::string(16, '\0')
+                        : std::string(reinterpret_cast<const char*>(ref.hash.data()), 16));
+    }
+}
+
+TEST(Decompose, RefPathNamesAndCodesAreInverse) {
+    for (std::uint8_t code = 1; code <= 8; ++code) {
+        const auto path = static_cast<ref_path>(code);
+        EXPECT_EQ(path_of_name(path_name(path)), path) << path_name(path);
+    }
+    EXPECT_EQ(path_name(ref_path::phone_number), "phoneNumber");
+    EXPECT_EQ(path_name(ref_path::artifact_messages_openai), "artifact.messagesOpenAIFormatted");
+    EXPECT_EQ(path_of_name("artifact"), std::nullopt);
+}
+
 TEST(Decompose, EndOfCallReportArtifactArraysAreCutOutOfTheNestedArtifact) {
     std::string body;
     const event ev = parsed(test::example_file("12-end-of-call-report.json"), body);
     bool artifact_messages = false;
     for (const auto& ref : ev.refs)
-        artifact_messages = artifact_messages || ref.path == "artifact.messages";
+        artifact_messages = artifact_messages || ref.path == ingest::ref_path::artifact_messages;
     EXPECT_TRUE(artifact_messages);
     const auto skeleton = boost::json::parse(ev.skeleton);
     EXPECT_FALSE(skeleton.at("artifact").as_object().contains("messages"));

@@ -110,11 +110,30 @@ struct body_span {
     std::uint32_t length = 0;
 };
 
+/// Where a cut-out part sat in the message. The parser cuts out only these (the objects Vapi
+/// repeats in every message of a call and the conversation arrays); the number is the part's
+/// code in call_events.refs_packed (schemas/sql/013), so existing values never change.
+enum class ref_path : std::uint8_t {
+    call = 1,
+    assistant = 2,
+    phone_number = 3,
+    customer = 4,
+    messages = 5,
+    messages_openai = 6,
+    artifact_messages = 7,
+    artifact_messages_openai = 8,
+};
+
+/// The path as a member name: "call", "phoneNumber", "artifact.messages", …
+std::string_view path_name(ref_path p) noexcept;
+/// The inverse of path_name; nullopt for any other name.
+std::optional<ref_path> path_of_name(std::string_view name) noexcept;
+
 /// A repeated part cut out of the stored message (docs/storage-design.md): a JSON object stored
 /// once per call as a blob, or an array stored as a hash chain of its items.
 struct part_ref {
-    std::string path;  ///< "call", "assistant", "messages", "artifact.messages", …
-    digest hash{};     ///< blob hash, or the chain node of the array's last item
+    ref_path path = ref_path::call;
+    digest hash{};  ///< blob hash, or the chain node of the array's last item
     bool is_array = false;
     bool empty = false;  ///< an empty array (no node)
 };

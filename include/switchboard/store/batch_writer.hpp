@@ -190,6 +190,7 @@ class batch_writer {
     std::size_t rounds_used_ = 0;
     std::vector<std::uint32_t> order_;     ///< the batch's events in key order
     std::vector<std::uint32_t> round_of_;  ///< per entry of order_: its round, or k_dropped
+    std::string packed_refs_;              ///< one event's refs_packed, reused
     static constexpr std::uint32_t k_dropped = ~0u;
     std::array<binary_array, 3> blob_cols_;
     std::array<binary_array, 6> run_cols_;

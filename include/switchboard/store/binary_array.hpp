@@ -22,6 +22,7 @@ enum class pg_elem : std::uint32_t {
     int4 = 23,
     int8 = 20,
     text = 25,
+    timestamptz = 1184,
     uuid = 2950,
 };
 
@@ -39,11 +40,15 @@ class binary_array {
     /// An integer element of the encoder's type (int2, int4 or int8).
     void integer(std::int64_t value);
     void integer(const std::optional<std::int64_t>& value) { value ? integer(*value) : null(); }
+    /// A timestamptz element (encoder of type timestamptz) from microseconds since 1970.
+    void timestamp_us(std::int64_t unix_us) { integer(unix_us - k_pg_epoch_us); }
     /// A uuid element: its 16 bytes.
     void uuid(std::span<const std::uint8_t, 16> bytes);
     void null();
     /// A bytea element: the bytes as they are.
     void bytes(std::string_view value) { text(value); }
+    /// Empty values become NULL.
+    void bytes_or_null(std::string_view value) { text_or_null(value); }
 
     /// One element built from pieces: `open()`, any number of `append()`, then `close()`.
     void open();
@@ -58,6 +63,9 @@ class binary_array {
     pg_elem type() const noexcept { return type_; }
 
   private:
+    /// 2000-01-01 00:00:00 UTC, Postgres' epoch, in microseconds since 1970.
+    static constexpr std::int64_t k_pg_epoch_us = 946'684'800'000'000;
+
     void put32(std::uint32_t v);
     void patch32(std::size_t at, std::uint32_t v);
 

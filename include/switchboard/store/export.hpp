@@ -22,9 +22,15 @@ struct call_parts {
     std::unordered_map<std::string, std::pair<std::string, std::string>> nodes;
 };
 
-/// The refs of an event as stored in call_events.refs: {"path": "uuid"} (null: empty array);
-/// empty when the event has none.
+/// The refs of an event as JSON: {"path": "uuid"} (null: empty array); empty when the event has
+/// none. The form call_events.refs held before schemas/sql/013, and the form
+/// switchboard_refs(refs_packed) reads back.
 std::string refs_json(const ingest::event& ev);
+
+/// The refs of an event as stored in call_events.refs_packed (schemas/sql/013): 17 bytes per
+/// ref, its path's code (ingest::ref_path; plus 128 for an empty array) and its 16-byte hash
+/// (zeros for an empty array); appended to `out`, nothing when the event has none.
+void append_refs_packed(const ingest::event& ev, std::string& out);
 
 /// The parts an event carries, as call_parts (for tests and checks without a database).
 call_parts parts_of(const ingest::event& ev);
