@@ -944,6 +944,42 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
 
 }  // namespace
 
+bool object_members(std::string_view object_json, std::vector<object_member>& out) {
+    out.clear();
+    thread_local od::parser parser;
+    thread_local std::string padded;
+    padded.reserve(object_json.size() + simdjson::SIMDJSON_PADDING);
+    padded.assign(object_json);
+    od::document doc;
+    od::object o;
+    if (parser.iterate(padded.data(), padded.size(), padded.capacity()).get(doc) ||
+        doc.get_object().get(o)) {
+        return false;
+    }
+    const char* base = padded.data();
+    for (auto fr : o) {
+        if (fr.error()) return false;
+        od::field f = fr.value_unsafe();
+        object_member m;
+        m.begin = static_cast<std::uint32_t>(f.key().raw() - 1 - base);  // raw() is past the quote
+        std::string_view key;
+        if (f.unescaped_key().get(key)) return false;
+        m.key_hash = XXH3_64bits(key.data(), key.size());
+        // Until the next member is known, `end` holds where this member's value starts.
+        m.end = static_cast<std::uint32_t>(f.value().raw_json_token().data() - base);
+        out.push_back(m);
+    }
+    const auto close = object_json.find_last_of('}');
+    if (close == std::string_view::npos) return false;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const bool more = i + 1 < out.size();
+        const char* end = value_end(base + (more ? out[i + 1].begin : close), more);
+        out[i].end = static_cast<std::uint32_t>(end - base);
+        out[i].member_hash = XXH3_64bits(base + out[i].begin, out[i].end - out[i].begin);
+    }
+    return true;
+}
+
 void refile(event& ev, std::string dedupe_key) {
     ev.dedupe_key = std::move(dedupe_key);
     ev.call.rank = rank_of(ev, ev.call.rank_length);

@@ -49,9 +49,11 @@ WHERE (excluded.vapi_timestamp,
        e.skeleton)
 )sql";
 
+// A part whole (base NULL), or a `call` object as the members that differ from a version
+// stored whole (schemas/sql/014; encode_blob).
 constexpr const char* k_insert_blobs = R"sql(
-INSERT INTO call_blobs (call_id, hash, body)
-SELECT c, h, b::jsonb FROM unnest($1::text[], $2::uuid[], $3::text[]) AS u(c, h, b)
+INSERT INTO call_blobs (call_id, hash, body, base)
+SELECT c, h, b::jsonb, p FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[]) AS u(c, h, b, p)
 ORDER BY c, h
 ON CONFLICT DO NOTHING
 )sql";
@@ -413,7 +415,7 @@ batch_writer::batch_writer(unsigned id, const config::store_config& cfg, ingest:
         for (pg_elem e : t) cols[i++].reset(e);
     };
     using enum pg_elem;
-    types(blob_cols_, {text, uuid, text});
+    types(blob_cols_, {text, uuid, text, uuid});
     types(run_cols_, {text, uuid, uuid, int4, bytea, text});
     types(mark_cols_, {int4, text, int8});
 }
@@ -731,6 +733,7 @@ void batch_writer::collect_rows(std::span<const ingest::event> events,
 void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     clear_columns();
     batch_parts_.clear();
+    batch_bases_.clear();
     out.marks.clear();
     out.derived_applied = false;
     out.generation = generation_;
@@ -741,10 +744,7 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
         const std::uint64_t call =
             ev.blobs.empty() && ev.nodes.empty() ? 0 : call_number(ev.call_id);
         for (const auto& blob : ev.blobs) {
-            if (!remember(call, blob.hash)) continue;
-            blob_cols_[0].text(ev.call_id);
-            blob_cols_[1].uuid(blob.hash);
-            blob_cols_[2].text(ev.text(blob.text));
+            if (remember(call, blob.hash)) encode_blob(ev, call, blob);
         }
         encode_runs(ev, call);
     }
@@ -763,6 +763,66 @@ void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
         mark_cols_[2].integer(generation_);
         out.marks.emplace_back(row.id);
     }
+}
+
+void batch_writer::encode_blob(const ingest::event& ev, std::uint64_t call,
+                               const ingest::blob_part& blob) {
+    const std::string_view text = ev.text(blob.text);
+    blob_cols_[0].text(ev.call_id);
+    blob_cols_[1].uuid(blob.hash);
+    // The `call` object changes during a call (status, endedAt, costs, …) and each version was
+    // stored whole: most of the blobs' bytes (bench/analysis.md, session 9). The other parts
+    // rarely change, and then into another object.
+    bool is_call = false;
+    for (const auto& r : ev.refs)
+        is_call = is_call || (r.path == ingest::ref_path::call && r.hash == blob.hash);
+    bool unique_keys = is_call && ingest::object_members(text, members_);
+    for (std::size_t i = 0; unique_keys && i < members_.size(); ++i) {
+        for (std::size_t j = i + 1; j < members_.size(); ++j)
+            unique_keys = unique_keys && members_[i].key_hash != members_[j].key_hash;
+    }
+    if (!unique_keys) {  // (a base with a repeated key would make `||` pick the wrong value)
+        blob_cols_[2].text(text);
+        blob_cols_[3].null();
+        return;
+    }
+    // The base: this batch's latest version sent whole, else the one committed.
+    const part_base* base = nullptr;
+    for (auto it = batch_bases_.rbegin(); it != batch_bases_.rend() && base == nullptr; ++it) {
+        if (it->first == call) base = &it->second;
+    }
+    if (base == nullptr) {
+        if (const auto* held = bases_.use(call)) base = &held->second;
+    }
+    if (base != nullptr) {
+        // A patch applies with `base || patch`: it can replace and add members, not drop one.
+        bool kept_all = true;
+        for (const auto& [key, member] : base->members) {
+            bool found = false;
+            for (const auto& m : members_) found = found || m.key_hash == key;
+            kept_all = kept_all && found;
+        }
+        patch_.assign(1, '{');
+        for (const auto& m : members_) {
+            bool same = false;
+            for (const auto& [key, member] : base->members) same = same || member == m.member_hash;
+            if (same) continue;
+            if (patch_.size() > 1) patch_ += ',';
+            patch_.append(text.substr(m.begin, m.end - m.begin));
+        }
+        patch_ += '}';
+        if (kept_all && patch_.size() * 2 <= text.size()) {
+            blob_cols_[2].text(patch_);
+            blob_cols_[3].uuid(base->hash);
+            return;
+        }
+    }
+    blob_cols_[2].text(text);
+    blob_cols_[3].null();
+    part_base next{blob.hash, {}};
+    next.members.reserve(members_.size());
+    for (const auto& m : members_) next.members.emplace_back(m.key_hash, m.member_hash);
+    batch_bases_.emplace_back(call, std::move(next));
 }
 
 void batch_writer::encode_call(derive_columns& cols, const call_row& row) {
@@ -1138,6 +1198,7 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
             derived_cols_.unmark[2].integer(k_all_generations);
         }
         batch_parts_.clear();
+        batch_bases_.clear();
         if (auto e = send_encoded(b)) return e;
         if (auto e = conn_.read_pipeline(b.statements, nullptr)) return e;
         calls += ids.size();
@@ -1157,6 +1218,8 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
 std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     out.parts.clear();
     out.parts.swap(batch_parts_);  // stored once the batch commits
+    out.bases.clear();
+    out.bases.swap(batch_bases_);
     // The events go first, one statement per round (see encode_events), then the rest.
     std::vector<statement_columns> list;
     list.reserve(rounds_used_ + 7);
@@ -1175,8 +1238,12 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
     // New rows come from the first round only: later rounds update rows of this batch.
     inserted = 0;
     auto e = conn_.read_pipeline(batch.statements, &inserted);
-    if (!e) stored_parts_.merge(batch.parts);  // committed: not to be sent again
+    if (!e) {
+        stored_parts_.merge(batch.parts);  // committed: not to be sent again
+        for (auto& [call, base] : batch.bases) bases_.assign(call, std::move(base));
+    }
     batch.parts.clear();
+    batch.bases.clear();
     if (!e) keep_derived(batch);
     return e;
 }

@@ -259,7 +259,7 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
     call_parts parts;
     pg_result res(nullptr, &PQclear);
     if (auto e = conn.query(
-            ("SELECT hash, body::text FROM call_blobs WHERE call_id = " + id).c_str(), res)) {
+            ("SELECT hash, body::text FROM switchboard_call_blobs(" + id + ")").c_str(), res)) {
         return e;
     }
     for (int i = 0; i < PQntuples(res.get()); ++i) {

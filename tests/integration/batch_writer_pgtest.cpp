@@ -323,6 +323,98 @@ TEST_F(BatchWriter, RefsArePackedAndReadBackAsTheirJson) {
     EXPECT_GT(with_refs, 10u);
 }
 
+namespace {
+
+/// A status update whose `call` object says `status` and has `extra` members.
+std::string status_update(std::int64_t timestamp, const std::string& status,
+                          const std::string& extra) {
+    return R"({"message":{"type":"status-update","timestamp":)" + std::to_string(timestamp) +
+           R"(,"status":")" + status + R"(","call":{"id":"patched","orgId":"org-1",)" +
+           R"("type":"inboundPhoneCall","assistantId":"asst-1","status":")" + status + "\"" +
+           extra +
+           R"(,"createdAt":"2026-12-01T10:00:00.000Z","monitor":{"listenUrl":)"
+           R"("wss://example.invalid/listen/0123456789abcdef0123456789abcdef",)"
+           R"("controlUrl":"https://example.invalid/control/0123456789abcdef0123456789abcdef"},)"
+           R"("transport":{"provider":"twilio","callSid":"CA0123456789abcdef0123456789abcdef"}}}})";
+}
+
+}  // namespace
+
+TEST_F(BatchWriter, LaterVersionsOfTheCallObjectAreStoredAsWhatChanged) {
+    auto w = connected_writer();
+    const std::string started = R"(,"startedAt":"2026-12-01T10:00:01.000Z")";
+    const std::vector<std::string> bodies = {
+        status_update(1000, "queued", ""),
+        status_update(2000, "in-progress", started),
+        status_update(
+            3000, "ended",
+            started + R"(,"endedAt":"2026-12-01T10:05:00.000Z","cost":0.12345678901234567890123)"),
+    };
+    ASSERT_EQ(write(*w, make_event(bodies[0])), 1);
+    // Two versions in one batch: both go against the version committed before.
+    std::vector<ingest::event> two;
+    two.push_back(make_event(bodies[1]));
+    two.push_back(make_event(bodies[2]));
+    ASSERT_EQ(write(*w, two), 2);
+
+    const std::string where = " FROM call_blobs WHERE call_id = 'patched'";
+    EXPECT_EQ(db_.scalar("SELECT count(*) FILTER (WHERE base IS NULL) || ',' ||"
+                         " count(*) FILTER (WHERE base IS NOT NULL)" +
+                         where),
+              "1,2");
+    EXPECT_EQ(db_.scalar("SELECT string_agg(body::text, ' ' ORDER BY body::text)" + where +
+                         " AND base IS NOT NULL"),
+              R"({"cost": 0.12345678901234567890123, "status": "ended", "endedAt": )"
+              R"("2026-12-01T10:05:00.000Z", "startedAt": "2026-12-01T10:00:01.000Z"} )"
+              R"({"status": "in-progress", "startedAt": "2026-12-01T10:00:01.000Z"})");
+    EXPECT_EQ(db_.scalar("SELECT count(*)" + where +
+                         " AND base IS NOT NULL AND base = (SELECT"
+                         " hash" +
+                         where + " AND base IS NULL)"),
+              "2");
+    for (const auto& body : bodies) EXPECT_EQ(db_.count_stored("patched", message_json(body)), 1);
+
+    // A version without a member of its base is stored whole (`||` cannot drop a member), and
+    // the versions after it go against it.
+    const auto without_monitor = [](std::string body) {
+        const auto at = body.find(R"(,"monitor")");
+        return body.erase(at, body.find(R"(,"transport")") - at);
+    };
+    const std::string dropped = without_monitor(status_update(4000, "ended", started));
+    const std::string after = without_monitor(
+        status_update(5000, "ended", started + R"(,"endedAt":"2026-12-01T10:06:00.000Z")"));
+    ASSERT_EQ(write(*w, make_event(dropped)), 1);
+    ASSERT_EQ(write(*w, make_event(after)), 1);
+    EXPECT_EQ(db_.scalar("SELECT count(*) FILTER (WHERE base IS NULL) || ',' ||"
+                         " count(*) FILTER (WHERE base IS NOT NULL)" +
+                         where),
+              "2,3");
+    EXPECT_EQ(db_.scalar("SELECT body::text" + where + " AND base = (SELECT hash" + where +
+                         " AND base IS NULL AND NOT body ? 'monitor')"),
+              R"({"endedAt": "2026-12-01T10:06:00.000Z"})");
+    for (const auto& body : {bodies[0], bodies[1], bodies[2], dropped, after})
+        EXPECT_EQ(db_.count_stored("patched", message_json(body)), 1);
+}
+
+TEST_F(BatchWriter, PatchesOnPatchesResolveToTheWholeVersion) {
+    // What two writers can leave: a version stored as a patch became another's base.
+    db_.exec(
+        "INSERT INTO call_blobs (call_id, hash, body, base) VALUES"
+        " ('c', '00000000-0000-0000-0000-00000000000a', '{\"a\": 1, \"b\": 2}', NULL),"
+        " ('c', '00000000-0000-0000-0000-00000000000b', '{\"b\": 3, \"c\": 4}',"
+        "  '00000000-0000-0000-0000-00000000000a'),"
+        " ('c', '00000000-0000-0000-0000-00000000000c', '{\"d\": [5]}',"
+        "  '00000000-0000-0000-0000-00000000000b'),"
+        " ('c', '00000000-0000-0000-0000-0000000000ff', '{\"e\": 6}',"
+        "  '00000000-0000-0000-0000-0000000000ee'),"
+        " ('other', '00000000-0000-0000-0000-00000000000a', '{\"z\": 0}', NULL)");
+    EXPECT_EQ(db_.scalar("SELECT string_agg(hash::text || '=' || body::text, ' ' ORDER BY hash)"
+                         " FROM switchboard_call_blobs('c')"),
+              "00000000-0000-0000-0000-00000000000a={\"a\": 1, \"b\": 2} "
+              "00000000-0000-0000-0000-00000000000b={\"a\": 1, \"b\": 3, \"c\": 4} "
+              "00000000-0000-0000-0000-00000000000c={\"a\": 1, \"b\": 3, \"c\": 4, \"d\": [5]}");
+}
+
 // COPY text format escapes: tabs, newlines and backslashes inside and between JSON tokens, and
 // non-ASCII text, must reach jsonb unchanged.
 TEST_F(BatchWriter, EscapesSurviveTheCopyFormat) {
@@ -482,7 +574,10 @@ TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
     const std::string events = db_.scalar(
         "SELECT json_agg(to_jsonb(e) - 'refs_packed' ||"
         " jsonb_build_object('refs', switchboard_refs(e.refs_packed)))::text FROM call_events e");
-    const std::string blobs = db_.scalar("SELECT json_agg(b)::text FROM call_blobs b");
+    const std::string blobs = db_.scalar(
+        "SELECT json_agg(json_build_object('call_id', c.call_id, 'hash', b.hash, 'body', b.body))"
+        "::text FROM (SELECT DISTINCT call_id FROM call_blobs) c, "
+        "switchboard_call_blobs(c.call_id) b");
     const std::string items =
         db_.scalar("SELECT json_agg(n ORDER BY call_id, node)::text FROM call_array_nodes n");
     ASSERT_GT(std::stoi(db_.scalar("SELECT count(*) FROM call_array_nodes")), 10);

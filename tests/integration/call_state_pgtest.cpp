@@ -104,13 +104,17 @@ class replica {
     std::string events() {
         return db_.scalar(
             "SELECT json_agg(json_build_array(call_id, sent_at, dedupe_key, type, vapi_timestamp,"
-            " org_id, skeleton, refs, received_bytes) ORDER BY call_id, sent_at, dedupe_key)::text"
+            " org_id, skeleton, refs_packed, received_bytes) ORDER BY call_id, sent_at,"
+            " dedupe_key)::text"
             " FROM call_events");
     }
     std::string parts() {
         return db_.scalar(
-                   "SELECT json_agg(json_build_array(call_id, hash, body) ORDER BY call_id, hash)"
-                   "::text FROM call_blobs") +
+                   // The parts as they read (a version may be stored whole or as a patch,
+                   // depending on the versions before it that the writer had seen).
+                   "SELECT json_agg(json_build_array(c.call_id, b.hash, b.body) ORDER BY"
+                   " c.call_id, b.hash)::text FROM (SELECT DISTINCT call_id FROM call_blobs) c,"
+                   " switchboard_call_blobs(c.call_id) b") +
                db_.scalar(
                    "SELECT json_agg(json_build_array(call_id, node, parent, position, item) "
                    "ORDER BY call_id, node)::text FROM call_array_nodes");

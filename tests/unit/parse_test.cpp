@@ -937,6 +937,33 @@ TEST(ParseWebhook, EndOfCallReportIsFiledUnderItsEndTimeNotItsTimestamp) {
     EXPECT_EQ(hang.sent_at_ms, 1749737004100);
 }
 
+TEST(ObjectMembers, SplitsTheTopLevelMembersAsWritten) {
+    const std::string json =
+        "{ \"a\": 1 ,\"b\" :{\"x\": [1, {\"y\": \"}\"}]},\n\"c\\u0041\":\"s\\\"q\" ,\"d\":[] }  ";
+    std::vector<object_member> members;
+    ASSERT_TRUE(object_members(json, members));
+    std::vector<std::string> texts;
+    for (const auto& m : members) texts.push_back(json.substr(m.begin, m.end - m.begin));
+    EXPECT_THAT(texts, ::testing::ElementsAre("\"a\": 1", "\"b\" :{\"x\": [1, {\"y\": \"}\"}]}",
+                                              "\"c\\u0041\":\"s\\\"q\"", "\"d\":[]"));
+    // Keys compare unescaped: "c\u0041" is "cA".
+    std::vector<object_member> other;
+    ASSERT_TRUE(object_members(R"({"cA": "s\"q"})", other));
+    EXPECT_EQ(other[0].key_hash, members[2].key_hash);
+    EXPECT_NE(other[0].member_hash, members[2].member_hash);  // the bytes differ
+    ASSERT_TRUE(object_members(R"({"d":[], "a": 1})", other));
+    EXPECT_EQ(other[0].member_hash, members[3].member_hash);
+    EXPECT_EQ(other[1].member_hash, members[0].member_hash);
+}
+
+TEST(ObjectMembers, RefusesWhatIsNotAnObject) {
+    std::vector<object_member> members;
+    EXPECT_FALSE(object_members("[1, 2]", members));
+    EXPECT_FALSE(object_members("\"x\"", members));
+    EXPECT_TRUE(object_members("{}", members));
+    EXPECT_TRUE(members.empty());
+}
+
 TEST(DedupeKey, IgnoresPresignedUrlsAndOtherVolatileFields) {
     // A redelivery carries fresh presigned URLs: the key must not change.
     const auto a = key_of(

@@ -13,7 +13,9 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 namespace switchboard::ingest {
 
@@ -49,6 +51,19 @@ struct dedupe_parts {
 };
 std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
                             vapi::message_type type, const dedupe_parts& parts);
+
+/// A member of an object's JSON text.
+struct object_member {
+    std::uint64_t key_hash = 0;     ///< XXH3-64 of the key, unescaped
+    std::uint64_t member_hash = 0;  ///< XXH3-64 of the member's bytes, `"key": value`
+    std::uint32_t begin = 0;        ///< where the member starts (the key's opening quote)
+    std::uint32_t end = 0;          ///< one past the value's last byte
+};
+
+/// The top-level members of `object_json`, a JSON object already validated (a part cut out by
+/// parse_webhook), in order. False when it is not an object. The batch writers use it to store
+/// a new version of a part as the members that changed (store/batch_writer.cpp).
+bool object_members(std::string_view object_json, std::vector<object_member>& out);
 
 /// Gives `ev` the dedupe key its message was stored under, and the rank that key gives. A
 /// message rebuilt from the store (recovery) is JSON-equal to the one received, not byte-equal,

@@ -18,6 +18,7 @@
 
 #include "switchboard/config/config.hpp"
 #include "switchboard/ingest/event_queue.hpp"
+#include "switchboard/ingest/parse.hpp"
 #include "switchboard/store/binary_array.hpp"
 #include "switchboard/store/metrics.hpp"
 #include "switchboard/store/pg.hpp"
@@ -192,7 +193,7 @@ class batch_writer {
     std::vector<std::uint32_t> round_of_;  ///< per entry of order_: its round, or k_dropped
     std::string packed_refs_;              ///< one event's refs_packed, reused
     static constexpr std::uint32_t k_dropped = ~0u;
-    std::array<binary_array, 3> blob_cols_;
+    std::array<binary_array, 4> blob_cols_;
     std::array<binary_array, 6> run_cols_;
     std::array<binary_array, 3> mark_cols_;  ///< call_derive_pending rows to insert
     derive_columns derived_cols_;  ///< the writer thread's (delay 0, recovery, flush_derived)
@@ -242,6 +243,13 @@ class batch_writer {
     struct part_key_hash {
         std::size_t operator()(const part_key& k) const noexcept;
     };
+    /// A version of a call's `call` object sent whole: later versions are sent as the members
+    /// that differ from it (schemas/sql/014).
+    struct part_base {
+        ingest::digest hash{};
+        std::vector<std::pair<std::uint64_t, std::uint64_t>> members;  ///< key, member hashes
+    };
+    using call_base = std::pair<std::uint64_t, part_base>;  ///< call number, its base
     /// A batch sent and not yet read back: its statements and the parts it carries.
     struct sent_batch {
         std::size_t statements = 0;
@@ -250,6 +258,7 @@ class batch_writer {
         std::int64_t generation = 0;     ///< … with this generation
         bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
+        std::vector<call_base> bases;  ///< sent whole by it
         std::chrono::steady_clock::time_point started;
     };
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
@@ -269,6 +278,14 @@ class batch_writer {
     recent<std::unordered_set<part_key, part_key_hash>> stored_parts_{
         k_parts_per_generation};                               ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;  ///< in the batch being written
+    /// The last `call` object of each call sent whole and committed, and those of the batch
+    /// being written.
+    recent<std::unordered_map<std::uint64_t, part_base>> bases_{k_calls_per_generation};
+    std::vector<call_base> batch_bases_;
+    /// Encodes one part not stored yet: whole, or for a `call` object, as a patch on the base.
+    void encode_blob(const ingest::event& ev, std::uint64_t call, const ingest::blob_part& blob);
+    std::vector<ingest::object_member> members_;  ///< encode_blob's, reused
+    std::string patch_;                           ///< encode_blob's, reused
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;

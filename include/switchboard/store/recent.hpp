@@ -40,6 +40,17 @@ class recent {
         make_room(1);
         newer_.emplace(std::forward<Args>(args)...);
     }
+    /// Sets the value for `key` (maps only), whether it is held or not.
+    template <class K, class V>
+    void assign(const K& key, V&& value) {
+        if (auto it = newer_.find(key); it != newer_.end()) {
+            it->second = std::forward<V>(value);
+            return;
+        }
+        older_.erase(key);
+        make_room(1);
+        newer_.emplace(key, std::forward<V>(value));
+    }
     /// Moves the entries of the set `from` in (those already held stay in `from`).
     void merge(Container& from) {
         for (const auto& entry : from) older_.erase(entry);
