@@ -58,7 +58,8 @@ void http_metrics::response_sent(unsigned code) {
 }
 
 /// One client connection. Shared by its coroutine and the server's registry, so `stop()` can
-/// close an idle connection from outside; every member is touched only on `strand`.
+/// close an idle connection from outside; every member is touched only on the connection's
+/// executor (its strand, or the io_context run by one thread).
 struct server::connection {
     explicit connection(tcp::socket socket) : stream(std::move(socket)) {}
     beast::tcp_stream stream;
@@ -138,8 +139,15 @@ void server::forget(connection* conn) {
 }
 
 asio::awaitable<void> server::accept_loop() {
+    // Each connection runs on a strand when several threads run the io_context. With one
+    // (--io-threads 1, the default on two cores) its handlers are serialized already, and a
+    // strand would only add its queue, its lock and a type-erased dispatch to every operation.
+    const auto executor = [this]() -> asio::any_io_executor {
+        if (cfg_.io_threads > 1) return asio::make_strand(ioc_);
+        return ioc_.get_executor();
+    };
     while (!stopping_.load()) {
-        auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(ioc_), use_tuple);
+        auto [ec, socket] = co_await acceptor_.async_accept(executor(), use_tuple);
         if (ec) {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
             // E.g. EMFILE: out of descriptors. Pause instead of spinning; idle connections time
