@@ -53,7 +53,8 @@ WHERE (excluded.vapi_timestamp,
 // stored whole (schemas/sql/014; encode_blob).
 constexpr const char* k_insert_blobs = R"sql(
 INSERT INTO call_blobs (call_id, hash, body, base)
-SELECT c, h, b::jsonb, p FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[]) AS u(c, h, b, p)
+SELECT c, h, b::jsonb, p
+FROM unnest($1::text[], $2::uuid[], $3::text[], $4::uuid[]) AS u(c, h, b, p)
 ORDER BY c, h
 ON CONFLICT DO NOTHING
 )sql";

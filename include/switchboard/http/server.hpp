@@ -1,7 +1,8 @@
 #pragma once
 /// The HTTP/1.1 listener (Boost.Beast, C++20 coroutines). One coroutine per connection runs on
-/// its own strand (or, with one I/O thread, on the io_context itself): read a request (with header/body limits and deadlines), dispatch it through
-/// the router, write the response, repeat while keep-alive. The server knows nothing about Vapi.
+/// its own strand (or, with one I/O thread, on the io_context itself): read a request (with
+/// header/body limits and deadlines), dispatch it through the router, write the response, repeat
+/// while keep-alive. The server knows nothing about Vapi.
 ///
 /// Lifetime: constructed and started by main on an io_context run by the I/O threads; `stop()`
 /// closes the acceptor and lets every connection finish the request it is serving, then close.
