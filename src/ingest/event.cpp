@@ -52,13 +52,6 @@ std::string_view path_name(ref_path p) noexcept {
     return k_ref_paths[static_cast<std::size_t>(p) - 1];
 }
 
-std::optional<ref_path> path_of_name(std::string_view name) noexcept {
-    for (std::size_t i = 0; i < std::size(k_ref_paths); ++i) {
-        if (k_ref_paths[i] == name) return static_cast<ref_path>(i + 1);
-    }
-    return std::nullopt;
-}
-
 const fact_def& definition(fact f) noexcept {
     return k_facts[static_cast<std::size_t>(f)];
 }

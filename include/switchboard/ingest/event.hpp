@@ -126,8 +126,6 @@ enum class ref_path : std::uint8_t {
 
 /// The path as a member name: "call", "phoneNumber", "artifact.messages", …
 std::string_view path_name(ref_path p) noexcept;
-/// The inverse of path_name; nullopt for any other name.
-std::optional<ref_path> path_of_name(std::string_view name) noexcept;
 
 /// A repeated part cut out of the stored message (docs/storage-design.md): a JSON object stored
 /// once per call as a blob, or an array stored as a hash chain of its items.
