@@ -221,6 +221,28 @@ std::optional<pg_error> set_up_session(
     return e;
 }
 
+/// What decides whether a delivery can change its row (k_insert_events' WHERE): the row's key,
+/// the Vapi timestamp and the skeleton (which holds the presigned URLs' expiry).
+ingest::digest delivery_digest(const ingest::event& ev, std::string& scratch) {
+    scratch.clear();
+    const auto put = [&](const void* data, std::size_t size) {
+        scratch.append(static_cast<const char*>(data), size);
+    };
+    const auto put_text = [&](std::string_view text) {
+        const std::uint64_t size = text.size();
+        put(&size, sizeof size);
+        put(text.data(), text.size());
+    };
+    put_text(ev.call_id);
+    put(&ev.sent_at_ms, sizeof ev.sent_at_ms);
+    put_text(ev.dedupe_key);
+    const std::int64_t timestamp[2] = {ev.timestamp_ms.has_value() ? 1 : 0,
+                                       ev.timestamp_ms.value_or(0)};
+    put(timestamp, sizeof timestamp);
+    put_text(ev.skeleton);
+    return ingest::hash_of(scratch.data(), scratch.size());
+}
+
 template <class T>
 void keep_min(std::optional<T>& a, const std::optional<T>& b) {
     if (b && (!a || *b < *a)) a = b;
@@ -373,6 +395,12 @@ store_metrics::store_metrics(metrics::registry& reg)
                      .Help("Events acknowledged that were already stored")
                      .Register(reg.prom())
                      .Add({})),
+      repeats(prometheus::BuildCounter()
+                  .Name("switchboard_events_repeat_total")
+                  .Help("Events identical to one already committed, acknowledged without a "
+                        "statement (counted in switchboard_events_duplicate_total too)")
+                  .Register(reg.prom())
+                  .Add({})),
       rejected(prometheus::BuildCounter()
                    .Name("switchboard_events_rejected_total")
                    .Help("Events Postgres refused to store")
@@ -509,6 +537,37 @@ std::size_t batch_writer::part_key_hash::operator()(const part_key& k) const noe
     return static_cast<std::size_t>(h ^ (static_cast<std::uint64_t>(k.call) * 0x9e3779b97f4a7c15u));
 }
 
+std::size_t batch_writer::digest_hash::operator()(const ingest::digest& d) const noexcept {
+    std::uint64_t h = 0;
+    std::memcpy(&h, d.data(), sizeof h);
+    return static_cast<std::size_t>(h);
+}
+
+std::size_t batch_writer::answer_repeats(ingest::event* events, std::size_t n,
+                                         const std::vector<ingest::digest>* in_flight,
+                                         std::vector<ingest::event>& riders) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const ingest::digest d = delivery_digest(events[i], digest_input_);
+        if (stored_deliveries_.use(d) != nullptr) {
+            repeats_.push_back(std::move(events[i]));
+        } else if (in_flight != nullptr &&
+                   std::binary_search(in_flight->begin(), in_flight->end(), d)) {
+            riders.push_back(std::move(events[i]));
+        } else if (kept++ != i) {
+            events[kept - 1] = std::move(events[i]);
+        }
+    }
+    if (!repeats_.empty()) {
+        metrics_.repeats.Increment(static_cast<double>(repeats_.size()));
+        metrics_.duplicates.Increment(static_cast<double>(repeats_.size()));
+        complete(repeats_, ingest::ack_status::committed);
+        repeats_.clear();
+    }
+    for (std::size_t i = kept; i < n; ++i) events[i] = ingest::event{};
+    return kept;
+}
+
 std::uint64_t batch_writer::call_number(const std::string& call_id) {
     if (const auto* known = call_numbers_.use(std::string_view(call_id))) return known->second;
     const std::uint64_t n = next_call_number_++;
@@ -538,8 +597,13 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
     for (std::size_t k = 0; k < order_.size(); ++k) {
         const auto& ev = events[order_[k]];
         if (k == 0 || key(order_[k - 1]) != key(order_[k])) group = k;
-        // A delivery identical to one already sent changes nothing: the row keeps the first of
-        // equals. Any other goes one round after the last different one.
+        // A delivery identical to one committed or already sent changes nothing: the row keeps
+        // the first of equals. Any other goes one round after the last different one.
+        const ingest::digest delivery = delivery_digest(ev, digest_input_);
+        if (stored_deliveries_.use(delivery) != nullptr) {
+            round_of_[k] = k_dropped;
+            continue;
+        }
         std::size_t round = 0;
         bool identical = false;
         for (std::size_t j = group; j < k && !identical; ++j) {
@@ -553,6 +617,7 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
             continue;
         }
         round_of_[k] = static_cast<std::uint32_t>(round);
+        batch_deliveries_.push_back(delivery);
         if (event_rounds_.size() <= round) {
             auto& cols = event_rounds_.emplace_back();
             using enum pg_elem;
@@ -734,6 +799,7 @@ void batch_writer::collect_rows(std::span<const ingest::event> events,
 void batch_writer::encode(std::span<ingest::event> events, sent_batch& out) {
     clear_columns();
     batch_parts_.clear();
+    batch_deliveries_.clear();
     batch_bases_.clear();
     out.marks.clear();
     out.derived_applied = false;
@@ -1199,6 +1265,7 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
             derived_cols_.unmark[2].integer(k_all_generations);
         }
         batch_parts_.clear();
+        batch_deliveries_.clear();
         batch_bases_.clear();
         if (auto e = send_encoded(b)) return e;
         if (auto e = conn_.read_pipeline(b.statements, nullptr)) return e;
@@ -1219,6 +1286,9 @@ std::optional<pg_error> batch_writer::send_batch(std::span<ingest::event> events
 std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     out.parts.clear();
     out.parts.swap(batch_parts_);  // stored once the batch commits
+    out.deliveries.clear();
+    out.deliveries.swap(batch_deliveries_);
+    std::sort(out.deliveries.begin(), out.deliveries.end());
     out.bases.clear();
     out.bases.swap(batch_bases_);
     // The events go first, one statement per round (see encode_events), then the rest.
@@ -1231,6 +1301,7 @@ std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     list.push_back({"sb_conversations", derived_cols_.conv});
     list.push_back({"sb_mark", mark_cols_});
     list.push_back({"sb_unmark", derived_cols_.unmark});
+    out.events_first = rounds_used_ > 0;
     out.started = clock::now();
     return send_columns(conn_, list, out.statements);
 }
@@ -1238,12 +1309,16 @@ std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
 std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& inserted) {
     // New rows come from the first round only: later rounds update rows of this batch.
     inserted = 0;
-    auto e = conn_.read_pipeline(batch.statements, &inserted);
+    auto e = conn_.read_pipeline(batch.statements, batch.events_first ? &inserted : nullptr);
     if (!e) {
         stored_parts_.merge(batch.parts);  // committed: not to be sent again
+        for (const auto& d : batch.deliveries) {
+            if (stored_deliveries_.use(d) == nullptr) stored_deliveries_.emplace(d);
+        }
         for (auto& [call, base] : batch.bases) bases_.assign(call, std::move(base));
     }
     batch.parts.clear();
+    batch.deliveries.clear();
     batch.bases.clear();
     if (!e) keep_derived(batch);
     return e;
@@ -1476,7 +1551,17 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                     std::min<clock::duration>(deadline - now, k_linger_slice));
             }
         }
-        s.n = n;
+        // Deliveries identical to one committed are answered now, those identical to one in
+        // flight with it: either way without a statement of their own. (A rider of a batch that
+        // fails is written again with it.)
+        n = s.n = answer_repeats(s.events.data(), n,
+                                 flying != nullptr ? &flying->sent.deliveries : nullptr, riders_);
+        for (auto& rider : riders_) {
+            if (flying->n == flying->events.size()) flying->events.emplace_back();
+            flying->events[flying->n++] = std::move(rider);
+        }
+        riders_.clear();
+        if (n == 0 && flying == nullptr) continue;
 
         if (n == 0) {  // nothing came while the batch in flight ran: wait for its outcome
             land(*flying, nullptr);

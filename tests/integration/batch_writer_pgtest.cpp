@@ -509,6 +509,82 @@ TEST_F(BatchWriter, DifferentDeliveriesInOneBatchKeepTheEarliestInAnyOrder) {
               "1749737028100");
 }
 
+// A delivery identical to one committed cannot change its row (the row keeps the least of its
+// deliveries): the writer answers it without a statement. Had Postgres seen it, ON CONFLICT DO
+// UPDATE would have locked the row, setting its xmax to a new transaction's id, even though its
+// WHERE keeps the row as it is.
+TEST_F(BatchWriter, ARepeatOfACommittedDeliveryIsAnsweredWithoutAStatement) {
+    const std::string report = example("12-end-of-call-report.json");
+    const auto at = report.find("1749737028100");
+    ASSERT_NE(at, std::string::npos);
+    auto delivery = [&](const char* timestamp) {
+        std::string body = report;
+        body.replace(at, 13, timestamp);
+        return make_event(body);
+    };
+    const std::string row =
+        "SELECT vapi_timestamp || ' ' || xmin || ' ' || xmax FROM call_events"
+        " WHERE type = 'end-of-call-report'";
+    auto w = connected_writer();
+    EXPECT_EQ(write(*w, delivery("1749737030100")), 1);
+    EXPECT_EQ(write(*w, delivery("1749737028100")), 1);  // earlier: it replaces the row
+    const std::string replaced = db_.scalar(row);
+    EXPECT_TRUE(replaced.starts_with("1749737028100 ")) << replaced;
+
+    // Both deliveries are committed: a repeat of either is answered without a statement.
+    EXPECT_EQ(write(*w, delivery("1749737030100")), 0);
+    EXPECT_EQ(write(*w, delivery("1749737028100")), 0);
+    EXPECT_EQ(db_.scalar(row), replaced);
+
+    // Through the queue (run), with its acknowledgement and its count.
+    ack_watch acks;
+    ingest::event again = delivery("1749737028100");
+    again.ack = acks.add();
+    push(std::move(again));
+    run_until_drained(*w);
+    EXPECT_EQ(acks.collect(), std::vector<ack_status>{ack_status::committed});
+    EXPECT_EQ(metric("switchboard_events_repeat_total"), 1);
+    EXPECT_EQ(metric("switchboard_events_duplicate_total"), 1);
+    EXPECT_EQ(db_.scalar(row), replaced);
+
+    // A writer that does not know the delivery sends it: Postgres locks the row and keeps it.
+    auto fresh = connected_writer();
+    EXPECT_EQ(write(*fresh, delivery("1749737028100")), 0);
+    const std::string locked = db_.scalar(row);
+    EXPECT_NE(locked, replaced);
+    EXPECT_EQ(locked.substr(0, locked.rfind(' ')), replaced.substr(0, replaced.rfind(' ')));
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "1");
+}
+
+// A repeat of a delivery whose batch is still in flight is answered with that batch, without a
+// row of its own. A BEFORE INSERT trigger counts the rows Postgres is sent (it fires before the
+// ON CONFLICT check); with one event per batch, the repeat would otherwise be a second batch.
+TEST_F(BatchWriter, ARepeatOfADeliveryInFlightIsAnsweredWithItsBatch) {
+    db_.exec(
+        "CREATE SEQUENCE rows_sent;"
+        "CREATE FUNCTION count_row() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN PERFORM nextval('rows_sent'); RETURN NEW; END$$;"
+        "CREATE TRIGGER count_rows BEFORE INSERT ON call_events"
+        " FOR EACH ROW EXECUTE FUNCTION count_row()");
+    cfg_.batch_max_rows = 1;
+    cfg_.batch_max_delay = 0ms;
+    auto w = make_writer();
+    ack_watch acks;
+    const std::string body = example("09-hang.json");
+    for (int i = 0; i < 2; ++i) {
+        ingest::event ev = make_event(body);
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    run_until_drained(*w);
+    EXPECT_EQ(acks.collect(), std::vector<ack_status>(2, ack_status::committed));
+    EXPECT_EQ(db_.scalar("SELECT last_value FROM rows_sent"), "1");
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "1");
+    EXPECT_EQ(metric("switchboard_events_inserted_total"), 1);
+    EXPECT_EQ(metric("switchboard_events_duplicate_total"), 1);
+    EXPECT_EQ(metric("switchboard_events_repeat_total"), 0);  // not answered from memory
+}
+
 // --- the calls row -------------------------------------------------------------------------
 
 // The conversation arrays are stored as runs of new items (schemas/sql/007): an update writes

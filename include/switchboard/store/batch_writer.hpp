@@ -253,12 +253,14 @@ class batch_writer {
     /// A batch sent and not yet read back: its statements and the parts it carries.
     struct sent_batch {
         std::size_t statements = 0;
-        std::vector<call_row> rows;      ///< derived rows, merged into pending_ once committed
+        bool events_first = false;   ///< the first statement is the events' (it counts new rows)
+        std::vector<call_row> rows;  ///< derived rows, merged into pending_ once committed
         std::vector<std::string> marks;  ///< calls recorded in call_derive_pending by it
         std::int64_t generation = 0;     ///< … with this generation
         bool derived_applied = false;    ///< the rows went into this transaction
         std::unordered_set<part_key, part_key_hash> parts;
-        std::vector<call_base> bases;  ///< sent whole by it
+        std::vector<ingest::digest> deliveries;  ///< delivery_digest of each row sent, sorted
+        std::vector<call_base> bases;            ///< sent whole by it
         std::chrono::steady_clock::time_point started;
     };
     std::optional<pg_error> send_batch(std::span<ingest::event> events, sent_batch& out);
@@ -278,6 +280,26 @@ class batch_writer {
     recent<std::unordered_set<part_key, part_key_hash>> stored_parts_{
         k_parts_per_generation};                               ///< committed
     std::unordered_set<part_key, part_key_hash> batch_parts_;  ///< in the batch being written
+    /// The deliveries committed, by a digest of what decides whether a delivery can change its
+    /// row (delivery_digest). A row keeps the least of its deliveries, so a delivery identical to
+    /// one committed changes nothing: it is acknowledged without a statement (answer_repeats),
+    /// which spares Postgres the conflict, the row lock and its WAL. Forgetting one only costs
+    /// that statement.
+    static constexpr std::size_t k_deliveries_per_generation = 1u << 16;
+    struct digest_hash {
+        std::size_t operator()(const ingest::digest& d) const noexcept;
+    };
+    recent<std::unordered_set<ingest::digest, digest_hash>> stored_deliveries_{
+        k_deliveries_per_generation};
+    std::vector<ingest::digest> batch_deliveries_;  ///< of the batch being written
+    /// Of the first n events, acknowledges those that repeat a committed delivery, moves those
+    /// that repeat one of `in_flight` (sorted; may be null) to `riders`, to be answered with that
+    /// batch, and the others to the front; returns how many others there are.
+    std::size_t answer_repeats(ingest::event* events, std::size_t n,
+                               const std::vector<ingest::digest>* in_flight,
+                               std::vector<ingest::event>& riders);
+    std::vector<ingest::event> repeats_, riders_;  ///< answer_repeats', reused
+    std::string digest_input_;                     ///< delivery_digest's, reused
     /// The last `call` object of each call sent whole and committed, and those of the batch
     /// being written.
     recent<std::unordered_map<std::uint64_t, part_base>> bases_{k_calls_per_generation};

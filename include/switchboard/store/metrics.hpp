@@ -13,8 +13,9 @@ struct store_metrics {
     prometheus::Histogram& commit_seconds;  ///< BEGIN … COMMIT of one batch
     prometheus::Counter& inserted;          ///< new rows in call_events
     prometheus::Counter& duplicates;        ///< events already stored
-    prometheus::Counter& rejected;          ///< events Postgres refused
-    prometheus::Counter& reconnects;        ///< successful reconnections
+    prometheus::Counter& repeats;     ///< of those, answered without a statement (batch_writer)
+    prometheus::Counter& rejected;    ///< events Postgres refused
+    prometheus::Counter& reconnects;  ///< successful reconnections
     prometheus::Gauge& connected_writers;
     prometheus::Gauge& derive_pending;             ///< calls whose derived state waits in memory
     prometheus::Histogram& derive_seconds;         ///< one application of the derived state
