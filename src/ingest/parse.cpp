@@ -694,8 +694,6 @@ std::int64_t rank_of(const event& ev, std::int64_t length) {
     return (priority << 61) | (ms << 19) | low;
 }
 
-}  // namespace
-
 digest hash_of(const void* data, std::size_t size) {
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical, XXH3_128bits(data, size));
@@ -703,8 +701,6 @@ digest hash_of(const void* data, std::size_t size) {
     std::memcpy(d.data(), canonical.digest, d.size());
     return d;
 }
-
-namespace {
 
 /// Cuts the repeated parts out of the message (docs/storage-design.md): builds the skeleton
 /// text and the refs, blobs and chain nodes, all as ranges of the body.

@@ -14,6 +14,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include <xxhash.h>
+
 namespace switchboard::store {
 namespace {
 
@@ -223,24 +225,21 @@ std::optional<pg_error> set_up_session(
 
 /// What decides whether a delivery can change its row (k_insert_events' WHERE): the row's key,
 /// the Vapi timestamp and the skeleton (which holds the presigned URLs' expiry).
-ingest::digest delivery_digest(const ingest::event& ev, std::string& scratch) {
-    scratch.clear();
-    const auto put = [&](const void* data, std::size_t size) {
-        scratch.append(static_cast<const char*>(data), size);
+ingest::digest delivery_digest(const ingest::event& ev) {
+    const auto text_hash = [](std::string_view text, std::uint64_t seed) {
+        return XXH3_64bits_withSeed(text.data(), text.size(), seed);
     };
-    const auto put_text = [&](std::string_view text) {
-        const std::uint64_t size = text.size();
-        put(&size, sizeof size);
-        put(text.data(), text.size());
-    };
-    put_text(ev.call_id);
-    put(&ev.sent_at_ms, sizeof ev.sent_at_ms);
-    put_text(ev.dedupe_key);
-    const std::int64_t timestamp[2] = {ev.timestamp_ms.has_value() ? 1 : 0,
-                                       ev.timestamp_ms.value_or(0)};
-    put(timestamp, sizeof timestamp);
-    put_text(ev.skeleton);
-    return ingest::hash_of(scratch.data(), scratch.size());
+    std::uint64_t seed = text_hash(ev.call_id, 0x5b0a4dc3u);
+    seed = text_hash(ev.dedupe_key, seed ^ static_cast<std::uint64_t>(ev.sent_at_ms));
+    seed = XXH3_64bits_withSeed(
+        &seed, sizeof seed,
+        ev.timestamp_ms ? static_cast<std::uint64_t>(*ev.timestamp_ms) : 0x9e3779b97f4a7c15u);
+    XXH128_canonical_t canonical;
+    XXH128_canonicalFromHash(&canonical,
+                             XXH3_128bits_withSeed(ev.skeleton.data(), ev.skeleton.size(), seed));
+    ingest::digest d;
+    std::memcpy(d.data(), canonical.digest, d.size());
+    return d;
 }
 
 template <class T>
@@ -537,10 +536,10 @@ std::size_t batch_writer::part_key_hash::operator()(const part_key& k) const noe
     return static_cast<std::size_t>(h ^ (static_cast<std::uint64_t>(k.call) * 0x9e3779b97f4a7c15u));
 }
 
-std::size_t batch_writer::digest_hash::operator()(const ingest::digest& d) const noexcept {
+ingest::digest& batch_writer::delivery_place(const ingest::digest& d) {
     std::uint64_t h = 0;
     std::memcpy(&h, d.data(), sizeof h);
-    return static_cast<std::size_t>(h);
+    return stored_deliveries_[h & (k_delivery_places - 1)];
 }
 
 std::size_t batch_writer::answer_repeats(ingest::event* events, std::size_t n,
@@ -548,8 +547,8 @@ std::size_t batch_writer::answer_repeats(ingest::event* events, std::size_t n,
                                          std::vector<ingest::event>& riders) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        const ingest::digest d = delivery_digest(events[i], digest_input_);
-        if (stored_deliveries_.use(d) != nullptr) {
+        const ingest::digest d = delivery_digest(events[i]);
+        if (d != ingest::digest{} && delivery_place(d) == d) {
             repeats_.push_back(std::move(events[i]));
         } else if (in_flight != nullptr &&
                    std::binary_search(in_flight->begin(), in_flight->end(), d)) {
@@ -599,8 +598,8 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
         if (k == 0 || key(order_[k - 1]) != key(order_[k])) group = k;
         // A delivery identical to one committed or already sent changes nothing: the row keeps
         // the first of equals. Any other goes one round after the last different one.
-        const ingest::digest delivery = delivery_digest(ev, digest_input_);
-        if (stored_deliveries_.use(delivery) != nullptr) {
+        const ingest::digest delivery = delivery_digest(ev);
+        if (delivery != ingest::digest{} && delivery_place(delivery) == delivery) {
             round_of_[k] = k_dropped;
             continue;
         }
@@ -1313,7 +1312,7 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
     if (!e) {
         stored_parts_.merge(batch.parts);  // committed: not to be sent again
         for (const auto& d : batch.deliveries) {
-            if (stored_deliveries_.use(d) == nullptr) stored_deliveries_.emplace(d);
+            if (d != ingest::digest{}) delivery_place(d) = d;
         }
         for (auto& [call, base] : batch.bases) bases_.assign(call, std::move(base));
     }

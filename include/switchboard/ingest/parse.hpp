@@ -76,7 +76,5 @@ namespace switchboard::ingest {
 
 /// A digest in Postgres' uuid text form (8-4-4-4-12 lower-case hex).
 std::string to_uuid(const digest& d);
-/// The content hash of the stored parts (XXH3-128 of the bytes, canonical order).
-digest hash_of(const void* data, std::size_t size);
 
 }  // namespace switchboard::ingest

@@ -283,14 +283,12 @@ class batch_writer {
     /// The deliveries committed, by a digest of what decides whether a delivery can change its
     /// row (delivery_digest). A row keeps the least of its deliveries, so a delivery identical to
     /// one committed changes nothing: it is acknowledged without a statement (answer_repeats),
-    /// which spares Postgres the conflict, the row lock and its WAL. Forgetting one only costs
-    /// that statement.
-    static constexpr std::size_t k_deliveries_per_generation = 1u << 16;
-    struct digest_hash {
-        std::size_t operator()(const ingest::digest& d) const noexcept;
-    };
-    recent<std::unordered_set<ingest::digest, digest_hash>> stored_deliveries_{
-        k_deliveries_per_generation};
+    /// which spares Postgres the conflict, the row lock and its WAL. A table of 2^16 digests
+    /// (1 MiB), one place per digest: a newer one takes the place of an older; forgetting one
+    /// only costs that statement. The all-zero digest marks a free place.
+    static constexpr std::size_t k_delivery_places = 1u << 16;
+    std::vector<ingest::digest> stored_deliveries_ = std::vector<ingest::digest>(k_delivery_places);
+    ingest::digest& delivery_place(const ingest::digest& d);
     std::vector<ingest::digest> batch_deliveries_;  ///< of the batch being written
     /// Of the first n events, acknowledges those that repeat a committed delivery, moves those
     /// that repeat one of `in_flight` (sorted; may be null) to `riders`, to be answered with that
@@ -299,7 +297,6 @@ class batch_writer {
                                const std::vector<ingest::digest>* in_flight,
                                std::vector<ingest::event>& riders);
     std::vector<ingest::event> repeats_, riders_;  ///< answer_repeats', reused
-    std::string digest_input_;                     ///< delivery_digest's, reused
     /// The last `call` object of each call sent whole and committed, and those of the batch
     /// being written.
     recent<std::unordered_map<std::uint64_t, part_base>> bases_{k_calls_per_generation};
