@@ -58,6 +58,7 @@ struct options {
     double progress_s = 5;
     double drain_timeout_s = 30;
     std::uint64_t max_requests = 0;  // 0: no limit
+    double repeat = 0;               // fraction of requests that resend an acknowledged one
 };
 
 struct job {
@@ -65,11 +66,13 @@ struct job {
     std::int64_t vapi_ts;
     clock_type::time_point scheduled;
     std::string body;
+    bool repeat = false;  // sent before and acknowledged (--repeat)
 };
 
 /// Everything measured; single-threaded (one io_context thread), so no locking.
 struct stats {
     std::uint64_t sent = 0, acked = 0, bytes = 0, in_flight = 0;
+    std::uint64_t repeats = 0;   // of `sent`: a webhook sent again after its acknowledgement
     std::uint64_t not_sent = 0;  // open loop: scheduled in the window but no connection was free
     clock_type::time_point last_answer{};
     std::map<unsigned, std::uint64_t> refused;      // by status (0: no response)
@@ -236,20 +239,33 @@ class driver {
         ++taken_;
         if (o_.mode == "max") {
             if (!producing()) return std::nullopt;
-            return pool_.next(clock_type::now());
+            return next_job(clock_type::now());
         }
         if (done_producing_) return std::nullopt;
         if (c.next) {
             const auto at = *c.next;
             c.next.reset();
-            return pool_.next(at);
+            return next_job(at);
         }
         if (!backlog_.empty()) {
             const auto at = backlog_.front();
             backlog_.pop_front();
-            return pool_.next(at);
+            return next_job(at);
         }
         return std::nullopt;
+    }
+
+    /// The next message, or (--repeat) one already acknowledged, sent again as a sender that
+    /// retries would: the same body, byte for byte.
+    job next_job(clock_type::time_point at) {
+        if (!resend_.empty() && repeat_draw_(rng_) < o_.repeat) {
+            job j = std::move(resend_.front());
+            resend_.pop_front();
+            j.scheduled = at;
+            j.repeat = true;
+            return j;
+        }
+        return pool_.next(at);
     }
 
     static void disconnect(connection& c) {
@@ -312,6 +328,7 @@ class driver {
             }
             head += "\r\n";
             s_.bytes += j->body.size();
+            if (j->repeat) ++s_.repeats;
             body = std::move(j->body);
             const auto sent_at = clock_type::now();
             ++s_.sent;
@@ -348,6 +365,8 @@ class driver {
                 s_.window_latency.push_back(s_.ack_latency_us.back());
                 s_.acked_keys.emplace_back(j->call, j->vapi_ts);
                 s_.ack_service_us.push_back(service_us);
+                if (o_.repeat > 0 && !j->repeat && resend_.size() < k_resend_limit)
+                    resend_.push_back(job{j->call, j->vapi_ts, {}, body});
             } else {
                 record_failure(code);
                 s_.refusal_service_us.push_back(service_us);
@@ -398,6 +417,10 @@ class driver {
     std::vector<connection*> idle_;
     std::deque<clock_type::time_point> backlog_;
     bool done_producing_ = false;
+    static constexpr std::size_t k_resend_limit = 4096;  ///< acknowledged bodies kept to resend
+    std::deque<job> resend_;
+    std::mt19937_64 rng_{12345};
+    std::uniform_real_distribution<double> repeat_draw_{0.0, 1.0};
     std::uint64_t taken_ = 0;
     std::size_t closed_ = 0;
 };
@@ -480,7 +503,10 @@ int main(int argc, char** argv) {
         "drain-timeout", po::value(&o.drain_timeout_s)->default_value(o.drain_timeout_s),
         "Seconds to wait for answers after sending stops.")(
         "max-requests", po::value(&o.max_requests)->default_value(0),
-        "Stop after this many requests (0: no limit).");
+        "Stop after this many requests (0: no limit).")(
+        "repeat", po::value(&o.repeat)->default_value(0),
+        "Fraction of requests (0-1) that send an acknowledged webhook again, byte for byte, as a "
+        "sender that retries would.");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -531,6 +557,7 @@ int main(int argc, char** argv) {
         {"calls_started", s.call_ids.size()},
         {"calls_completed", s.calls_completed},
         {"sent", s.sent},
+        {"repeats_sent", s.repeats},
         {"acked", s.acked},
         {"refused", refused},
         {"unanswered", unanswered},
@@ -570,6 +597,9 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
         static_cast<double>(s.acked) / secs, static_cast<unsigned long long>(refused),
         static_cast<unsigned long long>(unanswered), secs);
+    if (s.repeats != 0)
+        std::printf("of those sent, %llu were repeats of acknowledged webhooks\n",
+                    static_cast<unsigned long long>(s.repeats));
     std::printf(
         "ack latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f\n",
         report["latency_ms"].at("p50").as_double(), report["latency_ms"].at("p90").as_double(),
