@@ -143,6 +143,31 @@ TEST(Observability, MetricsExposeTheServiceSeries) {
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 
+// A webhook sent again after its acknowledgement (a sender that retries) is answered 200 from
+// the writer's memory: no second row, and Postgres never sees it (the row's xmax would change:
+// ON CONFLICT DO UPDATE locks the row it keeps).
+TEST(Observability, ARepeatedWebhookIsAnsweredWithoutReachingPostgres) {
+    test_db db;
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port());
+    const std::string report = example_file("12-end-of-call-report.json");
+    ASSERT_EQ(client.post("/receive", report, secret_headers()).status, 200u);
+    const std::string row = "SELECT count(*) || ' ' || max(xmax::text) FROM call_events";
+    const std::string first = db.scalar(row);
+    EXPECT_EQ(first.substr(0, 2), "1 ") << first;
+    ASSERT_EQ(client.post("/receive", report, secret_headers()).status, 200u);
+    EXPECT_EQ(db.scalar(row), first);
+    const std::string m = client.get("/metrics").body;
+    EXPECT_EQ(metric_value(m, "switchboard_events_repeat_total"), 1);
+    EXPECT_EQ(metric_value(m, "switchboard_events_duplicate_total"), 1);
+    EXPECT_EQ(metric_value(m, "switchboard_events_inserted_total"), 1);
+    EXPECT_EQ(metric_value(
+                  m, R"(switchboard_webhooks_total{outcome="stored",type="end-of-call-report"})"),
+              2);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 TEST(Observability, MetricsPassPromtoolCheck) {
     // promtool comes from Debian's `prometheus` package (scripts/deps.sh --test). A missing
     // linter is a broken test environment, not a reason to skip.
