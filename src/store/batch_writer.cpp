@@ -542,13 +542,17 @@ ingest::digest& batch_writer::delivery_place(const ingest::digest& d) {
     return stored_deliveries_[h & (k_delivery_places - 1)];
 }
 
+bool batch_writer::delivery_committed(const ingest::digest& d) {
+    return d != ingest::digest{} && delivery_place(d) == d;
+}
+
 std::size_t batch_writer::answer_repeats(ingest::event* events, std::size_t n,
                                          const std::vector<ingest::digest>* in_flight,
                                          std::vector<ingest::event>& riders) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
         const ingest::digest d = delivery_digest(events[i]);
-        if (d != ingest::digest{} && delivery_place(d) == d) {
+        if (delivery_committed(d)) {
             repeats_.push_back(std::move(events[i]));
         } else if (in_flight != nullptr &&
                    std::binary_search(in_flight->begin(), in_flight->end(), d)) {
@@ -599,7 +603,7 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
         // A delivery identical to one committed or already sent changes nothing: the row keeps
         // the first of equals. Any other goes one round after the last different one.
         const ingest::digest delivery = delivery_digest(ev);
-        if (delivery != ingest::digest{} && delivery_place(delivery) == delivery) {
+        if (delivery_committed(delivery)) {
             round_of_[k] = k_dropped;
             continue;
         }
