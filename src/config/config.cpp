@@ -93,7 +93,7 @@ const option_spec k_options[] = {
      "is queued when it is free, so batches grow with the load (what arrived during the "
      "previous commit)."},
     {"derive-delay-ms", "200",
-     "How long the derived call state (calls, call_messages) may lag the stored messages. A "
+     "How long the derived call state (the calls row) may lag the stored messages. A "
      "writer merges what its batches state about each call and applies it at most this late, "
      "once per call, on a connection of its own (a webhook is still acknowledged only once its "
      "message is committed). 0: in the same transaction as the messages."},

@@ -23,7 +23,7 @@ using clock = std::chrono::steady_clock;
 
 // Each batch is a few prepared statements sent in one pipeline (one round trip, one implicit
 // transaction committed at its Sync): the events, their new parts, the records of calls in
-// call_derive_pending; the derived state (calls, conversation) goes in a transaction of its own.
+// call_derive_pending; the derived state (the calls row) goes in a transaction of its own.
 // Every column of the batch is one array parameter in binary format (store/binary_array), unnested
 // server-side; the element type each encoder sends must be the one declared here (the constructor
 // sets them). Rows are sent in key order so that concurrent writers take row locks in the same
@@ -70,67 +70,6 @@ FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::int[], $5::bytea[], $6::text
      AS u(c, n, p, i, ns, it)
 ORDER BY c, n
 ON CONFLICT DO NOTHING
-)sql";
-
-// The conversation (call_messages) follows the highest-ranked snapshot: the calls upsert, just
-// before in the same transaction, keeps the rank and head of the best snapshot in `calls` (one
-// new version of the row, not two). For each call whose snapshot in this batch is that one
-// now, walk the runs back from its head until
-// the item before a run is already in place (a node identifies its whole prefix), write the items
-// of the runs walked, and drop the positions past the new end. Values of the wrong type become
-// NULL, never an error: derived data must not make a batch, and with it the webhooks, fail.
-constexpr const char* k_apply_conversations = R"sql(
-WITH RECURSIVE
-cand AS (SELECT c, h, r FROM unnest($1::text[], $2::uuid[], $3::bigint[]) AS u(c, h, r)),
-won AS (
-    SELECT cand.c, cand.h,
-           coalesce((SELECT n.position + octet_length(n.nodes) / 16 - 1 FROM call_array_runs n
-                     WHERE n.call_id = cand.c AND n.node = cand.h), -1) AS last
-    FROM cand JOIN calls ON calls.id = cand.c
-    WHERE calls.conversation_rank = cand.r AND calls.conversation_head IS NOT DISTINCT FROM cand.h),
-chain AS (
-    SELECT won.c AS call_id, n.parent, n.position, n.nodes, n.items
-    FROM won JOIN call_array_runs n ON n.call_id = won.c AND n.node = won.h
-    UNION ALL
-    SELECT ch.call_id, n.parent, n.position, n.nodes, n.items
-    FROM chain ch JOIN call_array_runs n ON n.call_id = ch.call_id AND n.node = ch.parent
-    WHERE NOT EXISTS (SELECT 1 FROM call_messages m WHERE m.call_id = ch.call_id
-                      AND m.position = ch.position - 1 AND m.node = ch.parent)),
-item AS (
-    SELECT ch.call_id, ch.position + (e.i - 1)::int AS position,
-           switchboard_run_node(ch.nodes, e.i) AS node, e.item
-    FROM chain ch CROSS JOIN LATERAL jsonb_array_elements(ch.items) WITH ORDINALITY AS e(item, i)),
-cut AS (  -- driven from `won` whatever the statistics say (LATERAL), then by tuple id
-    DELETE FROM call_messages WHERE ctid = ANY (ARRAY(
-        SELECT x.ctid FROM won CROSS JOIN LATERAL (
-            SELECT ctid FROM call_messages x WHERE x.call_id = won.c AND x.position > won.last
-            OFFSET 0) x)))
-INSERT INTO call_messages AS m (call_id, position, node, role, message, time, end_time,
-                                seconds_from_start, duration, tool_calls, tool_call_id, name,
-                                result)
-SELECT call_id, position, node,
-       coalesce(switchboard_json_text(item -> 'role'),
-                CASE WHEN jsonb_typeof(item) = 'object' AND item ? 'toolCalls' THEN 'tool_calls'
-                     WHEN jsonb_typeof(item) = 'object' AND item ? 'toolCallId'
-                     THEN 'tool_call_result' END),
-       switchboard_json_text(item -> 'message'),
-       switchboard_ms_time(item -> 'time'),
-       switchboard_ms_time(item -> 'endTime'),
-       switchboard_json_number(item -> 'secondsFromStart'),
-       switchboard_json_number(item -> 'duration'),
-       CASE WHEN jsonb_typeof(item -> 'toolCalls') = 'array' THEN item -> 'toolCalls' END,
-       switchboard_json_text(item -> 'toolCallId'),
-       switchboard_json_text(item -> 'name'),
-       switchboard_json_text(item -> 'result')
-FROM item
-ORDER BY call_id, position
-ON CONFLICT (call_id, position) DO UPDATE SET
-    node = excluded.node, role = excluded.role, message = excluded.message,
-    time = excluded.time, end_time = excluded.end_time,
-    seconds_from_start = excluded.seconds_from_start, duration = excluded.duration,
-    tool_calls = excluded.tool_calls, tool_call_id = excluded.tool_call_id,
-    name = excluded.name, result = excluded.result
-WHERE m.node IS DISTINCT FROM excluded.node
 )sql";
 
 // The calls whose derived state a writer holds in memory, by generation (schemas/sql/010, 011).
@@ -259,6 +198,9 @@ using ingest::fact_kind;
 /// per fact plus the rank of the message each value came from, and a merge in which each column
 /// keeps the value of the higher rank. That merge is associative and commutative, so any order,
 /// batching or repetition of the messages gives the same row.
+/// The conversation is kept the same way: the rank and head (last chain node) of the best
+/// snapshot; the view call_messages reads its turns from the runs back from that head
+/// (schemas/sql/015).
 const char* cast_of(fact_kind k) {
     switch (k) {
         case fact_kind::text:
@@ -456,7 +398,6 @@ bool batch_writer::connect(std::string& error) {
                                                        {"sb_blobs", k_insert_blobs},
                                                        {"sb_runs", k_insert_runs},
                                                        {"sb_calls", calls_upsert().c_str()},
-                                                       {"sb_conversations", k_apply_conversations},
                                                        {"sb_mark", k_mark},
                                                        {"sb_unmark", k_unmark},
                                                        {"sb_apply_lock", apply_lock_sql()}});
@@ -744,15 +685,12 @@ batch_writer::derive_columns::derive_columns() {
     for (pg_elem e : {text, text, int2, int8, int8, text, int8, uuid})
         calls[i++].reset(e);  // facts: text
     i = 0;
-    for (pg_elem e : {text, uuid, int8}) conv[i++].reset(e);
-    i = 0;
     for (pg_elem e : {int4, text, int8}) unmark[i++].reset(e);
     lock[0].reset(int4);
 }
 
 void batch_writer::derive_columns::clear() {
     clear_all(calls);
-    clear_all(conv);
     clear_all(unmark);
     clear_all(lock);
 }
@@ -922,16 +860,6 @@ void batch_writer::encode_call(derive_columns& cols, const call_row& row) {
             c[k_call_columns + i].text(row.value[i]);
         }
     }
-    if (row.conv_rank != 0) {
-        auto& v = cols.conv;
-        v[0].text(row.id);
-        if (row.conv_empty) {
-            v[1].null();
-        } else {
-            v[1].uuid(row.conv_head);
-        }
-        v[2].integer(row.conv_rank);
-    }
 }
 
 void batch_writer::encode_derived(std::span<const call_row> rows) {
@@ -966,10 +894,8 @@ std::optional<pg_error> batch_writer::apply(pg_connection& conn, derive_columns&
         cols.unmark[1].text(id);
         cols.unmark[2].integer(p.unmark_below);
     }
-    const statement_columns list[] = {{"sb_apply_lock", cols.lock},
-                                      {"sb_calls", cols.calls},
-                                      {"sb_conversations", cols.conv},
-                                      {"sb_unmark", cols.unmark}};
+    const statement_columns list[] = {
+        {"sb_apply_lock", cols.lock}, {"sb_calls", cols.calls}, {"sb_unmark", cols.unmark}};
     std::size_t sent = 0;
     if (auto e = send_columns(conn, list, sent)) return e;
     return conn.read_pipeline(sent, nullptr);
@@ -1109,7 +1035,6 @@ std::optional<pg_error> batch_writer::run_job() {
         if (auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error)) {
             derive_conn_ = std::move(*c);
             e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
-                                              {"sb_conversations", k_apply_conversations},
                                               {"sb_unmark", k_unmark},
                                               {"sb_apply_lock", apply_lock_sql()}});
             // An application needs no flush to disk before the next one: until it is durable,
@@ -1301,7 +1226,6 @@ std::optional<pg_error> batch_writer::send_encoded(sent_batch& out) {
     list.push_back({"sb_blobs", blob_cols_});
     list.push_back({"sb_runs", run_cols_});
     list.push_back({"sb_calls", derived_cols_.calls});
-    list.push_back({"sb_conversations", derived_cols_.conv});
     list.push_back({"sb_mark", mark_cols_});
     list.push_back({"sb_unmark", derived_cols_.unmark});
     out.events_first = rounds_used_ > 0;

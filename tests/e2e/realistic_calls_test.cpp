@@ -252,7 +252,7 @@ std::pair<derived_state, derived_state> post_kill_midstream_and_rederive(
         EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
     }
     db.exec(
-        "DELETE FROM call_messages; DELETE FROM calls;"
+        "DELETE FROM calls;"
         " INSERT INTO call_derive_pending (owner, call_id, generation)"
         " SELECT DISTINCT 1, call_id, 0 FROM call_events WHERE call_id <> ''");
     {

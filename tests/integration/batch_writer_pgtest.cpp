@@ -149,7 +149,7 @@ class BatchWriter : public ::testing::Test {
         long inserted = -1;
         auto e = w.write_once(events, inserted);
         EXPECT_FALSE(e) << e->message;
-        // The derived call state (calls, call_messages) is applied on its own, later
+        // The derived call state (the calls row) is applied on its own, later
         // (--derive-delay-ms); the tests read it right after each batch.
         if (!e) {
             auto f = w.flush_derived();
@@ -164,6 +164,24 @@ class BatchWriter : public ::testing::Test {
     }
 
     void push(ingest::event ev) { ASSERT_TRUE(queue_.try_push(ev)); }
+
+    /// A connection to `db` with the migrations before the one named `first` applied (the
+    /// schema an older service left); none on failure.
+    static std::optional<store::pg_connection> migrated_before(test_db& db,
+                                                               std::string_view first) {
+        std::string error;
+        auto conn = store::pg_connection::connect(db.url(), 5s, error);
+        EXPECT_TRUE(conn) << error;
+        if (!conn) return std::nullopt;
+        std::vector<store::migration> older;
+        for (const auto& m : store::embedded_migrations()) {
+            if (m.name >= first) break;
+            older.push_back(m);
+        }
+        EXPECT_EQ(older.size(), static_cast<std::size_t>(std::stoi(std::string(first)) - 1));
+        store::migrate(*conn, older);
+        return conn;
+    }
 
     /// Writes every example body in one batch with a fresh writer; returns their events.
     std::vector<ingest::event> write_examples() {
@@ -659,16 +677,8 @@ TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
     ASSERT_GT(std::stoi(db_.scalar("SELECT count(*) FROM call_array_nodes")), 10);
 
     test_db old;
-    std::string error;
-    auto conn = store::pg_connection::connect(old.url(), 5s, error);
-    ASSERT_TRUE(conn) << error;
-    std::vector<store::migration> before_007;
-    for (const auto& m : store::embedded_migrations()) {
-        if (m.name >= "007") break;
-        before_007.push_back(m);
-    }
-    ASSERT_EQ(before_007.size(), 6u);
-    store::migrate(*conn, before_007);
+    auto conn = migrated_before(old, "007");
+    ASSERT_TRUE(conn);
     ASSERT_EQ(old.scalar("SELECT relkind FROM pg_class WHERE relname = 'call_array_nodes'"), "r");
     old.exec("INSERT INTO call_events SELECT * FROM json_populate_recordset(NULL::call_events, " +
              lit(events) + ")");
@@ -693,6 +703,43 @@ TEST_F(BatchWriter, ItemRowsOfAnOlderDatabaseBecomeRunsThatExportTheSame) {
         EXPECT_FALSE(exported.empty());
         EXPECT_EQ(exported, db_.exported(id));
     }
+}
+
+// Before migration 015 the writers stored the turns of each conversation in a table
+// call_messages; since, it is a view over the array runs. A database upgraded with turns in that
+// table reads the same turns afterwards.
+TEST_F(BatchWriter, TheTurnsOfAnOlderDatabaseReadTheSameThroughTheView) {
+    write_examples();
+    const std::string turns =
+        db_.scalar("SELECT json_agg(m ORDER BY call_id, position)::text FROM call_messages m");
+    ASSERT_GT(std::stoi(db_.scalar("SELECT count(*) FROM call_messages")), 3);
+    const std::string runs = db_.scalar("SELECT json_agg(r)::text FROM call_array_runs r");
+    const std::string calls = db_.scalar(
+        "SELECT json_agg(json_build_object('id', id, 'conversation_rank', conversation_rank,"
+        " 'conversation_head', conversation_head))::text FROM calls");
+
+    test_db old;
+    auto conn = migrated_before(old, "015");
+    ASSERT_TRUE(conn);
+    ASSERT_EQ(old.scalar("SELECT relkind FROM pg_class WHERE relname = 'call_messages'"), "r");
+    old.exec(
+        "INSERT INTO call_array_runs SELECT * FROM json_populate_recordset("
+        "NULL::call_array_runs, " +
+        lit(runs) + ")");
+    old.exec(
+        "INSERT INTO calls (id, conversation_rank, conversation_head) SELECT id,"
+        " conversation_rank, conversation_head FROM json_populate_recordset(NULL::calls, " +
+        lit(calls) + ")");
+    old.exec(
+        "INSERT INTO call_messages SELECT * FROM json_populate_recordset(NULL::call_messages, " +
+        lit(turns) + ")");
+
+    EXPECT_EQ(store::migrate(*conn, store::embedded_migrations()).front(),
+              "015_conversation_view.sql");
+    EXPECT_EQ(old.scalar("SELECT relkind FROM pg_class WHERE relname = 'call_messages'"), "v");
+    EXPECT_EQ(
+        old.scalar("SELECT json_agg(m ORDER BY call_id, position)::text FROM call_messages m"),
+        turns);
 }
 
 TEST_F(BatchWriter, CallStatusMovesForwardInOrder) {

@@ -41,7 +41,7 @@ class test_db {
     void migrate();
 
     /// Waits (at most `timeout`, then fails the test) until the service has applied the derived
-    /// call state (calls, call_messages) of every committed message: no call_derive_pending row
+    /// call state (the calls row) of every committed message: no call_derive_pending row
     /// is left (schemas/sql/010; applied within --derive-delay-ms).
     void wait_derived(std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

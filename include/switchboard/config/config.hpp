@@ -78,7 +78,7 @@ struct store_config {
     /// 0: no lingering. A writer takes what is queued when it is free, so the next batch is what
     /// arrived during the previous commit and batches grow with the load (group commit).
     std::chrono::microseconds batch_max_delay{0};
-    /// The derived call state (calls, call_messages) of committed messages is merged per call
+    /// The derived call state (the calls row) of committed messages is merged per call
     /// and applied at most this late (schemas/sql/010); 0: in the messages' own transaction.
     std::chrono::milliseconds derive_delay{200};
     std::chrono::seconds connect_timeout{5};

@@ -6,8 +6,8 @@
 /// in call_derive_pending of each call the writer holds no record of yet. While one batch runs,
 /// the next is gathered and sent behind it, so two transactions are in flight on the connection;
 /// their results come back in order. Only after the commit succeeds are the batch's events
-/// completed. What a committed batch states about each call (the rank merge of `calls`, the
-/// conversation) is merged in memory and applied every `derive_delay`, once per call, by a
+/// completed. What a committed batch states about each call (the rank merge of `calls`, the head
+/// of its conversation) is merged in memory and applied every `derive_delay`, once per call, by a
 /// thread of the writer's on a connection of its own, in a transaction that also deletes the
 /// records of the window applied (with `derive_delay` 0: in each batch's transaction). A writer
 /// that connects derives again the calls whose records belong to writers gone before applying
@@ -122,13 +122,12 @@ class batch_writer {
         }
     };
     using pending_map = std::unordered_map<std::string, pending_call, string_hash, std::equal_to<>>;
-    /// The columns of the derived state's statements (calls upsert, conversations, the
-    /// deletion of records, and the lock an application holds), one binary array each.
+    /// The columns of the derived state's statements (calls upsert, the deletion of records,
+    /// and the lock an application holds), one binary array each.
     struct derive_columns {
         derive_columns();
         void clear();
         std::array<binary_array, 8 + ingest::fact_count> calls;  // k_call_columns + facts
-        std::array<binary_array, 3> conv;
         std::array<binary_array, 3> unmark;  ///< call_derive_pending rows to delete
         std::array<binary_array, 1> lock;    ///< the owner whose records are deleted
     };
@@ -139,7 +138,7 @@ class batch_writer {
     void clear_columns();
     /// The derived rows of `events`, one per call.
     void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
-    /// The calls upsert and conversation rows of `rows` (into derived_cols_).
+    /// The calls upsert rows of `rows` (into derived_cols_).
     void encode_derived(std::span<const call_row> rows);
     static void encode_call(derive_columns& cols, const call_row& row);
     /// Applies `calls` in one transaction on `conn` and deletes `owner`'s records of them below
