@@ -31,8 +31,23 @@ cmake --build --preset release >/dev/null
 BIN=$ROOT/build/release/switchboard
 LOAD=$ROOT/build/release/bench/switchboard-load
 
+# Postgres' shared memory on 2 MB pages, as docs/postgres.md recommends for production: with the
+# kernel's 4 kB pages every backend takes a page fault for each 4 kB of the 1 GB of shared buffers
+# it touches first, about a tenth of Postgres' CPU on this virtual machine in a short run
+# (bench/analysis.md, session 12). pg.sh's server takes them by itself (huge_pages = try) once
+# the kernel has them reserved; the reservation is undone at the end.
+# SWITCHBOARD_BENCH_HUGE_PAGES=0 leaves the machine as it is.
+HUGE_BEFORE=$(cat /proc/sys/vm/nr_hugepages 2>/dev/null || echo 0)
+HUGE_PAGES=$HUGE_BEFORE
+if [[ ${SWITCHBOARD_BENCH_HUGE_PAGES:-1} != 0 && $HUGE_BEFORE -lt 600 ]] && [[ -w /proc/sys/vm/nr_hugepages ]]; then
+  echo 600 > /proc/sys/vm/nr_hugepages || true
+  HUGE_PAGES=$(cat /proc/sys/vm/nr_hugepages)
+fi
+export HUGE_PAGES
+
 SB_PID=""; NODE_PID=""
 cleanup() {
+  [[ $HUGE_PAGES != "$HUGE_BEFORE" ]] && echo "$HUGE_BEFORE" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
   [[ -n $NODE_PID ]] && kill "$NODE_PID" 2>/dev/null || true
   [[ -f /tmp/steer-nginx.pid ]] && kill "$(cat /tmp/steer-nginx.pid)" 2>/dev/null || true
@@ -216,7 +231,10 @@ L = []
 L.append("# BENCHMARKS\n")
 L.append(f"Measured by `bench/run.sh` on {datetime.date.today()}, on this project's machine kind "
          f"(2 cores, {cpu}), everything local: the load generator, the server and a durable "
-         "Postgres 15 (fsync on, synchronous_commit on) share the two cores.\n")
+         "Postgres 15 (fsync on, synchronous_commit on) share the two cores. "
+         + (f"Postgres' shared memory is on 2 MB pages ({int(os.environ['HUGE_PAGES'])} reserved, "
+            "as docs/postgres.md recommends).\n" if int(os.environ.get("HUGE_PAGES", "0")) >= 600 else
+            "Postgres' shared memory is on the kernel's 4 kB pages (no huge pages reserved).\n"))
 probe = {}
 machine = os.path.join(os.path.dirname(scen), "machine.jsonl")
 if os.path.exists(machine):
