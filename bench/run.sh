@@ -288,7 +288,7 @@ L.append("Open loop at 2,000 webhooks/s (bench/load, 15 s per phase), alone and 
 L.append(open(os.path.join(os.path.dirname(scen), "manage.md")).read())
 L.append("\n## Stored bytes per call (bench/storage.sh)\n")
 L.append("One complete call of each length (turns of ~10 s) through switchboard into a fresh durable Postgres; "
-         "stored bytes from the `call_storage` view (events, shared parts, conversation runs and turns).\n")
+         "stored bytes from the `call_storage` view (events, shared parts, conversation runs; the turns are read from the runs since schemas/sql/015).\n")
 L.append(open(os.path.join(os.path.dirname(scen), "storage.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
