@@ -92,6 +92,11 @@ const option_spec k_options[] = {
      "...or when its oldest event has waited this long (microseconds). 0: a writer takes what "
      "is queued when it is free, so batches grow with the load (what arrived during the "
      "previous commit)."},
+    {"batch-grow-rows", "16",
+     "A batch gathered behind one in flight waits a quarter of the recent batch time more for "
+     "events when both hold fewer than this many (and it holds some): at moderate load fewer, "
+     "larger batches, each of which costs Postgres about 100 µs before its first event, for a "
+     "little latency. 0: off."},
     {"derive-delay-ms", "200",
      "How long the derived call state (the calls row) may lag the stored messages. A "
      "writer merges what its batches state about each call and applies it at most this late, "
@@ -409,6 +414,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     s.writers = static_cast<unsigned>(r.integer("writers", 1, 64));
     s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));
     s.batch_max_delay = std::chrono::microseconds(r.integer("batch-max-delay-us", 0, 10'000'000));
+    s.batch_grow_rows = static_cast<std::size_t>(r.integer("batch-grow-rows", 0, 10'000));
     s.derive_delay = std::chrono::milliseconds(r.integer("derive-delay-ms", 0, 60'000));
     s.connect_timeout = std::chrono::seconds(r.integer("pg-connect-timeout-s", 1, 600));
     s.reconnect_max_backoff =

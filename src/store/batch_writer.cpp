@@ -1442,6 +1442,13 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                 std::this_thread::sleep_for(send_at - now);
                 n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
             }
+            // At moderate load that makes batches of a few events, each paying the server's
+            // fixed cost of a batch: while events keep coming, let this one grow for a while.
+            // (Not when none came: a lone sender waits for its answer, not for company.)
+            if (n > 0 && n < cfg_.batch_grow_rows && flying->n < cfg_.batch_grow_rows) {
+                std::this_thread::sleep_for(recent_batch_time_ / 4);
+                n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
+            }
         } else {
             auto wait = std::chrono::milliseconds(50);
             if (!pending_.empty()) {

@@ -78,6 +78,9 @@ struct store_config {
     /// 0: no lingering. A writer takes what is queued when it is free, so the next batch is what
     /// arrived during the previous commit and batches grow with the load (group commit).
     std::chrono::microseconds batch_max_delay{0};
+    /// Below this many events in both the batch in flight and the next, the next waits a quarter
+    /// of the recent batch time more (bench/analysis.md, session 12); 0: off.
+    std::size_t batch_grow_rows = 16;
     /// The derived call state (the calls row) of committed messages is merged per call
     /// and applied at most this late (schemas/sql/010); 0: in the messages' own transaction.
     std::chrono::milliseconds derive_delay{200};
