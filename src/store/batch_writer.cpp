@@ -492,7 +492,7 @@ std::size_t batch_writer::answer_repeats(ingest::event* events, std::size_t n,
                                          std::vector<ingest::event>& riders) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < n; ++i) {
-        const ingest::digest d = delivery_digest(events[i]);
+        const ingest::digest d = events[i].delivery = delivery_digest(events[i]);
         if (delivery_committed(d)) {
             repeats_.push_back(std::move(events[i]));
         } else if (in_flight != nullptr &&
@@ -543,7 +543,8 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
         if (k == 0 || key(order_[k - 1]) != key(order_[k])) group = k;
         // A delivery identical to one committed or already sent changes nothing: the row keeps
         // the first of equals. Any other goes one round after the last different one.
-        const ingest::digest delivery = delivery_digest(ev);
+        const ingest::digest delivery =
+            ev.delivery != ingest::digest{} ? ev.delivery : delivery_digest(ev);
         if (delivery_committed(delivery)) {
             round_of_[k] = k_dropped;
             continue;

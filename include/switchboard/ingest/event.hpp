@@ -178,6 +178,9 @@ struct event {
     std::vector<array_node> nodes;
 
     std::shared_ptr<ack_slot> ack;  ///< null when nobody waits (e.g. tests)
+    /// The batch writer's digest of this delivery (store/batch_writer: delivery_digest), kept
+    /// once computed so that a batch hashes each skeleton once; all zero: not computed yet.
+    digest delivery{};
 
     std::string_view message() const { return {body.data() + message_offset, message_length}; }
     std::string_view text(body_span s) const { return {body.data() + s.offset, s.length}; }
