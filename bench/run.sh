@@ -78,6 +78,20 @@ wrk_mix() {  # url → prints requests/s, non-2xx count
 start_pg() {
   "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
   "$SHARED/baselines/pg.sh" start $PGPORT durable
+  warm_wal
+}
+# A fresh cluster has no WAL segments to recycle: each 16 MB of WAL then needs a new segment file,
+# written full of zeros and flushed while the commit that crossed into it waits (10,000
+# webhooks/s write about 1.2 kB of WAL each: one every 1.4 s). A server that has run through its
+# first checkpoints recycles its old segments instead (docs/postgres.md, min_wal_size). So that
+# every run measures that steady state, 64 segments (1 GB, max_wal_size) are written and
+# recycled before the run: about 3 s. SWITCHBOARD_BENCH_WARM_WAL=0 skips it.
+warm_wal() {
+  [[ ${SWITCHBOARD_BENCH_WARM_WAL:-1} == 0 ]] && return 0
+  { echo "CREATE TABLE bench_warm_wal (x int);"
+    for _ in $(seq 64); do echo "INSERT INTO bench_warm_wal VALUES (1); SELECT pg_switch_wal();"; done
+    echo "DROP TABLE bench_warm_wal; CHECKPOINT; CHECKPOINT;"
+  } | psql -h 127.0.0.1 -p $PGPORT -U postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
 }
 
 start_sb() {  # extra settings (NAME=value) as arguments
@@ -176,8 +190,11 @@ PY
 }
 
 : > "$WORK/scenarios.jsonl"
-run_load open-10k - --mode open --rate 10000 --duration 30 --connections 256
-run_load open-5k - --mode open --rate 5000 --duration 30 --connections 256
+# The open-loop runs send 5 s before the measured 30 s (--warmup): the service's and Postgres'
+# first moments (connections opened, first plans, empty tables and caches) are reported on their
+# own line, in the ledger like the rest.
+run_load open-10k - --mode open --rate 10000 --warmup 5 --duration 30 --connections 256
+run_load open-5k - --mode open --rate 5000 --warmup 5 --duration 30 --connections 256
 run_load max - --mode max --duration 20 --connections 64
 # 10x overload: more concurrent senders than the queue admits; the excess must get 503 fast,
 # memory stay bounded, and nothing acknowledged be lost.
@@ -185,7 +202,7 @@ run_load overload-10x "SWITCHBOARD_QUEUE_CAPACITY=512 SWITCHBOARD_ACK_TIMEOUT_MS
          --mode open --rate 100000 --duration 15 --connections 1024
 if ((LONG)); then
   log "10-minute soak"
-  run_load soak-10min - --mode open --rate 10000 --duration 600 --connections 256
+  run_load soak-10min - --mode open --rate 10000 --warmup 5 --duration 600 --connections 256
 fi
 
 # The parts below are reported in BENCHMARKS.md even when one fails (after twenty minutes of
@@ -259,7 +276,10 @@ L.append(f"switchboard during that run: {sb_cpu} µs of CPU per acknowledged web
 L.append("## switchboard scenarios (bench/load, ledger checked in Postgres)\n")
 L.append("Calls of 10 turns (~75 messages: status updates, speech updates, partial and final transcripts, "
          "growing conversation updates, tool calls, end-of-call report), 200 calls in progress at once. "
-         "Open loop measures latency from each request's scheduled time.\n")
+         "Open loop measures latency from each request's scheduled time; its latencies are those of the "
+         "measured window after a 5 s warm-up at the same rate (the warm-up's own are listed below the table). "
+         "Every scenario's Postgres is fresh, with 1 GB of WAL segments written and recycled before the run, "
+         "as on a server past its first checkpoints (`warm_wal` in bench/run.sh).\n")
 L.append("| scenario | sent | acked/s | refused | not sent | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/ack | Postgres CPU µs/ack | peak RSS MB | ledger |")
 L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
@@ -277,6 +297,11 @@ for r in rows:
                  f"{r['rss_last_min_mb']} MB in the last")
     L.append(f"- {r['name']}: acknowledgements took p50 {r['ack_service_ms']['p50']:.2f} ms, p99 "
              f"{r['ack_service_ms']['p99']:.2f} ms from the actual send")
+    if r.get("warmup_s", 0) > 0:
+        w = r["warmup_latency_ms"]
+        L.append(f"- {r['name']}: the {r['warmup_s']:.0f} s warm-up before the measured window (not in the table's "
+                 f"latencies; in its counts and the ledger): {r['warmup_acked']:,} acked, p50 {w['p50']:.2f} ms, "
+                 f"p99 {w['p99']:.2f} ms, p99.9 {w['p999']:.2f} ms, max {w['max']:.2f} ms")
 L.append("\n## assistant-request reply latency (bench/replies.sh)\n")
 L.append("Answered from the in-memory routing table once the message is committed; a probe sends 50 "
          "assistant-requests/s on one keep-alive connection, alone and beside 2,000 webhooks/s of call traffic.\n")

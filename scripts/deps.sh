@@ -7,7 +7,7 @@ PACKAGES=(
   libboost1.81-dev libboost-system1.81-dev libboost-program-options1.81-dev
   libboost-json1.81-dev libboost-url1.81-dev
   libsimdjson-dev libpq-dev libconcurrentqueue-dev prometheus-cpp-dev libspdlog-dev libssl-dev libxxhash-dev
-  libcjose-dev
+  libcjose-dev libjemalloc-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-client
 )

@@ -48,6 +48,7 @@ struct options {
     std::string mode = "max";
     double rate = 1000;
     double duration_s = 10;
+    double warmup_s = 0;  // sent like the rest, latencies reported apart
     unsigned connections = 64;
     unsigned concurrent_calls = 200;
     int turns = 10;
@@ -79,6 +80,10 @@ struct stats {
     std::vector<std::uint32_t> ack_latency_us;      // open loop: from the scheduled time
     std::vector<std::uint32_t> ack_service_us;      // from the actual send
     std::vector<std::uint32_t> refusal_service_us;  // non-2xx answers, from the actual send
+    // Acknowledgements of webhooks scheduled (open) or sent (max) in the warm-up (--warmup): in
+    // the ledger like the rest, their latencies apart from the measured window's.
+    std::uint64_t warmup_acked = 0;
+    std::vector<std::uint32_t> warmup_latency_us, warmup_service_us;
     std::vector<std::string> call_ids;
     std::vector<std::pair<std::uint32_t, std::int64_t>> acked_keys;  // (call, vapi timestamp)
     std::uint64_t calls_completed = 0;
@@ -170,8 +175,10 @@ class driver {
 
     void start() {
         start_ = clock_type::now();
-        end_ = start_ + std::chrono::duration_cast<clock_type::duration>(
-                            std::chrono::duration<double>(o_.duration_s));
+        measured_from_ = start_ + std::chrono::duration_cast<clock_type::duration>(
+                                      std::chrono::duration<double>(o_.warmup_s));
+        end_ = measured_from_ + std::chrono::duration_cast<clock_type::duration>(
+                                    std::chrono::duration<double>(o_.duration_s));
         for (unsigned i = 0; i < o_.connections; ++i) {
             conns_.push_back(std::make_unique<connection>(ioc_));
             asio::co_spawn(ioc_, run(*conns_.back()), asio::detached);
@@ -358,13 +365,20 @@ class driver {
                 std::chrono::duration_cast<std::chrono::microseconds>(now - sent_at).count());
             const unsigned code = res.result_int();
             if (code >= 200 && code < 300) {
+                const auto latency_us =
+                    static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX));
                 ++s_.acked;
                 ++s_.window_acked;
-                s_.ack_latency_us.push_back(
-                    static_cast<std::uint32_t>(std::min<long long>(us, UINT32_MAX)));
-                s_.window_latency.push_back(s_.ack_latency_us.back());
+                if (origin < measured_from_) {
+                    ++s_.warmup_acked;
+                    s_.warmup_latency_us.push_back(latency_us);
+                    s_.warmup_service_us.push_back(service_us);
+                } else {
+                    s_.ack_latency_us.push_back(latency_us);
+                    s_.ack_service_us.push_back(service_us);
+                }
+                s_.window_latency.push_back(latency_us);
                 s_.acked_keys.emplace_back(j->call, j->vapi_ts);
-                s_.ack_service_us.push_back(service_us);
                 if (o_.repeat > 0 && !j->repeat && resend_.size() < k_resend_limit)
                     resend_.push_back(job{j->call, j->vapi_ts, {}, body});
             } else {
@@ -412,7 +426,7 @@ class driver {
     call_pool& pool_;
     stats& s_;
     std::string host_, port_, target_;
-    clock_type::time_point start_, end_;
+    clock_type::time_point start_, measured_from_, end_;  ///< warm-up from start_
     std::vector<std::unique_ptr<connection>> conns_;
     std::vector<connection*> idle_;
     std::deque<clock_type::time_point> backlog_;
@@ -482,7 +496,11 @@ int main(int argc, char** argv) {
         "mode", po::value(&o.mode)->default_value(o.mode),
         "open (fixed rate) or max (closed loop).")(
         "rate", po::value(&o.rate)->default_value(o.rate), "open mode: webhooks per second.")(
-        "duration", po::value(&o.duration_s)->default_value(o.duration_s), "Seconds of sending.")(
+        "duration", po::value(&o.duration_s)->default_value(o.duration_s),
+        "Seconds of sending, measured (after the warm-up).")(
+        "warmup", po::value(&o.warmup_s)->default_value(o.warmup_s),
+        "Seconds of sending before the measured window, at the same rate: in the ledger and the "
+        "counts like the rest, their latencies reported apart (warmup_latency_ms).")(
         "connections", po::value(&o.connections)->default_value(o.connections),
         "Keep-alive connections.")(
         "calls", po::value(&o.concurrent_calls)->default_value(o.concurrent_calls),
@@ -532,7 +550,7 @@ int main(int argc, char** argv) {
     d.start();
     // Bounded: sending time plus the drain timeout, whatever the server does.
     ioc.run_for(std::chrono::duration_cast<clock_type::duration>(
-        std::chrono::duration<double>(o.duration_s + o.drain_timeout_s + 1)));
+        std::chrono::duration<double>(o.warmup_s + o.duration_s + o.drain_timeout_s + 1)));
     const std::uint64_t unanswered = s.in_flight;
 
     const ledger_result ledger = verify(o, s, pool.prefix());
@@ -542,17 +560,19 @@ int main(int argc, char** argv) {
     // for the sender. The run is void only if the counts disagree or an ack is missing.
     const bool balanced = s.sent == s.acked + refused + unanswered;
     const bool valid = balanced && ledger.checked && ledger.missing == 0;
-    const double secs = d.elapsed_s() > 0 ? d.elapsed_s() : o.duration_s;
+    const double secs = d.elapsed_s() > 0 ? d.elapsed_s() : o.warmup_s + o.duration_s;
 
     auto lat = s.ack_latency_us;
     double mean = 0;
     for (auto v : lat) mean += v;
     mean = lat.empty() ? 0 : mean / static_cast<double>(lat.size());
+    auto warm = s.warmup_latency_us;
     boost::json::object report{
         {"mode", o.mode},
         {"target_rate",
          o.mode == "open" ? boost::json::value(o.rate) : boost::json::value(nullptr)},
         {"duration_s", secs},
+        {"warmup_s", o.warmup_s},
         {"connections", o.connections},
         {"calls_started", s.call_ids.size()},
         {"calls_completed", s.calls_completed},
@@ -574,6 +594,13 @@ int main(int argc, char** argv) {
         {"ack_service_ms",
          {{"p50", percentile(s.ack_service_us, 0.50) / 1000.0},
           {"p99", percentile(s.ack_service_us, 0.99) / 1000.0}}},
+        {"warmup_acked", s.warmup_acked},
+        {"warmup_latency_ms",
+         {{"p50", percentile(warm, 0.50) / 1000.0},
+          {"p99", percentile(warm, 0.99) / 1000.0},
+          {"p999", percentile(warm, 0.999) / 1000.0},
+          {"max", warm.empty() ? 0.0 : *std::max_element(warm.begin(), warm.end()) / 1000.0},
+          {"service_p99", percentile(s.warmup_service_us, 0.99) / 1000.0}}},
         {"refusal_service_ms",
          {{"p50", percentile(s.refusal_service_us, 0.50) / 1000.0},
           {"p99", percentile(s.refusal_service_us, 0.99) / 1000.0}}},
@@ -605,6 +632,15 @@ int main(int argc, char** argv) {
         report["latency_ms"].at("p50").as_double(), report["latency_ms"].at("p90").as_double(),
         report["latency_ms"].at("p99").as_double(), report["latency_ms"].at("p999").as_double(),
         report["latency_ms"].at("max").as_double());
+    if (o.warmup_s > 0) {
+        std::printf(
+            "  (after a %.0f s warm-up: %llu acked, p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f)\n",
+            o.warmup_s, static_cast<unsigned long long>(s.warmup_acked),
+            report["warmup_latency_ms"].at("p50").as_double(),
+            report["warmup_latency_ms"].at("p99").as_double(),
+            report["warmup_latency_ms"].at("p999").as_double(),
+            report["warmup_latency_ms"].at("max").as_double());
+    }
     if (!s.refusal_service_us.empty()) {
         std::printf("refusals answered in ms (from send): p50 %.2f  p99 %.2f\n",
                     report["refusal_service_ms"].at("p50").as_double(),
