@@ -195,6 +195,12 @@ asio::awaitable<void> linger_and_close(beast::tcp_stream& stream) {
     stream.socket().close(ec);
 }
 
+/// Bytes a connection's reads ask for: a webhook of a few kB (most of Vapi's are 3–8 kB, an
+/// end-of-call report often more) then comes in one read instead of 4 kB at a time. Each
+/// connection's buffer keeps that capacity (16 kB per open connection). On the wrk mix, 4 kB
+/// reads measured about 10 % more service CPU per webhook (bench/analysis.md, session 13).
+constexpr std::size_t k_read_size = 16384;
+
 /// Beast's async_read_header (`header_only`) or async_read, with what the buffer already holds
 /// parsed inline: Beast's composed operations post their completion even when no read is needed
 /// (usually the whole request came with its first bytes), at ~10k instructions per request.
@@ -216,7 +222,7 @@ asio::awaitable<beast::error_code> read_request(beast::tcp_stream& stream,
             ec = {};
         }
         auto [rec, n] = co_await stream.async_read_some(
-            buffer.prepare(beast::read_size(buffer, 65536)), use_tuple);
+            buffer.prepare(std::max(k_read_size, beast::read_size(buffer, 65536))), use_tuple);
         buffer.commit(n);
         if (rec == asio::error::eof) {
             if (!parser.got_some()) co_return beast_http::error::end_of_stream;
@@ -277,7 +283,8 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         conn->idle = true;
         if (buffer.size() == 0) {
             stream.expires_after(cfg_.idle_timeout);
-            auto [iec, in] = co_await stream.async_read_some(buffer.prepare(4096), use_tuple);
+            auto [iec, in] =
+                co_await stream.async_read_some(buffer.prepare(k_read_size), use_tuple);
             if (iec) break;  // idle timeout, peer closed, or stop(): nothing to answer
             buffer.commit(in);
         }
