@@ -45,9 +45,27 @@ if [[ ${SWITCHBOARD_BENCH_HUGE_PAGES:-1} != 0 && $HUGE_BEFORE -lt 600 ]] && [[ -
 fi
 export HUGE_PAGES
 
+# The kernel's writeback kept continuous, as docs/postgres.md recommends where the WAL shares a
+# disk with the tables: vm.dirty_background_bytes = 8 MB. Postgres 15 extends its tables by
+# writing pages of zeros (about 10 MB/s at 10,000 webhooks/s); with the default threshold (10 % of
+# RAM) they collect for 30 s and are written at once, and every WAL flush waits behind that for
+# 0.3-0.5 s (bench/analysis.md, session 13). Undone at the end; SWITCHBOARD_BENCH_DIRTY_BYTES=0
+# leaves the machine as it is.
+DIRTY_BEFORE=$(cat /proc/sys/vm/dirty_background_bytes 2>/dev/null || echo 0)
+DIRTY_RATIO_BEFORE=$(cat /proc/sys/vm/dirty_background_ratio 2>/dev/null || echo 10)
+DIRTY_BYTES=$DIRTY_BEFORE
+if [[ ${SWITCHBOARD_BENCH_DIRTY_BYTES:-8388608} != 0 && $DIRTY_BEFORE == 0 ]] && [[ -w /proc/sys/vm/dirty_background_bytes ]]; then
+  echo "${SWITCHBOARD_BENCH_DIRTY_BYTES:-8388608}" > /proc/sys/vm/dirty_background_bytes || true
+  DIRTY_BYTES=$(cat /proc/sys/vm/dirty_background_bytes)
+fi
+export DIRTY_BYTES
+
 SB_PID=""; NODE_PID=""
 cleanup() {
   [[ $HUGE_PAGES != "$HUGE_BEFORE" ]] && echo "$HUGE_BEFORE" > /proc/sys/vm/nr_hugepages 2>/dev/null || true
+  if [[ $DIRTY_BYTES != "$DIRTY_BEFORE" ]]; then  # writing the ratio sets the bytes back to 0
+    echo "$DIRTY_RATIO_BEFORE" > /proc/sys/vm/dirty_background_ratio 2>/dev/null || true
+  fi
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
   [[ -n $NODE_PID ]] && kill "$NODE_PID" 2>/dev/null || true
   [[ -f /tmp/steer-nginx.pid ]] && kill "$(cat /tmp/steer-nginx.pid)" 2>/dev/null || true
@@ -250,8 +268,12 @@ L.append(f"Measured by `bench/run.sh` on {datetime.date.today()}, on this projec
          f"(2 cores, {cpu}), everything local: the load generator, the server and a durable "
          "Postgres 15 (fsync on, synchronous_commit on) share the two cores. "
          + (f"Postgres' shared memory is on 2 MB pages ({int(os.environ['HUGE_PAGES'])} reserved, "
-            "as docs/postgres.md recommends).\n" if int(os.environ.get("HUGE_PAGES", "0")) >= 600 else
-            "Postgres' shared memory is on the kernel's 4 kB pages (no huge pages reserved).\n"))
+            "as docs/postgres.md recommends). " if int(os.environ.get("HUGE_PAGES", "0")) >= 600 else
+            "Postgres' shared memory is on the kernel's 4 kB pages (no huge pages reserved). ")
+         + (f"The kernel writes dirty pages back from {int(os.environ['DIRTY_BYTES']) // 1048576} MB on "
+            "(`vm.dirty_background_bytes`, as docs/postgres.md recommends where the WAL shares a disk with the tables).\n"
+            if int(os.environ.get("DIRTY_BYTES", "0")) > 0 else
+            "The kernel's writeback threshold is its default (`vm.dirty_background_ratio`).\n"))
 probe = {}
 machine = os.path.join(os.path.dirname(scen), "machine.jsonl")
 if os.path.exists(machine):
