@@ -97,6 +97,8 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
     EXPECT_EQ(cfg.store.writers, 1u);
     EXPECT_EQ(cfg.store.batch_max_rows, 512u);
     EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(0));
+    EXPECT_EQ(cfg.store.batch_grow_rows, 16u);
+    EXPECT_EQ(cfg.store.derive_delay, std::chrono::milliseconds(200));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(5));
     EXPECT_EQ(cfg.store.reconnect_max_backoff, std::chrono::milliseconds(2'000));
     EXPECT_EQ(cfg.store.startup_wait, std::chrono::seconds(30));
@@ -132,6 +134,8 @@ TEST(Config, ReadsEveryKindOfSettingFromEnvironment) {
                                     "SWITCHBOARD_WRITERS=2",
                                     "SWITCHBOARD_BATCH_MAX_ROWS=64",
                                     "SWITCHBOARD_BATCH_MAX_DELAY_US=750",
+                                    "SWITCHBOARD_BATCH_GROW_ROWS=0",
+                                    "SWITCHBOARD_DERIVE_DELAY_MS=0",
                                     "SWITCHBOARD_PG_CONNECT_TIMEOUT_S=9",
                                     "SWITCHBOARD_PG_RECONNECT_MAX_BACKOFF_MS=900",
                                     "SWITCHBOARD_SHUTDOWN_TIMEOUT_S=12",
@@ -164,6 +168,8 @@ TEST(Config, ReadsEveryKindOfSettingFromEnvironment) {
     EXPECT_EQ(cfg.store.writers, 2u);
     EXPECT_EQ(cfg.store.batch_max_rows, 64u);
     EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(750));
+    EXPECT_EQ(cfg.store.batch_grow_rows, 0u);
+    EXPECT_EQ(cfg.store.derive_delay, std::chrono::milliseconds(0));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(9));
     EXPECT_EQ(cfg.store.reconnect_max_backoff, std::chrono::milliseconds(900));
     EXPECT_EQ(cfg.shutdown_timeout, std::chrono::seconds(12));
@@ -276,6 +282,8 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"writers", "SWITCHBOARD_WRITERS"},
         {"batch-max-rows", "SWITCHBOARD_BATCH_MAX_ROWS"},
         {"batch-max-delay-us", "SWITCHBOARD_BATCH_MAX_DELAY_US"},
+        {"batch-grow-rows", "SWITCHBOARD_BATCH_GROW_ROWS"},
+        {"derive-delay-ms", "SWITCHBOARD_DERIVE_DELAY_MS"},
         {"pg-connect-timeout-s", "SWITCHBOARD_PG_CONNECT_TIMEOUT_S"},
         {"pg-reconnect-max-backoff-ms", "SWITCHBOARD_PG_RECONNECT_MAX_BACKOFF_MS"},
         {"pg-startup-wait-s", "SWITCHBOARD_PG_STARTUP_WAIT_S"},
