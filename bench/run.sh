@@ -10,7 +10,9 @@
 #   - the naive Node handler (Express + node-postgres, one INSERT per webhook),
 #   - switchboard,
 # and runs switchboard's own scenarios with bench/load (open loop at 10,000/s, max throughput,
-# 10x overload), each with a ledger checked against Postgres. CPU per webhook is the service's
+# 10x overload), each with a ledger checked against Postgres, and, as the reference for the open
+# loop's latencies, Postgres alone taking one durable INSERT per event at the same rates
+# (bench/pg_floor.sh, pgbench). CPU per webhook is the service's
 # user+system CPU time (from /proc) divided by the webhooks it acknowledged; peak RSS is VmHWM.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -96,20 +98,7 @@ wrk_mix() {  # url → prints requests/s, non-2xx count
 start_pg() {
   "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
   "$SHARED/baselines/pg.sh" start $PGPORT durable
-  warm_wal
-}
-# A fresh cluster has no WAL segments to recycle: each 16 MB of WAL then needs a new segment file,
-# written full of zeros and flushed while the commit that crossed into it waits (10,000
-# webhooks/s write about 1.2 kB of WAL each: one every 1.4 s). A server that has run through its
-# first checkpoints recycles its old segments instead (docs/postgres.md, min_wal_size). So that
-# every run measures that steady state, 64 segments (1 GB, max_wal_size) are written and
-# recycled before the run: about 3 s. SWITCHBOARD_BENCH_WARM_WAL=0 skips it.
-warm_wal() {
-  [[ ${SWITCHBOARD_BENCH_WARM_WAL:-1} == 0 ]] && return 0
-  { echo "CREATE TABLE bench_warm_wal (x int);"
-    for _ in $(seq 64); do echo "INSERT INTO bench_warm_wal VALUES (1); SELECT pg_switch_wal();"; done
-    echo "DROP TABLE bench_warm_wal; CHECKPOINT; CHECKPOINT;"
-  } | psql -h 127.0.0.1 -p $PGPORT -U postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
+  "$ROOT/bench/warm_wal.sh" $PGPORT  # the steady state of a server past its first checkpoints
 }
 
 start_sb() {  # extra settings (NAME=value) as arguments
@@ -251,6 +240,10 @@ log "stored bytes per call"
 "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
 part "bench/storage.sh" "$WORK/storage.md" "$ROOT/bench/storage.sh"
 
+# --- 2e. Postgres alone, one durable INSERT per event (bench/pg_floor.sh) ---------------------
+log "Postgres alone at the open-loop rates"
+part "bench/pg_floor.sh" "$WORK/pg_floor.md" "$ROOT/bench/pg_floor.sh"
+
 log "machine probe (end)"
 machine_probe end
 
@@ -301,7 +294,7 @@ L.append("Calls of 10 turns (~75 messages: status updates, speech updates, parti
          "Open loop measures latency from each request's scheduled time; its latencies are those of the "
          "measured window after a 5 s warm-up at the same rate (the warm-up's own are listed below the table). "
          "Every scenario's Postgres is fresh, with 1 GB of WAL segments written and recycled before the run, "
-         "as on a server past its first checkpoints (`warm_wal` in bench/run.sh).\n")
+         "as on a server past its first checkpoints (bench/warm_wal.sh).\n")
 L.append("| scenario | sent | acked/s | refused | not sent | p50 ms | p90 ms | p99 ms | p99.9 ms | CPU µs/ack | Postgres CPU µs/ack | peak RSS MB | ledger |")
 L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 for r in rows:
@@ -337,6 +330,14 @@ L.append("\n## Stored bytes per call (bench/storage.sh)\n")
 L.append("One complete call of each length (turns of ~10 s) through switchboard into a fresh durable Postgres; "
          "stored bytes from the `call_storage` view (events, shared parts, conversation runs; the turns are read from the runs since schemas/sql/015).\n")
 L.append(open(os.path.join(os.path.dirname(scen), "storage.md")).read())
+L.append("\n## Postgres alone at the open-loop rates (bench/pg_floor.sh)\n")
+L.append("The same kind of fresh, durable, WAL-warmed Postgres given the simplest writer there is: one ~1 kB row per "
+         "event, each in its own transaction (the naive handler's way of storing, without its HTTP and JavaScript), "
+         "from pgbench (`-M prepared`, 32 sessions, 2 threads) at a fixed rate for 20 s, latency from each "
+         "transaction's scheduled start (`--rate`; its arrivals are random, bench/load's evenly spaced). It is the "
+         "reference for the open-loop latencies above: what the machine's Postgres and disk give a durable write "
+         "at that rate before any service is in the way.\n")
+L.append(open(os.path.join(os.path.dirname(scen), "pg_floor.md")).read())
 L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
 analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")

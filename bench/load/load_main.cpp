@@ -183,7 +183,7 @@ class driver {
             asio::co_spawn(ioc_, run(*conns_.back()), asio::detached);
         }
         if (o_.mode == "open") asio::co_spawn(ioc_, produce(), asio::detached);
-        asio::co_spawn(ioc_, progress(), asio::detached);
+        if (o_.progress_s > 0) asio::co_spawn(ioc_, progress(), asio::detached);
     }
 
     /// From the first send to the last answer.
@@ -515,7 +515,7 @@ int main(int argc, char** argv) {
         "Folder of the Vapi example bodies.")("report", po::value(&o.report),
                                               "Write the JSON report here.")(
         "progress", po::value(&o.progress_s)->default_value(o.progress_s),
-        "Seconds between progress lines.")(
+        "Seconds between progress lines; 0 prints none.")(
         "drain-timeout", po::value(&o.drain_timeout_s)->default_value(o.drain_timeout_s),
         "Seconds to wait for answers after sending stops.")(
         "max-requests", po::value(&o.max_requests)->default_value(0),
@@ -537,6 +537,10 @@ int main(int argc, char** argv) {
     }
     if (o.mode != "open" && o.mode != "max") {
         std::cerr << "switchboard-load: --mode must be open or max\n";
+        return 2;
+    }
+    if (o.progress_s < 0) {
+        std::cerr << "switchboard-load: --progress must be 0 (none) or a number of seconds\n";
         return 2;
     }
 
