@@ -67,7 +67,8 @@ struct job {
     std::int64_t vapi_ts;
     clock_type::time_point scheduled;
     std::string body;
-    bool repeat = false;  // sent before and acknowledged (--repeat)
+    bool repeat = false;   // sent before and acknowledged (--repeat)
+    bool retried = false;  // sent again after its connection was closed while idle
 };
 
 /// Everything measured; single-threaded (one io_context thread), so no locking.
@@ -186,9 +187,11 @@ class driver {
         if (o_.progress_s > 0) asio::co_spawn(ioc_, progress(), asio::detached);
     }
 
-    /// From the first send to the last answer.
+    /// From the first send to the last answer (to the window's end at least, unless
+    /// --max-requests ended the sending before it).
     double elapsed_s() const {
-        return std::chrono::duration<double>(std::max(s_.last_answer, end_) - start_).count();
+        const auto last = limit_reached() ? s_.last_answer : std::max(s_.last_answer, end_);
+        return std::chrono::duration<double>(last - start_).count();
     }
 
   private:
@@ -202,21 +205,25 @@ class driver {
         bool connected = false;
     };
 
-    bool producing() const { return clock_type::now() < end_; }
+    bool producing() const { return clock_type::now() < end_ && !limit_reached(); }
+    /// --max-requests: that many jobs made (scheduled in open mode, taken in max mode).
+    bool limit_reached() const { return o_.max_requests != 0 && made_ >= o_.max_requests; }
 
     // Open loop: schedule `rate` jobs per second; hand each to an idle connection or the backlog.
+    // Every job due before the window's end is scheduled, also when the last tick wakes after it.
     asio::awaitable<void> produce() {
         asio::steady_timer tick(ioc_);
-        std::uint64_t produced = 0;
-        while (producing()) {
+        for (;;) {
+            const auto now = clock_type::now();
             const double due =
-                std::chrono::duration<double>(clock_type::now() - start_).count() * o_.rate;
-            while (static_cast<double>(produced) < due) {
+                std::chrono::duration<double>(std::min(now, end_) - start_).count() * o_.rate;
+            while (static_cast<double>(made_) < due && !limit_reached()) {
                 const auto at = start_ + std::chrono::duration_cast<clock_type::duration>(
-                                             std::chrono::duration<double>(produced / o_.rate));
+                                             std::chrono::duration<double>(made_ / o_.rate));
                 dispatch(at);
-                ++produced;
+                ++made_;
             }
+            if (now >= end_ || limit_reached()) break;
             tick.expires_after(std::chrono::microseconds(200));
             co_await tick.async_wait(asio::as_tuple(asio::use_awaitable));
         }
@@ -241,18 +248,18 @@ class driver {
     }
 
     std::optional<job> take(connection& c) {
-        if (o_.max_requests != 0 && taken_ >= o_.max_requests) return std::nullopt;
-        ++taken_;
         if (o_.mode == "max") {
             if (!producing()) return std::nullopt;
+            ++made_;
             return next_job(clock_type::now());
         }
-        if (done_producing_) return std::nullopt;
+        // A job handed to this connection is sent even when the window closed meanwhile.
         if (c.next) {
             const auto at = *c.next;
             c.next.reset();
             return next_job(at);
         }
+        if (done_producing_) return std::nullopt;
         if (!backlog_.empty()) {
             const auto at = backlog_.front();
             backlog_.pop_front();
@@ -291,8 +298,12 @@ class driver {
         std::string head;
         std::string body;
         beast::flat_buffer buffer;
+        std::uint64_t answered = 0;  // on the current connection
+        // A request that met the server's close of an idle keep-alive connection (its idle
+        // timeout) before any answer: sent once more on a new connection, as an HTTP client does.
+        std::optional<job> again;
         for (;;) {
-            std::optional<job> j = take(c);
+            std::optional<job> j = again ? std::exchange(again, std::nullopt) : take(c);
             if (!j) {
                 if (o_.mode == "max" || done_producing_) break;
                 idle_.push_back(&c);
@@ -311,6 +322,7 @@ class driver {
                     cec = e;
                 }
                 if (cec) {
+                    ++s_.sent;  // attempted: for the sender a refusal without an answer
                     record_failure(0);
                     disconnect(c);
                     asio::steady_timer pause(ioc_, std::chrono::milliseconds(100));
@@ -319,6 +331,7 @@ class driver {
                 }
                 c.stream.set_option(asio::ip::tcp::no_delay(true));
                 c.connected = true;
+                answered = 0;
                 buffer.clear();
             }
             head = head_prefix;
@@ -352,10 +365,24 @@ class driver {
             --s_.in_flight;
             s_.last_answer = clock_type::now();
             if (rec2) {
-                record_failure(0);
+                const bool closed_while_idle =
+                    answered != 0 && !j->retried && buffer.size() == 0 &&
+                    (rec2 == asio::error::eof || rec2 == asio::error::connection_reset ||
+                     rec2 == asio::error::broken_pipe || rec2 == bhttp::error::end_of_stream);
                 disconnect(c);
+                if (closed_while_idle) {
+                    --s_.sent;  // counted once, when sent again
+                    s_.bytes -= body.size();
+                    if (j->repeat) --s_.repeats;
+                    j->body = std::move(body);
+                    j->retried = true;
+                    again = std::move(j);
+                    continue;
+                }
+                record_failure(0);
                 continue;
             }
+            ++answered;
             const auto now = clock_type::now();
             const auto origin = o_.mode == "open" ? j->scheduled : sent_at;
             const auto us =
@@ -433,7 +460,7 @@ class driver {
     std::deque<job> resend_;
     std::mt19937_64 rng_{12345};
     std::uniform_real_distribution<double> repeat_draw_{0.0, 1.0};
-    std::uint64_t taken_ = 0;
+    std::uint64_t made_ = 0;  ///< jobs scheduled (open) or taken (max)
     std::size_t closed_ = 0;
 };
 
@@ -539,10 +566,19 @@ int main(int argc, char** argv) {
         std::cerr << "switchboard-load: --mode must be open or max\n";
         return 2;
     }
-    if (o.progress_s < 0) {
-        std::cerr << "switchboard-load: --progress must be 0 (none) or a number of seconds\n";
+    const auto invalid = [](const char* what) {
+        std::cerr << "switchboard-load: " << what << "\n";
         return 2;
-    }
+    };
+    if (o.progress_s < 0) return invalid("--progress must be 0 (none) or a number of seconds");
+    if (o.mode == "open" && !(o.rate > 0)) return invalid("--rate must be above 0");
+    if (!(o.duration_s > 0)) return invalid("--duration must be above 0");
+    if (!(o.warmup_s >= 0)) return invalid("--warmup must be 0 or more");
+    if (!(o.drain_timeout_s >= 0)) return invalid("--drain-timeout must be 0 or more");
+    if (o.connections == 0) return invalid("--connections must be at least 1");
+    if (o.concurrent_calls == 0) return invalid("--calls must be at least 1");
+    if (o.turns < 1) return invalid("--turns must be at least 1");
+    if (!(o.repeat >= 0 && o.repeat <= 1)) return invalid("--repeat must be between 0 and 1");
 
     const call_templates templates(o.examples);
     stats s;
@@ -561,7 +597,8 @@ int main(int argc, char** argv) {
     // Requests still in flight at the deadline were never acknowledged: they count like refusals
     // for the sender. The run is void only if the counts disagree or an ack is missing.
     const bool balanced = s.sent == s.acked + refused + unanswered;
-    const bool valid = balanced && ledger.checked && ledger.missing == 0;
+    // A run that sent nothing proves nothing.
+    const bool valid = balanced && ledger.checked && ledger.missing == 0 && s.sent != 0;
     const double secs = d.elapsed_s() > 0 ? d.elapsed_s() : o.warmup_s + o.duration_s;
 
     auto lat = s.ack_latency_us;
@@ -626,6 +663,11 @@ int main(int argc, char** argv) {
         static_cast<unsigned long long>(s.sent), static_cast<unsigned long long>(s.acked),
         static_cast<double>(s.acked) / secs, static_cast<unsigned long long>(refused),
         static_cast<unsigned long long>(unanswered), secs);
+    if (s.not_sent != 0)
+        std::printf(
+            "not sent: %llu scheduled webhooks found no free connection before the window "
+            "closed; their latency is in no percentile\n",
+            static_cast<unsigned long long>(s.not_sent));
     if (s.repeats != 0)
         std::printf("of those sent, %llu were repeats of acknowledged webhooks\n",
                     static_cast<unsigned long long>(s.repeats));

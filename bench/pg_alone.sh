@@ -4,14 +4,14 @@
 # JavaScript), from pgbench at a fixed rate, on the same kind of fresh durable Postgres as the
 # scenarios (../shared/baselines/pg.sh, WAL warmed by bench/warm_wal.sh). Latency is measured from
 # each transaction's scheduled start, as bench/load does. Prints a Markdown table.
-#   bench/pg_floor.sh            RATES="5000 10000" DURATION=20 CLIENTS=32 override the defaults
+#   bench/pg_alone.sh            RATES="5000 10000" DURATION=20 CLIENTS=32 override the defaults
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 PORT=55452
 RATES=${RATES:-5000 10000}; DURATION=${DURATION:-20}; CLIENTS=${CLIENTS:-32}
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
-WORK=$(mktemp -d /tmp/switchboard-pgfloor.XXXXXX)
+WORK=$(mktemp -d /tmp/switchboard-pgalone.XXXXXX)
 trap '"$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 
 # The row: a call id and a 900-byte body, about the WAL a webhook costs switchboard (1.2 kB).
