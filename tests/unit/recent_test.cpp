@@ -2,6 +2,8 @@
 #include "switchboard/store/recent.hpp"
 
 #include <gtest/gtest.h>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 
 #include <string>
 #include <string_view>
@@ -75,6 +77,46 @@ TEST(Recent, AMapKeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
     EXPECT_EQ(a->second, 1);
     m.emplace("d", 4);
     m.emplace("e", 5);  // "b", not used since, went with the generation dropped by "d"
+    EXPECT_EQ(m.use(std::string_view("b")), nullptr);
+    ASSERT_NE(m.use(std::string_view("a")), nullptr);
+    EXPECT_EQ(m.use(std::string_view("a"))->second, 1);
+}
+
+// The writer keeps its parts and call numbers in open-addressing tables (no node handles): an
+// entry found in the older generation is copied to the newer one, with the same guarantees.
+TEST(Recent, AFlatSetKeepsWhatIsInUseAndForgetsTheRest) {
+    recent<boost::unordered_flat_set<int>> s(100);
+    s.emplace(-1);
+    for (int i = 0; i < 10'000; ++i) {
+        if (s.use(i) == nullptr) s.emplace(i);
+        ASSERT_LE(s.size(), 200u) << "after " << i;
+        if (i % 50 == 0) {
+            ASSERT_NE(s.use(-1), nullptr) << "forgotten after " << i;
+        }
+    }
+    for (int i = 9'900; i < 10'000; ++i) EXPECT_NE(s.use(i), nullptr) << i;
+    EXPECT_EQ(s.use(0), nullptr);
+    EXPECT_EQ(s.use(9'000), nullptr);
+    for (int i = 10'000; i < 10'250; ++i) s.emplace(i);
+    EXPECT_EQ(s.use(-1), nullptr);
+
+    boost::unordered_flat_set<int> batch{10'249, 20'000};
+    s.merge(batch);
+    EXPECT_NE(s.use(20'000), nullptr);
+    EXPECT_EQ(batch.size(), 1u) << "what was held already stays in the batch";
+}
+
+TEST(Recent, AFlatMapKeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
+    recent<boost::unordered_flat_map<std::string, int, string_hash, std::equal_to<>>> m(2);
+    m.emplace("a", 1);
+    m.emplace("b", 2);
+    m.emplace("c", 3);  // "a" and "b" are now the older generation
+    const auto* a = m.use(std::string_view("a"));
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->second, 1);
+    EXPECT_EQ(m.size(), 3u) << "moved, not duplicated";
+    m.emplace("d", 4);
+    m.emplace("e", 5);
     EXPECT_EQ(m.use(std::string_view("b")), nullptr);
     ASSERT_NE(m.use(std::string_view("a")), nullptr);
     EXPECT_EQ(m.use(std::string_view("a"))->second, 1);

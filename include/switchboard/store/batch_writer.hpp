@@ -26,6 +26,8 @@
 
 #include <array>
 #include <atomic>
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -240,8 +242,12 @@ class batch_writer {
         bool operator==(const part_key&) const = default;
     };
     struct part_key_hash {
+        using is_avalanching = void;  ///< the digest's bytes are uniform already
         std::size_t operator()(const part_key& k) const noexcept;
     };
+    /// Open addressing: a lookup that misses (most of them: a conversation's new items) reads
+    /// one group of slots, not a chain of nodes (bench/analysis.md, session 15).
+    using part_set = boost::unordered_flat_set<part_key, part_key_hash>;
     /// A version of a call's `call` object sent whole: later versions are sent as the members
     /// that differ from it (schemas/sql/014).
     struct part_base {
@@ -257,7 +263,7 @@ class batch_writer {
         std::vector<std::string> marks;  ///< calls recorded in call_derive_pending by it
         std::int64_t generation = 0;     ///< … with this generation
         bool derived_applied = false;    ///< the rows went into this transaction
-        std::unordered_set<part_key, part_key_hash> parts;
+        part_set parts;
         std::vector<ingest::digest> deliveries;  ///< delivery_digest of each row sent, sorted
         std::vector<call_base> bases;            ///< sent whole by it
         std::chrono::steady_clock::time_point started;
@@ -273,12 +279,11 @@ class batch_writer {
                    std::chrono::steady_clock::time_point started);
     /// A call's number is never given to another call (next_call_number_ only grows), so a
     /// part remembered under a number that was forgotten can never be taken for another call's.
-    recent<std::unordered_map<std::string, std::uint64_t, string_hash, std::equal_to<>>>
+    recent<boost::unordered_flat_map<std::string, std::uint64_t, string_hash, std::equal_to<>>>
         call_numbers_{k_calls_per_generation};
     std::uint64_t next_call_number_ = 1;  ///< 0 stands for "no call" (events without parts)
-    recent<std::unordered_set<part_key, part_key_hash>> stored_parts_{
-        k_parts_per_generation};                               ///< committed
-    std::unordered_set<part_key, part_key_hash> batch_parts_;  ///< in the batch being written
+    recent<part_set> stored_parts_{k_parts_per_generation};  ///< committed
+    part_set batch_parts_;                                   ///< in the batch being written
     /// The deliveries committed, by a digest of what decides whether a delivery can change its
     /// row (delivery_digest). A row keeps the least of its deliveries, so a delivery identical to
     /// one committed changes nothing: it is acknowledged without a statement (answer_repeats),

@@ -1,10 +1,10 @@
 #pragma once
 /// A set or map that forgets what has not been used for a while, in bounded memory: two
-/// generations of `Container` (an unordered_set or unordered_map). Entries go into the newer
-/// one; a lookup that finds an entry in the older one moves it to the newer; once the newer
-/// holds `limit` entries, the older is dropped and the newer becomes the older. So it holds at
-/// most 2 × `limit` entries, and an entry added or found within the last `limit` additions is
-/// always still there.
+/// generations of `Container` (a std:: or boost:: unordered set or map, node-based or flat).
+/// Entries go into the newer one; a lookup that finds an entry in the older one moves it to the
+/// newer; once the newer holds `limit` entries, the older is dropped and the newer becomes the
+/// older. So it holds at most 2 × `limit` entries, and an entry added or found within the last
+/// `limit` additions is always still there.
 ///
 /// The batch writers remember this way which parts of which calls are stored, and the numbers
 /// they give calls: the calls in progress stay known however long they last, while the memory
@@ -24,15 +24,23 @@ class recent {
     explicit recent(std::size_t limit) : limit_(limit == 0 ? 1 : limit) {}
 
     /// The entry for `key` (any type the container's find takes), counted as used now;
-    /// nullptr when it is not held.
+    /// nullptr when it is not held. With a flat container the pointer is valid only until the
+    /// next change.
     template <class K>
     const value_type* use(const K& key) {
         if (auto it = newer_.find(key); it != newer_.end()) return &*it;
         const auto old = older_.find(key);
         if (old == older_.end()) return nullptr;
-        auto node = older_.extract(old);
-        make_room(1);
-        return &*newer_.insert(std::move(node)).position;
+        if constexpr (requires { typename Container::node_type; }) {
+            auto node = older_.extract(old);
+            make_room(1);
+            return &*newer_.insert(std::move(node)).position;
+        } else {  // open addressing (no nodes): the entry is copied
+            value_type entry = *old;
+            older_.erase(old);
+            make_room(1);
+            return &*newer_.insert(std::move(entry)).first;
+        }
     }
     /// Adds an entry whose key is not held (check with `use` first).
     template <class... Args>
