@@ -708,33 +708,43 @@ void batch_writer::clear_columns() {
 void batch_writer::collect_rows(std::span<const ingest::event> events,
                                 std::vector<call_row>& rows) {
     rows.clear();
-    std::unordered_map<std::string_view, std::size_t> index;
+    row_of_call_.clear();
     for (const auto& ev : events) {
         if (ev.call_id.empty()) continue;
-        call_row one{.id = ev.call_id};
-        const auto& f = ev.call;
-        one.status = f.status;
-        one.status_rank = f.status.empty() ? 0 : vapi::call_status_rank(f.status);
-        // The report counts at the time it is filed under (its end time): a redelivery may
-        // carry a new timestamp, which must not move first/last_event_at.
-        std::optional<std::int64_t> sent = ev.timestamp_ms;
-        if (ev.type == vapi::message_type::end_of_call_report) {
-            sent = ev.sent_at_ms != 0 ? std::optional(ev.sent_at_ms) : std::nullopt;
-        }
-        one.first_sent_ms = one.last_sent_ms = sent;
-        for (const auto& v : f.values) {
-            const auto i = static_cast<std::size_t>(v.name);
-            one.rank[i] = f.rank;
-            one.value[i] = std::string_view(f.text).substr(v.offset, v.length);
-        }
-        if (const auto* conv = conversation_of(ev)) {
-            one.conv_rank = f.rank;
-            one.conv_empty = conv->empty;
-            one.conv_head = conv->hash;
-        }
-        auto [it, fresh] = index.try_emplace(ev.call_id, rows.size());
+        auto [it, fresh] = row_of_call_.try_emplace(ev.call_id, rows.size());
         if (fresh) rows.push_back(call_row{.id = ev.call_id});
-        merge_row(rows[it->second], one, view_set);
+        merge_event(rows[it->second], ev);
+    }
+}
+
+void batch_writer::merge_event(call_row& a, const ingest::event& ev) {
+    // merge_row's rules, with the event's own row as `b` (not built: most of a row is facts
+    // the event does not state, which could not win).
+    const auto& f = ev.call;
+    if (!f.status.empty()) {
+        const auto rank = vapi::call_status_rank(f.status);
+        if (rank > a.status_rank || a.status.empty()) a.status = f.status;
+        a.status_rank = std::max(a.status_rank, rank);
+    }
+    // The report counts at the time it is filed under (its end time): a redelivery may carry a
+    // new timestamp, which must not move first/last_event_at.
+    std::optional<std::int64_t> sent = ev.timestamp_ms;
+    if (ev.type == vapi::message_type::end_of_call_report) {
+        sent = ev.sent_at_ms != 0 ? std::optional(ev.sent_at_ms) : std::nullopt;
+    }
+    keep_min(a.first_sent_ms, sent);
+    keep_max(a.last_sent_ms, sent);
+    for (const auto& v : f.values) {  // at most one per fact
+        const auto i = static_cast<std::size_t>(v.name);
+        if (f.rank > a.rank[i]) {
+            a.rank[i] = f.rank;
+            a.value[i] = std::string_view(f.text).substr(v.offset, v.length);
+        }
+    }
+    if (const auto* conv = conversation_of(ev); conv != nullptr && f.rank > a.conv_rank) {
+        a.conv_rank = f.rank;
+        a.conv_empty = conv->empty;
+        a.conv_head = conv->hash;
     }
 }
 

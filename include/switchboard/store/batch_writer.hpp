@@ -140,6 +140,9 @@ class batch_writer {
     void clear_columns();
     /// The derived rows of `events`, one per call.
     void collect_rows(std::span<const ingest::event> events, std::vector<call_row>& rows);
+    /// What one event states about its call, merged into that call's row.
+    static void merge_event(call_row& row, const ingest::event& ev);
+    boost::unordered_flat_map<std::string_view, std::size_t> row_of_call_;  ///< collect_rows'
     /// The calls upsert rows of `rows` (into derived_cols_).
     void encode_derived(std::span<const call_row> rows);
     static void encode_call(derive_columns& cols, const call_row& row);
