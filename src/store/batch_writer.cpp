@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 #include <random>
 #include <thread>
@@ -649,7 +650,8 @@ void merge_row(A& a, const B& b, Set set) {
     a.status_rank = std::max(a.status_rank, b.status_rank);
     keep_min(a.first_sent_ms, b.first_sent_ms);
     keep_max(a.last_sent_ms, b.last_sent_ms);
-    for (std::size_t i = 0; i < fact_count; ++i) {
+    for (std::uint64_t bits = b.stated; bits != 0; bits &= bits - 1) {
+        const auto i = static_cast<std::size_t>(std::countr_zero(bits));
         if (b.rank[i] > a.rank[i]) {
             a.rank[i] = b.rank[i];
             set(a.value[i], b.value[i]);
@@ -662,7 +664,6 @@ void merge_row(A& a, const B& b, Set set) {
     }
 }
 
-const auto view_set = [](std::string_view& to, std::string_view from) { to = from; };
 const auto own_set = [](std::string& to, std::string_view from) {
     if (to != from) to.assign(from);
 };
@@ -712,7 +713,7 @@ void batch_writer::collect_rows(std::span<const ingest::event> events,
     for (const auto& ev : events) {
         if (ev.call_id.empty()) continue;
         auto [it, fresh] = row_of_call_.try_emplace(ev.call_id, rows.size());
-        if (fresh) rows.push_back(call_row{.id = ev.call_id});
+        if (fresh) rows.emplace_back().id = ev.call_id;  // built in place: rows are large
         merge_event(rows[it->second], ev);
     }
 }
@@ -739,6 +740,7 @@ void batch_writer::merge_event(call_row& a, const ingest::event& ev) {
         if (f.rank > a.rank[i]) {
             a.rank[i] = f.rank;
             a.value[i] = std::string_view(f.text).substr(v.offset, v.length);
+            a.stated |= std::uint64_t{1} << i;
         }
     }
     if (const auto* conv = conversation_of(ev); conv != nullptr && f.rank > a.conv_rank) {
@@ -890,7 +892,10 @@ Row row_of(std::string_view id, const Pending& p) {
           .conv_rank = p.conv_rank,
           .conv_empty = p.conv_empty,
           .conv_head = p.conv_head};
-    for (std::size_t i = 0; i < fact_count; ++i) r.value[i] = p.value[i];
+    for (std::size_t i = 0; i < fact_count; ++i) {
+        r.value[i] = p.value[i];
+        if (r.rank[i] != 0) r.stated |= std::uint64_t{1} << i;
+    }
     return r;
 }
 }  // namespace

@@ -1,6 +1,6 @@
 #include "switchboard/store/binary_array.hpp"
 
-#include <cstring>
+#include <algorithm>
 
 namespace switchboard::store {
 namespace {
@@ -20,84 +20,26 @@ void binary_array::reset(pg_elem type) {
     clear();
 }
 
-void binary_array::put32(std::uint32_t v) {
-    const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
-                       static_cast<char>(v >> 8), static_cast<char>(v)};
-    buffer_.append(b, 4);
-}
-
-void binary_array::patch32(std::size_t at, std::uint32_t v) {
-    buffer_[at] = static_cast<char>(v >> 24);
-    buffer_[at + 1] = static_cast<char>(v >> 16);
-    buffer_[at + 2] = static_cast<char>(v >> 8);
-    buffer_[at + 3] = static_cast<char>(v);
+void binary_array::grow(std::size_t n) {
+    buffer_.resize(std::max({size_ + n, buffer_.size() * 2, std::size_t{256}}));
 }
 
 void binary_array::clear() {
-    buffer_.clear();
-    put32(1);  // one dimension
-    put32(0);  // flags, patched by finish()
-    put32(static_cast<std::uint32_t>(type_));
-    put32(0);  // length, patched by finish()
-    put32(1);  // lower bound
+    size_ = 0;
+    char* p = extend(k_header);
+    store32(p, 1);               // one dimension
+    store32(p + k_flags_at, 0);  // flags, patched by finish()
+    store32(p + 8, static_cast<std::uint32_t>(type_));
+    store32(p + k_length_at, 0);  // length, patched by finish()
+    store32(p + 16, 1);           // lower bound
     count_ = 0;
     nulls_ = false;
 }
 
-void binary_array::text(std::string_view value) {
-    put32(static_cast<std::uint32_t>(value.size()));
-    buffer_.append(value);
-    ++count_;
-}
-
-void binary_array::integer(std::int64_t value) {
-    const auto v = static_cast<std::uint64_t>(value);
-    switch (type_) {
-        case pg_elem::int2:
-            put32(2);
-            buffer_ += static_cast<char>(v >> 8);
-            buffer_ += static_cast<char>(v);
-            break;
-        case pg_elem::int4:
-            put32(4);
-            put32(static_cast<std::uint32_t>(v));
-            break;
-        default:
-            put32(8);
-            put32(static_cast<std::uint32_t>(v >> 32));
-            put32(static_cast<std::uint32_t>(v));
-            break;
-    }
-    ++count_;
-}
-
-void binary_array::uuid(std::span<const std::uint8_t, 16> bytes) {
-    put32(16);
-    buffer_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    ++count_;
-}
-
-void binary_array::open() {
-    open_at_ = buffer_.size();
-    put32(0);  // patched by close()
-}
-
-void binary_array::close() {
-    patch32(open_at_, static_cast<std::uint32_t>(buffer_.size() - open_at_ - 4));
-    ++count_;
-}
-
-void binary_array::null() {
-    put32(0xffffffffu);
-    nulls_ = true;
-    ++count_;
-}
-
 std::string_view binary_array::finish() {
-    patch32(k_flags_at, nulls_ ? 1 : 0);
-    patch32(k_length_at, count_);
-    static_assert(k_header == 20);
-    return buffer_;
+    store32(buffer_.data() + k_flags_at, nulls_ ? 1 : 0);
+    store32(buffer_.data() + k_length_at, count_);
+    return {buffer_.data(), size_};
 }
 
 }  // namespace switchboard::store

@@ -98,6 +98,8 @@ class batch_writer {
         std::optional<std::int64_t> first_sent_ms, last_sent_ms;
         std::array<std::int64_t, ingest::fact_count> rank{};  ///< 0: not stated
         std::array<std::string_view, ingest::fact_count> value{};
+        std::uint64_t stated = 0;  ///< bit i: rank[i] != 0 (merge_row visits only those)
+        static_assert(ingest::fact_count <= 64);
         std::int64_t conv_rank = 0;  ///< 0: no conversation snapshot
         bool conv_empty = false;
         ingest::digest conv_head{};

@@ -8,10 +8,12 @@
 /// declared type in the statement (`$1::text[]` → text), or Postgres refuses the parameter.
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace switchboard::store {
 
@@ -34,27 +36,74 @@ class binary_array {
     void reset(pg_elem type);
 
     /// A text element, sent as is (valid UTF-8 without NUL bytes, as Postgres requires of text).
-    void text(std::string_view value);
+    void text(std::string_view value) {
+        char* p = extend(4 + value.size());
+        store32(p, static_cast<std::uint32_t>(value.size()));
+        if (!value.empty()) std::memcpy(p + 4, value.data(), value.size());
+        ++count_;
+    }
     /// Empty strings become NULL.
     void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
     /// An integer element of the encoder's type (int2, int4 or int8).
-    void integer(std::int64_t value);
+    void integer(std::int64_t value) {
+        const auto v = static_cast<std::uint64_t>(value);
+        switch (type_) {
+            case pg_elem::int2: {
+                char* p = extend(6);
+                store32(p, 2);
+                p[4] = static_cast<char>(v >> 8);
+                p[5] = static_cast<char>(v);
+                break;
+            }
+            case pg_elem::int4: {
+                char* p = extend(8);
+                store32(p, 4);
+                store32(p + 4, static_cast<std::uint32_t>(v));
+                break;
+            }
+            default: {
+                char* p = extend(12);
+                store32(p, 8);
+                store32(p + 4, static_cast<std::uint32_t>(v >> 32));
+                store32(p + 8, static_cast<std::uint32_t>(v));
+                break;
+            }
+        }
+        ++count_;
+    }
     void integer(const std::optional<std::int64_t>& value) { value ? integer(*value) : null(); }
     /// A timestamptz element (encoder of type timestamptz) from microseconds since 1970.
     void timestamp_us(std::int64_t unix_us) { integer(unix_us - k_pg_epoch_us); }
     /// A uuid element: its 16 bytes.
-    void uuid(std::span<const std::uint8_t, 16> bytes);
-    void null();
+    void uuid(std::span<const std::uint8_t, 16> bytes) {
+        char* p = extend(20);
+        store32(p, 16);
+        std::memcpy(p + 4, bytes.data(), bytes.size());
+        ++count_;
+    }
+    void null() {
+        store32(extend(4), 0xffffffffu);
+        nulls_ = true;
+        ++count_;
+    }
     /// A bytea element: the bytes as they are.
     void bytes(std::string_view value) { text(value); }
     /// Empty values become NULL.
     void bytes_or_null(std::string_view value) { text_or_null(value); }
 
     /// One element built from pieces: `open()`, any number of `append()`, then `close()`.
-    void open();
-    void append(std::string_view piece) { buffer_.append(piece); }
-    void append(char c) { buffer_ += c; }
-    void close();
+    void open() {
+        open_at_ = size_;
+        store32(extend(4), 0);  // patched by close()
+    }
+    void append(std::string_view piece) {
+        if (!piece.empty()) std::memcpy(extend(piece.size()), piece.data(), piece.size());
+    }
+    void append(char c) { *extend(1) = c; }
+    void close() {
+        store32(buffer_.data() + open_at_, static_cast<std::uint32_t>(size_ - open_at_ - 4));
+        ++count_;
+    }
 
     /// The parameter's bytes (valid until the next change).
     std::string_view finish();
@@ -66,11 +115,27 @@ class binary_array {
     /// 2000-01-01 00:00:00 UTC, Postgres' epoch, in microseconds since 1970.
     static constexpr std::int64_t k_pg_epoch_us = 946'684'800'000'000;
 
-    void put32(std::uint32_t v);
-    void patch32(std::size_t at, std::uint32_t v);
+    /// Room for `n` more bytes at the end; returns where they go. (Inline, and without
+    /// std::string's per-append bookkeeping: the writer appends a few million small pieces a
+    /// second; bench/analysis.md, session 15.)
+    char* extend(std::size_t n) {
+        if (size_ + n > buffer_.size()) [[unlikely]]
+            grow(n);
+        char* p = buffer_.data() + size_;
+        size_ += n;
+        return p;
+    }
+    void grow(std::size_t n);
+    static void store32(char* p, std::uint32_t v) {
+        p[0] = static_cast<char>(v >> 24);
+        p[1] = static_cast<char>(v >> 16);
+        p[2] = static_cast<char>(v >> 8);
+        p[3] = static_cast<char>(v);
+    }
 
     pg_elem type_;
-    std::string buffer_;
+    std::vector<char> buffer_;  ///< its size is the capacity; size_ bytes are used
+    std::size_t size_ = 0;
     std::uint32_t count_ = 0;
     bool nulls_ = false;
     std::size_t open_at_ = 0;  ///< where the length of the element being built goes
