@@ -67,21 +67,6 @@ TEST(Recent, MergeMovesWhatIsNewAndCountsItAsUsed) {
     EXPECT_LE(s.size(), 8u);
 }
 
-TEST(Recent, AMapKeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
-    recent<std::unordered_map<std::string, int, string_hash, std::equal_to<>>> m(2);
-    m.emplace("a", 1);
-    m.emplace("b", 2);
-    m.emplace("c", 3);  // "a" and "b" are now the older generation
-    const auto* a = m.use(std::string_view("a"));
-    ASSERT_NE(a, nullptr);
-    EXPECT_EQ(a->second, 1);
-    m.emplace("d", 4);
-    m.emplace("e", 5);  // "b", not used since, went with the generation dropped by "d"
-    EXPECT_EQ(m.use(std::string_view("b")), nullptr);
-    ASSERT_NE(m.use(std::string_view("a")), nullptr);
-    EXPECT_EQ(m.use(std::string_view("a"))->second, 1);
-}
-
 // The writer keeps its parts and call numbers in open-addressing tables (no node handles): an
 // entry found in the older generation is copied to the newer one, with the same guarantees.
 TEST(Recent, AFlatSetKeepsWhatIsInUseAndForgetsTheRest) {
@@ -106,8 +91,16 @@ TEST(Recent, AFlatSetKeepsWhatIsInUseAndForgetsTheRest) {
     EXPECT_EQ(batch.size(), 1u) << "what was held already stays in the batch";
 }
 
-TEST(Recent, AFlatMapKeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
-    recent<boost::unordered_flat_map<std::string, int, string_hash, std::equal_to<>>> m(2);
+// Node-based (the writer's bases) and flat (its call numbers): the value moves with its entry.
+template <class Map>
+class RecentMap : public ::testing::Test {};
+using map_kinds =
+    ::testing::Types<std::unordered_map<std::string, int, string_hash, std::equal_to<>>,
+                     boost::unordered_flat_map<std::string, int, string_hash, std::equal_to<>>>;
+TYPED_TEST_SUITE(RecentMap, map_kinds);
+
+TYPED_TEST(RecentMap, KeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
+    recent<TypeParam> m(2);
     m.emplace("a", 1);
     m.emplace("b", 2);
     m.emplace("c", 3);  // "a" and "b" are now the older generation
@@ -116,7 +109,7 @@ TEST(Recent, AFlatMapKeepsTheValueOfAnEntryMovedToTheNewerGeneration) {
     EXPECT_EQ(a->second, 1);
     EXPECT_EQ(m.size(), 3u) << "moved, not duplicated";
     m.emplace("d", 4);
-    m.emplace("e", 5);
+    m.emplace("e", 5);  // "b", not used since, went with the generation dropped by "d"
     EXPECT_EQ(m.use(std::string_view("b")), nullptr);
     ASSERT_NE(m.use(std::string_view("a")), nullptr);
     EXPECT_EQ(m.use(std::string_view("a"))->second, 1);
