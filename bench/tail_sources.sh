@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Where the open loop's latency tail comes from: bench/run.sh's open-loop scenario (durable
+# Postgres, WAL warmed, the host settings of bench/host.sh) with one source of delay taken away at
+# a time, the variants alternated round by round so that the machine's drift falls on all of them:
+#   bench     as bench/run.sh runs it;
+#   tmpfs     Postgres' data directory on tmpfs (/dev/shm): fsync is still on, but a WAL flush
+#             costs nothing, so whatever tail is left does not come from the disk. A diagnostic,
+#             not a durable setup;
+#   no-derive the derived call state not applied during the run (--derive-delay-ms 60000: the
+#             writer keeps it and applies it when it stops), so no application runs beside the
+#             batches;
+#   neither   both.
+# Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
+# measures them) and the service's and Postgres' CPU per acknowledged webhook, then each
+# variant's median. Every run's ledger must balance. Needs bench/run.sh's build (release preset
+# with the benchmarks) and root, like bench/run.sh.
+#   bench/tail_sources.sh        RATE=10000 DURATION=20 WARMUP=5 ROUNDS=3 VARIANTS="bench tmpfs
+#                                no-derive neither" override the defaults
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
+RATE=${RATE:-10000}; DURATION=${DURATION:-20}; WARMUP=${WARMUP:-5}; ROUNDS=${ROUNDS:-3}
+VARIANTS=${VARIANTS:-bench tmpfs no-derive neither}
+PGPORT=55453; SBPORT=8094; SECRET=bench-secret
+DB=postgresql://postgres@127.0.0.1:$PGPORT/app
+BIN=$ROOT/build/release/switchboard
+LOAD=$ROOT/build/release/bench/switchboard-load
+WORK=$(mktemp -d /tmp/switchboard-tail.XXXXXX)
+export LC_ALL=C
+[[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
+
+# The tmpfs server: ../shared/baselines/pg.sh with its data directory moved, nothing else changed.
+sed 's#DATA=/tmp/steer-pg-#DATA=/dev/shm/steer-pg-#' "$SHARED/baselines/pg.sh" > "$WORK/pg-tmpfs.sh"
+grep -q 'DATA=/dev/shm/steer-pg-' "$WORK/pg-tmpfs.sh" ||
+  { echo "pg.sh no longer names its data directory as this script expects" >&2; exit 1; }
+chmod +x "$WORK/pg-tmpfs.sh"
+
+# shellcheck source=bench/host.sh
+source "$ROOT/bench/host.sh"
+SB_PID=""; PG_SH=""
+cleanup() {
+  [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
+  [[ -n $PG_SH ]] && "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
+  rm -rf "/dev/shm/steer-pg-$PGPORT"
+  host_restore
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+pg_ticks() {
+  local t=0 p
+  for p in $(pgrep -u postgres -x postgres); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+
+run() {  # variant, round → a JSON line in $WORK/runs.jsonl
+  local variant=$1 round=$2 derive=200
+  PG_SH=$SHARED/baselines/pg.sh
+  [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
+  [[ $variant == no-derive || $variant == neither ]] && derive=60000
+  "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
+  "$PG_SH" start $PGPORT durable >/dev/null
+  "$ROOT/bench/warm_wal.sh" $PGPORT
+  rm -f "$WORK/sb.port"
+  env DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=$SECRET SWITCHBOARD_LISTEN=127.0.0.1:$SBPORT \
+      SWITCHBOARD_PORT_FILE="$WORK/sb.port" SWITCHBOARD_LOG_LEVEL=warn \
+      SWITCHBOARD_DERIVE_DELAY_MS=$derive "$BIN" > "$WORK/sb.log" 2>&1 &
+  SB_PID=$!
+  for _ in $(seq 100); do [[ -s $WORK/sb.port ]] && break; sleep 0.1; done
+  [[ -s $WORK/sb.port ]] || { cat "$WORK/sb.log" >&2; exit 1; }
+  local t0 t1 p0 p1; t0=$(cpu_ticks "$SB_PID"); p0=$(pg_ticks)
+  "$LOAD" --url "http://127.0.0.1:$SBPORT/receive" --secret $SECRET --examples "$SHARED/vapi/examples" \
+          --database-url "$DB" --report "$WORK/run.json" --progress 10 --mode open --rate "$RATE" \
+          --warmup "$WARMUP" --duration "$DURATION" --connections 256 > "$WORK/run.txt" 2>&1 ||
+    { cat "$WORK/run.txt" >&2; exit 1; }  # an unbalanced ledger voids the whole comparison
+  t1=$(cpu_ticks "$SB_PID"); p1=$(pg_ticks)
+  kill -TERM "$SB_PID"; wait "$SB_PID" || true; SB_PID=""
+  "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
+  python3 - "$WORK/run.json" "$variant" "$round" "$t0" "$t1" "$p0" "$p1" "$(getconf CLK_TCK)" \
+    >> "$WORK/runs.jsonl" <<'PY'
+import json, sys
+path, variant, rnd, t0, t1, p0, p1, tick = sys.argv[1:]
+r = json.load(open(path))
+per_ack = lambda a, b: round((int(b) - int(a)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
+print(json.dumps({"variant": variant, "round": int(rnd), "latency_ms": r["latency_ms"],
+                  "cpu_us": per_ack(t0, t1), "pg_cpu_us": per_ack(p0, p1)}))
+PY
+  echo "tail_sources: $variant round $round done" >&2
+}
+
+: > "$WORK/runs.jsonl"
+for round in $(seq "$ROUNDS"); do
+  for variant in $VARIANTS; do run "$variant" "$round"; done
+done
+
+python3 - "$WORK/runs.jsonl" "$RATE" "$DURATION" "$WARMUP" <<'PY'
+import json, statistics, sys
+path, rate, duration, warmup = sys.argv[1:]
+runs = [json.loads(l) for l in open(path)]
+print(f"Open loop at {int(rate):,} webhooks/s, {duration} s after a {warmup} s warm-up, variants "
+      "alternated round by round (bench/tail_sources.sh).\n")
+print("| variant | round | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
+for r in runs:
+    l = r["latency_ms"]
+    print(f"| {r['variant']} | {r['round']} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | "
+          f"{l['p999']:.2f} | {r['cpu_us']} | {r['pg_cpu_us']} |")
+print("\n| variant (median of its runs) | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for v in dict.fromkeys(r["variant"] for r in runs):
+    rs = [r for r in runs if r["variant"] == v]
+    med = lambda f: statistics.median(f(r) for r in rs)
+    print(f"| {v} | " + " | ".join(f"{med(lambda r, k=k: r['latency_ms'][k]):.2f}" for k in ("p50", "p90", "p99", "p999"))
+          + f" | {med(lambda r: r['cpu_us']):.1f} | {med(lambda r: r['pg_cpu_us']):.1f} |")
+PY
