@@ -37,10 +37,10 @@ chmod +x "$WORK/pg-tmpfs.sh"
 
 # shellcheck source=bench/host.sh
 source "$ROOT/bench/host.sh"
-SB_PID=""; PG_SH=""
+SB_PID=""
 cleanup() {
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
-  [[ -n $PG_SH ]] && "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
+  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
   rm -rf "/dev/shm/steer-pg-$PGPORT"
   host_restore
   rm -rf "$WORK"
@@ -56,10 +56,12 @@ pg_ticks() {
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   local variant=$1 round=$2 derive=200
-  PG_SH=$SHARED/baselines/pg.sh
+  local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
-  "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
+  # Either kind of server may hold the port (a variant's, or one left by an interrupted run):
+  # the run must use the server it starts, so both are stopped first.
+  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
   "$PG_SH" start $PGPORT durable >/dev/null
   "$ROOT/bench/warm_wal.sh" $PGPORT
   rm -f "$WORK/sb.port"
