@@ -25,20 +25,18 @@ PGPORT=55453; SBPORT=8094; SECRET=bench-secret
 DB=postgresql://postgres@127.0.0.1:$PGPORT/app
 BIN=$ROOT/build/release/switchboard
 LOAD=$ROOT/build/release/bench/switchboard-load
-WORK=$(mktemp -d /tmp/switchboard-tail.XXXXXX)
 export LC_ALL=C
 [[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
-
-# The tmpfs server: ../shared/baselines/pg.sh with its data directory moved, nothing else changed.
-sed 's#DATA=/tmp/steer-pg-#DATA=/dev/shm/steer-pg-#' "$SHARED/baselines/pg.sh" > "$WORK/pg-tmpfs.sh"
-grep -q 'DATA=/dev/shm/steer-pg-' "$WORK/pg-tmpfs.sh" ||
-  { echo "pg.sh no longer names its data directory as this script expects" >&2; exit 1; }
-chmod +x "$WORK/pg-tmpfs.sh"
+for variant in $VARIANTS; do
+  case $variant in bench|tmpfs|no-derive|neither) ;; *) echo "unknown variant: $variant" >&2; exit 2 ;; esac
+done
 
 # shellcheck source=bench/host.sh
 source "$ROOT/bench/host.sh"
+WORK=$(mktemp -d /tmp/switchboard-tail.XXXXXX)
 SB_PID=""
 cleanup() {
+  local sh
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
   for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
   rm -rf "/dev/shm/steer-pg-$PGPORT"
@@ -46,6 +44,12 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The tmpfs server: ../shared/baselines/pg.sh with its data directory moved, nothing else changed.
+sed 's#DATA=/tmp/steer-pg-#DATA=/dev/shm/steer-pg-#' "$SHARED/baselines/pg.sh" > "$WORK/pg-tmpfs.sh"
+grep -q 'DATA=/dev/shm/steer-pg-' "$WORK/pg-tmpfs.sh" ||
+  { echo "pg.sh no longer names its data directory as this script expects" >&2; exit 1; }
+chmod +x "$WORK/pg-tmpfs.sh"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {
@@ -55,7 +59,7 @@ pg_ticks() {
 }
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
-  local variant=$1 round=$2 derive=200
+  local variant=$1 round=$2 derive=200 sh
   local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
