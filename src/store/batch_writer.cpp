@@ -1451,23 +1451,17 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             // time from send to commit): early enough that the server never waits for it,
             // late enough to carry what arrives meanwhile rather than a handful of events.
             const auto send_at = flying->sent.started + recent_batch_time_ / 2;
-            // One wait, not a poll in slices: on a virtual machine a wake-up costs as much as
-            // several webhooks' work (bench/analysis.md, session 5). The wait ends early when
-            // the batch in flight is answered: its webhooks are acknowledged at once, not after
-            // the next batch has been taken and sent (bench/analysis.md, session 17).
+            // One sleep, not a poll in slices: on a virtual machine a wake-up costs as much as
+            // several webhooks' work (bench/analysis.md, session 5).
             n = queue_.try_pop_bulk(shard, token, s.events.data(), max_rows);
             if (const auto now = clock::now(); n < max_rows && now < send_at) {
-                if (conn_.wait_readable(send_at - now)) {
-                    land(*flying, nullptr);
-                    flying = nullptr;
-                }
+                std::this_thread::sleep_for(send_at - now);
                 n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
             }
             // At moderate load that makes batches of a few events, each paying the server's
             // fixed cost of a batch: while events keep coming, let this one grow for a while.
             // (Not when none came: a lone sender waits for its answer, not for company.)
-            if (n > 0 && n < cfg_.batch_grow_rows &&
-                (flying == nullptr || flying->n < cfg_.batch_grow_rows)) {
+            if (n > 0 && n < cfg_.batch_grow_rows && flying->n < cfg_.batch_grow_rows) {
                 std::this_thread::sleep_for(recent_batch_time_ / 4);
                 n += queue_.try_pop_bulk(shard, token, s.events.data() + n, max_rows - n);
             }

@@ -1,9 +1,5 @@
 #include "switchboard/store/pg.hpp"
 
-#include <poll.h>
-
-#include <algorithm>
-#include <cstdint>
 #include <cstdlib>
 #include <string>
 
@@ -153,20 +149,6 @@ std::optional<pg_error> pg_connection::send_pipeline(std::span<const pipelined> 
     if (PQpipelineSync(c) != 1) return lost();
     ++in_flight_;
     return std::nullopt;
-}
-
-bool pg_connection::wait_readable(std::chrono::steady_clock::duration timeout) {
-    if (!conn_ || in_flight_ == 0) return true;
-    PGconn* c = conn_.get();
-    // An earlier read may have taken this transaction's answer off the socket with the one
-    // before it; then it is in libpq's buffer and the socket stays quiet.
-    if (PQisBusy(c) == 0) return true;
-    pollfd fd{PQsocket(c), POLLIN, 0};
-    if (fd.fd < 0) return true;
-    const auto ns = std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::nanoseconds>(timeout).count());
-    const timespec ts{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-    return ::ppoll(&fd, 1, &ts, nullptr) != 0;  // ready, or an error the read will report
 }
 
 std::optional<pg_error> pg_connection::read_pipeline(std::size_t queries, long* affected) {

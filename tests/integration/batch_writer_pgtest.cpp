@@ -19,7 +19,6 @@
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -882,49 +881,6 @@ TEST_F(BatchWriter, ARefusedBatchDoesNotTakeTheBatchSentBehindItDown) {
     EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
     EXPECT_EQ(metric(R"(switchboard_pg_errors_total{kind="connection"})"), 0);
     EXPECT_EQ(metric("switchboard_pg_reconnects_total"), 0);
-}
-
-// --- the connection's pipeline -----------------------------------------------------------------
-
-/// The writer waits on wait_readable for the answer of the batch in flight, so a wrong "ready"
-/// would block it in a read while it should be sending, and a missed one would delay the acks.
-TEST_F(BatchWriter, AConnectionWaitsForTheAnswerOfTheOldestTransactionInFlight) {
-    std::string error;
-    auto conn = store::pg_connection::connect(db_.url(), 5s, error);
-    ASSERT_TRUE(conn) << error;
-    ASSERT_FALSE(conn->prepare("nap", "SELECT pg_sleep($1::float8)"));
-    EXPECT_TRUE(conn->wait_readable(0s)) << "nothing in flight: nothing to wait for";
-    const char* slow[] = {"0.3"};
-    const char* quick[] = {"0"};
-    const std::array slow_q{store::pg_connection::pipelined{"nap", slow}};
-    const std::array quick_q{store::pg_connection::pipelined{"nap", quick}};
-    long affected = 0;
-
-    // Slow, then quick: nothing to read until the slow one is done.
-    ASSERT_FALSE(conn->send_pipeline(slow_q));
-    ASSERT_FALSE(conn->send_pipeline(quick_q));
-    const auto sent = steady::now();
-    EXPECT_FALSE(conn->wait_readable(50ms));
-    EXPECT_GE(steady::now() - sent, 50ms);
-    EXPECT_TRUE(conn->wait_readable(10s));
-    EXPECT_GE(steady::now() - sent, 250ms);
-    // Both have answered now; reading the first takes the second's answer off the socket too,
-    // and the wait must find it in libpq's buffer.
-    std::this_thread::sleep_for(100ms);
-    ASSERT_FALSE(conn->read_pipeline(1, &affected));
-    EXPECT_TRUE(conn->wait_readable(0s));
-    ASSERT_FALSE(conn->read_pipeline(1, &affected));
-    EXPECT_EQ(conn->in_flight(), 0u);
-
-    // Quick, then slow: once the quick one is read, the slow one is still to come.
-    ASSERT_FALSE(conn->send_pipeline(quick_q));
-    ASSERT_FALSE(conn->send_pipeline(slow_q));
-    EXPECT_TRUE(conn->wait_readable(10s));
-    ASSERT_FALSE(conn->read_pipeline(1, &affected));
-    EXPECT_FALSE(conn->wait_readable(50ms));
-    EXPECT_TRUE(conn->wait_readable(10s));
-    ASSERT_FALSE(conn->read_pipeline(1, &affected));
-    EXPECT_EQ(conn->in_flight(), 0u);
 }
 
 // --- run(): draining, giving up, reconnecting ------------------------------------------------

@@ -87,11 +87,6 @@ class pg_connection {
     std::optional<pg_error> read_pipeline(std::size_t queries, long* affected);
     /// Transactions sent and not yet read.
     std::size_t in_flight() const noexcept { return in_flight_; }
-    /// Waits up to `timeout` for the oldest transaction in flight to answer: true when
-    /// read_pipeline would now find a result (already received, or on the socket), false when
-    /// the time ran out. Also true when there is nothing to wait for (no connection, nothing in
-    /// flight, a broken socket), so that the read which follows reports why.
-    bool wait_readable(std::chrono::steady_clock::duration timeout);
 
   private:
     std::optional<pg_error> error_from(const PGresult* res) const;
