@@ -9,13 +9,16 @@
 #   no-derive the derived call state not applied during the run (--derive-delay-ms 60000: the
 #             writer keeps it and applies it when it stops), so no application runs beside the
 #             batches;
-#   neither   both.
+#   neither   both;
+#   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
+#             the way to compare two versions of the service on the same footing.
 # Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
-# measures them) and the service's and Postgres' CPU per acknowledged webhook, then each
-# variant's median. Every run's ledger must balance. Needs bench/run.sh's build (release preset
+# measures them), the service's and Postgres' CPU per acknowledged webhook and the events per
+# batch (the service's /metrics), then each variant's median. Every run's ledger must balance. Needs bench/run.sh's build (release preset
 # with the benchmarks) and root, like bench/run.sh.
 #   bench/tail_sources.sh        RATE=10000 DURATION=20 WARMUP=5 ROUNDS=3 VARIANTS="bench tmpfs
 #                                no-derive neither" override the defaults
+#   OTHER_BIN=/tmp/other/build/release/switchboard VARIANTS="bench other" bench/tail_sources.sh
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
@@ -28,7 +31,10 @@ LOAD=$ROOT/build/release/bench/switchboard-load
 export LC_ALL=C
 [[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
 for variant in $VARIANTS; do
-  case $variant in bench|tmpfs|no-derive|neither) ;; *) echo "unknown variant: $variant" >&2; exit 2 ;; esac
+  case $variant in bench|tmpfs|no-derive|neither) ;;
+    other) [[ -x ${OTHER_BIN:-} ]] || { echo "variant other needs OTHER_BIN, a switchboard binary" >&2; exit 2; } ;;
+    *) echo "unknown variant: $variant" >&2; exit 2 ;;
+  esac
 done
 
 # shellcheck source=bench/host.sh
@@ -59,7 +65,8 @@ pg_ticks() {
 }
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
-  local variant=$1 round=$2 derive=200 sh
+  local variant=$1 round=$2 derive=200 sh bin=$BIN
+  [[ $variant == other ]] && bin=$OTHER_BIN
   local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
@@ -71,7 +78,7 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   rm -f "$WORK/sb.port"
   env DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=$SECRET SWITCHBOARD_LISTEN=127.0.0.1:$SBPORT \
       SWITCHBOARD_PORT_FILE="$WORK/sb.port" SWITCHBOARD_LOG_LEVEL=warn \
-      SWITCHBOARD_DERIVE_DELAY_MS=$derive "$BIN" > "$WORK/sb.log" 2>&1 &
+      SWITCHBOARD_DERIVE_DELAY_MS=$derive "$bin" > "$WORK/sb.log" 2>&1 &
   SB_PID=$!
   for _ in $(seq 100); do [[ -s $WORK/sb.port ]] && break; sleep 0.1; done
   [[ -s $WORK/sb.port ]] || { cat "$WORK/sb.log" >&2; exit 1; }
@@ -81,16 +88,24 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
           --warmup "$WARMUP" --duration "$DURATION" --connections 256 > "$WORK/run.txt" 2>&1 ||
     { cat "$WORK/run.txt" >&2; exit 1; }  # an unbalanced ledger voids the whole comparison
   t1=$(cpu_ticks "$SB_PID"); p1=$(pg_ticks)
+  curl -sf "http://127.0.0.1:$SBPORT/metrics" > "$WORK/metrics.txt" || : > "$WORK/metrics.txt"
   kill -TERM "$SB_PID"; wait "$SB_PID" || true; SB_PID=""
   "$PG_SH" stop $PGPORT >/dev/null 2>&1 || true
   python3 - "$WORK/run.json" "$variant" "$round" "$t0" "$t1" "$p0" "$p1" "$(getconf CLK_TCK)" \
-    >> "$WORK/runs.jsonl" <<'PY'
+    "$WORK/metrics.txt" >> "$WORK/runs.jsonl" <<'PY'
 import json, sys
-path, variant, rnd, t0, t1, p0, p1, tick = sys.argv[1:]
+path, variant, rnd, t0, t1, p0, p1, tick, metrics = sys.argv[1:]
 r = json.load(open(path))
 per_ack = lambda a, b: round((int(b) - int(a)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
+m = {}
+for line in open(metrics):
+    parts = line.split()
+    if len(parts) == 2 and parts[0] in ("switchboard_batch_rows_sum", "switchboard_batch_rows_count"):
+        m[parts[0]] = float(parts[1])
+per_batch = round(m["switchboard_batch_rows_sum"] / m["switchboard_batch_rows_count"], 1) \
+    if m.get("switchboard_batch_rows_count") else None
 print(json.dumps({"variant": variant, "round": int(rnd), "latency_ms": r["latency_ms"],
-                  "cpu_us": per_ack(t0, t1), "pg_cpu_us": per_ack(p0, p1)}))
+                  "cpu_us": per_ack(t0, t1), "pg_cpu_us": per_ack(p0, p1), "per_batch": per_batch}))
 PY
   echo "tail_sources: $variant round $round done" >&2
 }
@@ -106,17 +121,18 @@ path, rate, duration, warmup = sys.argv[1:]
 runs = [json.loads(l) for l in open(path)]
 print(f"Open loop at {int(rate):,} webhooks/s, {duration} s after a {warmup} s warm-up, variants "
       "alternated round by round (bench/tail_sources.sh).\n")
-print("| variant | round | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|")
+print("| variant | round | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack | events/batch |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in runs:
     l = r["latency_ms"]
     print(f"| {r['variant']} | {r['round']} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | "
-          f"{l['p999']:.2f} | {r['cpu_us']} | {r['pg_cpu_us']} |")
-print("\n| variant (median of its runs) | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack |")
-print("|---|---:|---:|---:|---:|---:|---:|")
+          f"{l['p999']:.2f} | {r['cpu_us']} | {r['pg_cpu_us']} | {r['per_batch']} |")
+print("\n| variant (median of its runs) | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack | events/batch |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for v in dict.fromkeys(r["variant"] for r in runs):
     rs = [r for r in runs if r["variant"] == v]
     med = lambda f: statistics.median(f(r) for r in rs)
     print(f"| {v} | " + " | ".join(f"{med(lambda r, k=k: r['latency_ms'][k]):.2f}" for k in ("p50", "p90", "p99", "p999"))
-          + f" | {med(lambda r: r['cpu_us']):.1f} | {med(lambda r: r['pg_cpu_us']):.1f} |")
+          + f" | {med(lambda r: r['cpu_us']):.1f} | {med(lambda r: r['pg_cpu_us']):.1f}"
+          + f" | {med(lambda r: r['per_batch'] or 0):.1f} |")
 PY
