@@ -14,8 +14,8 @@
 #             the way to compare two versions of the service on the same footing.
 # Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
 # measures them), the service's and Postgres' CPU per acknowledged webhook and the events per
-# batch (the service's /metrics), then each variant's median. Every run's ledger must balance. Needs bench/run.sh's build (release preset
-# with the benchmarks) and root, like bench/run.sh.
+# batch (the service's /metrics), then each variant's median. Every run's ledger must balance.
+# Needs bench/run.sh's build (release preset with the benchmarks) and root, like bench/run.sh.
 #   bench/tail_sources.sh        RATE=10000 DURATION=20 WARMUP=5 ROUNDS=3 VARIANTS="bench tmpfs
 #                                no-derive neither" override the defaults
 #   OTHER_BIN=/tmp/other/build/release/switchboard VARIANTS="bench other" bench/tail_sources.sh
