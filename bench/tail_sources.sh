@@ -10,6 +10,9 @@
 #             writer keeps it and applies it when it stops), so no application runs beside the
 #             batches;
 #   neither   both;
+#   wal-disk  the tables on tmpfs, the WAL on the disk (initdb --waldir): whether the disk's part
+#             of the tail is the WAL's own flushes or the tables' writes beside them (a
+#             diagnostic too: what a server with the WAL on a disk of its own would see);
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
 #             the way to compare two versions of the service on the same footing.
 # Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
@@ -31,7 +34,7 @@ LOAD=$ROOT/build/release/bench/switchboard-load
 export LC_ALL=C
 [[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
 for variant in $VARIANTS; do
-  case $variant in bench|tmpfs|no-derive|neither) ;;
+  case $variant in bench|tmpfs|no-derive|neither|wal-disk) ;;
     other) [[ -x ${OTHER_BIN:-} ]] || { echo "variant other needs OTHER_BIN, a switchboard binary" >&2; exit 2; } ;;
     *) echo "unknown variant: $variant" >&2; exit 2 ;;
   esac
@@ -44,8 +47,8 @@ SB_PID=""
 cleanup() {
   local sh
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
-  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
-  rm -rf "/dev/shm/steer-pg-$PGPORT"
+  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh" "$WORK/pg-wal-disk.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
+  rm -rf "/dev/shm/steer-pg-$PGPORT" "/tmp/steer-pg-wal-$PGPORT"
   host_restore
   rm -rf "$WORK"
 }
@@ -56,6 +59,14 @@ sed 's#DATA=/tmp/steer-pg-#DATA=/dev/shm/steer-pg-#' "$SHARED/baselines/pg.sh" >
 grep -q 'DATA=/dev/shm/steer-pg-' "$WORK/pg-tmpfs.sh" ||
   { echo "pg.sh no longer names its data directory as this script expects" >&2; exit 1; }
 chmod +x "$WORK/pg-tmpfs.sh"
+# The wal-disk server: the tmpfs server with its WAL directory on the disk, where pg.sh keeps its
+# data directory.
+sed -e 's#rm -rf "$DATA";#rm -rf "$DATA" "/tmp/steer-pg-wal-$port";#' \
+    -e 's#initdb" -D "$DATA"#initdb" -D "$DATA" --waldir "/tmp/steer-pg-wal-$port"#' \
+    "$WORK/pg-tmpfs.sh" > "$WORK/pg-wal-disk.sh"
+[[ $(grep -c 'steer-pg-wal-' "$WORK/pg-wal-disk.sh") == 2 ]] ||
+  { echo "pg.sh no longer starts its server as this script expects" >&2; exit 1; }
+chmod +x "$WORK/pg-wal-disk.sh"
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 pg_ticks() {
@@ -69,10 +80,13 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   [[ $variant == other ]] && bin=$OTHER_BIN
   local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
+  [[ $variant == wal-disk ]] && PG_SH=$WORK/pg-wal-disk.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
-  # Either kind of server may hold the port (a variant's, or one left by an interrupted run):
-  # the run must use the server it starts, so both are stopped first.
-  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
+  # Any kind of server may hold the port (a variant's, or one left by an interrupted run):
+  # the run must use the server it starts, so all are stopped first.
+  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh" "$WORK/pg-wal-disk.sh"; do
+    "$sh" stop $PGPORT >/dev/null 2>&1 || true
+  done
   "$PG_SH" start $PGPORT durable >/dev/null
   "$ROOT/bench/warm_wal.sh" $PGPORT
   rm -f "$WORK/sb.port"
