@@ -44,10 +44,17 @@ done
 source "$ROOT/bench/host.sh"
 WORK=$(mktemp -d /tmp/switchboard-tail.XXXXXX)
 SB_PID=""
-cleanup() {
+# Every kind of server a variant starts (they share the port); stopping one that is not running
+# does nothing.
+stop_servers() {
   local sh
+  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh" "$WORK/pg-wal-disk.sh"; do
+    [[ -x $sh ]] && { "$sh" stop $PGPORT >/dev/null 2>&1 || true; }
+  done
+}
+cleanup() {
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
-  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh" "$WORK/pg-wal-disk.sh"; do "$sh" stop $PGPORT >/dev/null 2>&1 || true; done
+  stop_servers
   rm -rf "/dev/shm/steer-pg-$PGPORT" "/tmp/steer-pg-wal-$PGPORT"
   host_restore
   rm -rf "$WORK"
@@ -76,7 +83,7 @@ pg_ticks() {
 }
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
-  local variant=$1 round=$2 derive=200 sh bin=$BIN
+  local variant=$1 round=$2 derive=200 bin=$BIN
   [[ $variant == other ]] && bin=$OTHER_BIN
   local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
@@ -84,9 +91,7 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
   # Any kind of server may hold the port (a variant's, or one left by an interrupted run):
   # the run must use the server it starts, so all are stopped first.
-  for sh in "$SHARED/baselines/pg.sh" "$WORK/pg-tmpfs.sh" "$WORK/pg-wal-disk.sh"; do
-    "$sh" stop $PGPORT >/dev/null 2>&1 || true
-  done
+  stop_servers
   "$PG_SH" start $PGPORT durable >/dev/null
   "$ROOT/bench/warm_wal.sh" $PGPORT
   rm -f "$WORK/sb.port"
@@ -140,7 +145,7 @@ print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in runs:
     l = r["latency_ms"]
     print(f"| {r['variant']} | {r['round']} | {l['p50']:.2f} | {l['p90']:.2f} | {l['p99']:.2f} | "
-          f"{l['p999']:.2f} | {r['cpu_us']} | {r['pg_cpu_us']} | {r['per_batch']} |")
+          f"{l['p999']:.2f} | {r['cpu_us']} | {r['pg_cpu_us']} | {r['per_batch'] or 'n/a'} |")
 print("\n| variant (median of its runs) | p50 ms | p90 ms | p99 ms | p99.9 ms | service µs/ack | Postgres µs/ack | events/batch |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
 for v in dict.fromkeys(r["variant"] for r in runs):
@@ -148,5 +153,6 @@ for v in dict.fromkeys(r["variant"] for r in runs):
     med = lambda f: statistics.median(f(r) for r in rs)
     print(f"| {v} | " + " | ".join(f"{med(lambda r, k=k: r['latency_ms'][k]):.2f}" for k in ("p50", "p90", "p99", "p999"))
           + f" | {med(lambda r: r['cpu_us']):.1f} | {med(lambda r: r['pg_cpu_us']):.1f}"
-          + f" | {med(lambda r: r['per_batch'] or 0):.1f} |")
+          + " | " + (f"{statistics.median(b):.1f}" if (b := [r["per_batch"] for r in rs if r["per_batch"]]) else "n/a")
+          + " |")
 PY
