@@ -2,8 +2,8 @@
 # The standard benchmark run: one command, everything on this machine, results in BENCHMARKS.md.
 #
 #   bench/run.sh            standard scenarios
-#   bench/run.sh --long     adds the 10-minute open-loop soak (RSS sampled every second); 20
-#                           minutes in all on 2026-12-06 with the build done
+#   bench/run.sh --long     adds the 10-minute open-loop soak (RSS sampled every second); 22
+#                           minutes in all on 2026-12-07 with the build done
 #
 # It starts a durable Postgres (fsync on, synchronous_commit on: ../shared/baselines/pg.sh), then
 # measures side by side with the same load (../shared/baselines/wrk/mix.lua, wrk -t1 -c64):

@@ -14,7 +14,8 @@
 #             of the tail is the WAL's own flushes or the tables' writes beside them (a
 #             diagnostic too: what a server with the WAL on a disk of its own would see);
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
-#             the way to compare two versions of the service on the same footing.
+#             the way to compare two versions of the service on the same footing;
+#   other-tmpfs as tmpfs, with OTHER_BIN: the same comparison with the disk's flushes out of it.
 # Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
 # measures them), the service's and Postgres' CPU per acknowledged webhook and the events per
 # batch (the service's /metrics), then each variant's median. Every run's ledger must balance.
@@ -35,7 +36,8 @@ export LC_ALL=C
 [[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
 for variant in $VARIANTS; do
   case $variant in bench|tmpfs|no-derive|neither|wal-disk) ;;
-    other) [[ -x ${OTHER_BIN:-} ]] || { echo "variant other needs OTHER_BIN, a switchboard binary" >&2; exit 2; } ;;
+    other|other-tmpfs) [[ -x ${OTHER_BIN:-} ]] ||
+      { echo "variant $variant needs OTHER_BIN, a switchboard binary" >&2; exit 2; } ;;
     *) echo "unknown variant: $variant" >&2; exit 2 ;;
   esac
 done
@@ -84,9 +86,9 @@ pg_ticks() {
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   local variant=$1 round=$2 derive=200 bin=$BIN
-  [[ $variant == other ]] && bin=$OTHER_BIN
+  [[ $variant == other || $variant == other-tmpfs ]] && bin=$OTHER_BIN
   local PG_SH=$SHARED/baselines/pg.sh
-  [[ $variant == tmpfs || $variant == neither ]] && PG_SH=$WORK/pg-tmpfs.sh
+  [[ $variant == tmpfs || $variant == neither || $variant == other-tmpfs ]] && PG_SH=$WORK/pg-tmpfs.sh
   [[ $variant == wal-disk ]] && PG_SH=$WORK/pg-wal-disk.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
   # Any kind of server may hold the port (a variant's, or one left by an interrupted run):
