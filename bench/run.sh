@@ -238,14 +238,11 @@ machine_probe end
 # --- 3. BENCHMARKS.md --------------------------------------------------------------------------
 python3 - "$OUT" "$WORK/scenarios.jsonl" "$WORK/wrk_rounds.jsonl" "$WRK_SECONDS" <<'PY'
 import json, os, sys, datetime, subprocess
+from statistics import median
 out, scen, wrk_file, secs = sys.argv[1:]
 wrk = [json.loads(l) for l in open(wrk_file) if l.strip()]
-def median(xs):
-    xs = sorted(xs)
-    return xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
-nginx, node = median([w["nginx"] for w in wrk]), median([w["node"] for w in wrk])
+nginx, node, sb = (median(w[k] for w in wrk) for k in ("nginx", "node", "sb"))
 sb_round = sorted(wrk, key=lambda w: w["sb"])[(len(wrk) - 1) // 2]  # switchboard's median round
-sb = median([w["sb"] for w in wrk])
 node_bad, sb_bad = sum(int(w["node_bad"]) for w in wrk), sum(int(w["sb_bad"]) for w in wrk)
 runs = [json.loads(l) for l in open(scen) if l.strip()]
 # A scenario run more than once ("open-10k.1", "open-10k.2", ...) has one row: the run with the
