@@ -151,6 +151,15 @@ bool parse_part_headers(std::string_view body, std::size_t& pos, multipart_part&
         const std::string_view line = line_at(body, pos, nl);
         pos = nl + 1;
         if (line.empty()) break;
+        // A part's headers are passed on (its Content-Type goes into the upload to Vapi): a
+        // control character there (a bare CR) could start a header of its own.
+        if (std::any_of(line.begin(), line.end(), [](char ch) {
+                const auto c = static_cast<unsigned char>(ch);
+                return (c < 0x20 && c != '\t') || c == 0x7f;
+            })) {
+            error = "control character in a part header";
+            return false;
+        }
         const auto colon = line.find(':');
         if (colon == std::string_view::npos) {
             error = "malformed part header";

@@ -200,15 +200,21 @@ asio::awaitable<void> linger_and_close(beast::tcp_stream& stream) {
 /// connection's buffer keeps that capacity (16 kB per open connection). On the wrk mix, 4 kB
 /// reads measured about 10 % more service CPU per webhook (bench/analysis.md, session 13).
 constexpr std::size_t k_read_size = 16384;
+/// The most one read asks for (a body in flight is read up to 64 kB at a time).
+constexpr std::size_t k_max_read_size = 65536;
 
 /// Beast's async_read_header (`header_only`) or async_read, with what the buffer already holds
 /// parsed inline: Beast's composed operations post their completion even when no read is needed
 /// (usually the whole request came with its first bytes), at ~10k instructions per request.
-/// The same loop as Beast's read_op/read_some_op, with the same errors.
+/// The same loop as Beast's read_op/read_some_op, with the same errors, and one more:
+/// header_limit when `max_pending` bytes are buffered and the parser still wants more. The
+/// parser takes body bytes as they come, so what stays in the buffer is an unfinished header
+/// block, chunk header or trailer; Beast bounds the first (header_limit) but not a chunk
+/// extension or a trailer line, which would otherwise grow the buffer without end.
 asio::awaitable<beast::error_code> read_request(beast::tcp_stream& stream,
                                                 beast::flat_buffer& buffer,
                                                 beast_http::request_parser<padded_body>& parser,
-                                                bool header_only) {
+                                                bool header_only, std::size_t max_pending) {
     parser.eager(!header_only);
     const auto done = [&] { return header_only ? parser.is_header_done() : parser.is_done(); };
     beast::error_code ec;
@@ -221,8 +227,10 @@ asio::awaitable<beast::error_code> read_request(beast::tcp_stream& stream,
             }
             ec = {};
         }
+        if (buffer.size() >= max_pending) co_return beast_http::error::header_limit;
         auto [rec, n] = co_await stream.async_read_some(
-            buffer.prepare(std::max(k_read_size, beast::read_size(buffer, 65536))), use_tuple);
+            buffer.prepare(std::max(k_read_size, beast::read_size(buffer, k_max_read_size))),
+            use_tuple);
         buffer.commit(n);
         if (rec == asio::error::eof) {
             if (!parser.got_some()) co_return beast_http::error::end_of_stream;
@@ -290,7 +298,9 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         }
         conn->idle = false;
         stream.expires_after(cfg_.read_timeout);
-        const beast::error_code hec = co_await read_request(stream, buffer, parser, true);
+        const std::size_t max_pending = cfg_.max_header_bytes + k_max_read_size;
+        const beast::error_code hec =
+            co_await read_request(stream, buffer, parser, true, max_pending);
 
         std::optional<response> refusal;
         if (!hec || hec == beast_http::error::body_limit) {
@@ -329,11 +339,16 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
                 if (cec) break;
             }
             stream.expires_after(cfg_.read_timeout);
-            const beast::error_code bec = co_await read_request(stream, buffer, parser, false);
+            const beast::error_code bec =
+                co_await read_request(stream, buffer, parser, false, max_pending);
             if (bec == beast_http::error::body_limit) {
                 refusal =
                     json_error(status::payload_too_large,
                                "request body exceeds " + std::to_string(body_limit) + " bytes");
+            } else if (bec == beast_http::error::header_limit) {
+                refusal = json_error(status::bad_request,
+                                     "a chunk header or trailer exceeds " +
+                                         std::to_string(cfg_.max_header_bytes) + " bytes");
             } else if (bec == beast::error::timeout) {
                 refusal = json_error(status::request_timeout, "request not received in time");
             } else if (bec) {
@@ -347,6 +362,7 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
 
         response res;
         bool keep_alive = false;
+        const bool head_request = parser.get().method() == beast_http::verb::head;
         if (refusal) {
             // The rest of the request was not read: the connection cannot be reused.
             res = std::move(*refusal);
@@ -370,13 +386,16 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         }
         res.prepare_payload();
         beast::error_code wec;
-        if (res.chunked()) {
+        if (res.chunked() && !head_request) {
             stream.expires_after(cfg_.write_timeout);
             std::tie(wec, std::ignore) = co_await beast_http::async_write(stream, res, use_tuple);
         } else {
             serialize_header(res, head);
+            // A response to HEAD has its header only (its Content-Length: the body's size).
             beast::buffers_suffix<std::array<asio::const_buffer, 2>> out(
-                std::array<asio::const_buffer, 2>{asio::buffer(head), asio::buffer(res.body())});
+                std::array<asio::const_buffer, 2>{
+                    asio::buffer(head),
+                    head_request ? asio::const_buffer() : asio::buffer(res.body())});
             // The socket is non-blocking: the kernel usually takes the whole response at once,
             // without a reactor operation, a timer and a posted completion. What it does not
             // take (a slow reader) goes out asynchronously, under the write timeout.

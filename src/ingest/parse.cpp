@@ -13,6 +13,7 @@
 #endif
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -97,6 +98,7 @@ struct collected {
     std::string role;
     std::string transcript_type;
     std::optional<std::int64_t> turn;
+    std::string turn_text;  // a `turn` that is not an integer of int64's range, as written
     std::string discriminator;
     std::uint64_t text_hash = 0;
     std::string call_status;
@@ -113,6 +115,7 @@ struct collected {
         role.clear();
         transcript_type.clear();
         turn.reset();
+        turn_text.clear();
         discriminator.clear();
         text_hash = 0;
         call_status.clear();
@@ -598,6 +601,7 @@ class walker {
 
     simdjson::error_code message(od::object o) {
         std::optional<double> turn;
+        std::string_view turn_raw;
         auto on = [&](std::string_view key, od::value fv) -> std::optional<simdjson::error_code> {
             constexpr int d = 2;
             if (key == "type") {
@@ -615,7 +619,17 @@ class walker {
             if (key == "status") return str(fv, c_.status, d);
             if (key == "role") return str(fv, c_.role, d);
             if (key == "transcriptType") return str(fv, c_.transcript_type, d);
-            if (key == "turn") return num(fv, turn, d);
+            if (key == "turn") {
+                od::json_type t;
+                if (auto e = fv.type().get(t)) return e;
+                if (t != od::json_type::number) return any(fv, d);
+                turn_raw = fv.raw_json_token();
+                while (!turn_raw.empty() && (turn_raw.back() == ' ' || turn_raw.back() == '\n' ||
+                                             turn_raw.back() == '\r' || turn_raw.back() == '\t')) {
+                    turn_raw.remove_suffix(1);
+                }
+                return to_double(fv, turn);
+            }
             if (key == "transcript" || key == "text" || key == "input" || key == "language" ||
                 key == "request" || key == "turnId") {
                 return hashed_text(fv, d);
@@ -643,7 +657,16 @@ class walker {
             return std::nullopt;
         };
         auto e = fields_of(o, 1, on, &c_.message);
-        if (turn && std::isfinite(*turn)) c_.turn = static_cast<std::int64_t>(*turn);
+        // An integer of int64's range keys as before; any other number (2.5, 1e19) as written,
+        // so that two turns never share a key and no conversion overflows.
+        if (turn) {
+            if (std::isfinite(*turn) && std::trunc(*turn) == *turn &&
+                std::fabs(*turn) < 9223372036854775808.0) {
+                c_.turn = static_cast<std::int64_t>(*turn);
+            } else {
+                c_.turn_text.assign(turn_raw);
+            }
+        }
         return e;
     }
 
@@ -742,12 +765,23 @@ class decomposer {
     void object(const object_layout& layout, std::string_view prefix, std::string& out) {
         const auto& fields = layout.fields;
         // Of a repeated key only the last occurrence is cut out (it is the one readers keep).
-        auto last_of = [&](std::string_view key) {
-            std::size_t last = fields.size();
-            for (std::size_t i = 0; i < fields.size(); ++i) {
-                if (fields[i].key == key) last = i;
+        // Only the keys cut out or descended into need it: their last positions in one pass
+        // (a search per field would be quadratic in the number of fields).
+        static constexpr std::array<std::string_view, 7> k_cut = {
+            "messages", "messagesOpenAIFormatted", "call", "assistant", "phoneNumber", "customer",
+            "artifact"};
+        std::array<std::size_t, k_cut.size()> last_at;
+        last_at.fill(fields.size());
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            for (std::size_t k = 0; k < k_cut.size(); ++k) {
+                if (fields[i].key == k_cut[k]) last_at[k] = i;
             }
-            return last;
+        }
+        auto is_last = [&](std::size_t i) {
+            for (std::size_t k = 0; k < k_cut.size(); ++k) {
+                if (fields[i].key == k_cut[k]) return last_at[k] == i;
+            }
+            return false;  // not a key that is cut out: it stays in the skeleton as it is
         };
         out += '{';
         bool first = true;
@@ -763,7 +797,7 @@ class decomposer {
                 if (f.key == "messages") array = &c_.artifact_messages;
                 if (f.key == "messagesOpenAIFormatted") array = &c_.artifact_openai;
             }
-            const bool last = last_of(f.key) == i;
+            const bool last = is_last(i);
             if (last && array != nullptr && array->present && *f.value_start == '[') {
                 cut_array(prefix, f.key, *array);
                 if (hash_content_ && prefix.empty()) {
@@ -859,7 +893,11 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
     if (!p.status.empty()) add(p.status);
     if (!p.role.empty()) add(p.role);
     if (!p.transcript_type.empty()) add(p.transcript_type);
-    if (p.turn) add(std::to_string(*p.turn));
+    if (p.turn) {
+        add(std::to_string(*p.turn));
+    } else if (!p.turn_text.empty()) {
+        add(p.turn_text);
+    }
     if (!p.discriminator.empty()) add(p.discriminator);
     if (p.text_hash != 0) {
         char hex[17];
@@ -876,6 +914,20 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
         std::snprintf(hex, sizeof hex, "c:%016llx",
                       static_cast<unsigned long long>(p.content_hash));
         add(hex);
+    }
+    // The key is in the events' primary key, whose index entries Postgres bounds (2,704 bytes).
+    // A longer one (hundreds of tool call ids in one message, an outsized status) keeps its type
+    // and timestamp and has the rest hashed.
+    if (key.size() > k_max_dedupe_key_bytes) {
+        const std::size_t head =
+            type_name.size() + 1 + (timestamp_ms ? std::to_string(*timestamp_ms).size() : 0);
+        const XXH128_hash_t h = XXH3_128bits(key.data() + head, key.size() - head);
+        char hex[36];
+        std::snprintf(hex, sizeof hex, "|h:%016llx%016llx",
+                      static_cast<unsigned long long>(h.high64),
+                      static_cast<unsigned long long>(h.low64));
+        key.resize(head);
+        key += hex;
     }
     return key;
 }
@@ -1068,6 +1120,11 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
         out.type_name = "tool-calls";
     }
     if (out.type_name.empty()) return parse_error{errc::missing_type, "message.type is empty"};
+    // The type and the call id are in the events' primary key (Postgres bounds its entries).
+    if (out.type_name.size() > k_max_type_bytes) {
+        return parse_error{errc::invalid_field, "message.type is longer than " +
+                                                    std::to_string(k_max_type_bytes) + " bytes"};
+    }
     out.type = vapi::parse_message_type(out.type_name);
     // Without a timestamp only the content tells two messages of a type apart (two stalls of
     // the call, two unknown events); the end-of-call report is one per call anyway.
@@ -1085,6 +1142,11 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
         }
     }
 
+    if (out.call_id.size() > k_max_call_id_bytes) {
+        return parse_error{errc::invalid_field, "the call id (message.call.id) is longer than " +
+                                                    std::to_string(k_max_call_id_bytes) + " bytes"};
+    }
+
     auto& f = out.call;
     if (out.type == message_type::status_update) {
         f.status = c.status;
@@ -1100,6 +1162,7 @@ boost::system::result<void, parse_error> parse_prepared(const std::string& body,
     parts.role = c.role;
     parts.transcript_type = c.transcript_type;
     parts.turn = c.turn;
+    parts.turn_text = c.turn_text;
     parts.discriminator = c.discriminator;
     parts.text_hash = c.text_hash;
     if (by_content) parts.content_hash = content;

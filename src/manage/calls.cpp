@@ -34,10 +34,12 @@ namespace {
     "  'recordingUrl', c.recording_url, 'stereoRecordingUrl', c.stereo_recording_url, "          \
     "  'videoRecordingUrl', c.video_recording_url, 'logUrl', c.log_url)), '{}'::jsonb)))"
 
-#define SB_CALL_OWNED                                                  \
-    "(c.assistant_id IN (SELECT id FROM assistants WHERE owner = $1) " \
-    "OR c.workflow_id IN (SELECT id FROM workflows WHERE owner = $1) " \
-    "OR c.phone_number_id IN (SELECT id FROM phone_numbers WHERE owner = $1))"
+#define SB_CALL_OWNED                                                          \
+    "(c.assistant_id IN (SELECT id FROM assistants WHERE owner = $1) "         \
+    "OR c.workflow_id IN (SELECT id FROM workflows WHERE owner = $1) "         \
+    "OR EXISTS (SELECT 1 FROM phone_numbers p WHERE p.id = c.phone_number_id " \
+    "AND p.owner = $1 AND coalesce(c.created_at, c.inserted_at) >= "           \
+    "coalesce(p.owned_since, '-infinity')))"
 
 // $1 owner, $2 assistantId, $3 phoneNumberId, $4 workflowId, $5 status, $6 createdAtGe,
 // $7 createdAtLt, $8/$9 the cursor (sort time in microseconds since the epoch, id), $10 limit.
@@ -49,7 +51,8 @@ const char* const k_list =
     "SELECT c.id FROM assistants a JOIN calls c ON c.assistant_id = a.id WHERE a.owner = $1 "
     "UNION SELECT c.id FROM workflows w JOIN calls c ON c.workflow_id = w.id WHERE w.owner = $1 "
     "UNION SELECT c.id FROM phone_numbers p JOIN calls c ON c.phone_number_id = p.id "
-    "WHERE p.owner = $1) "
+    "WHERE p.owner = $1 AND coalesce(c.created_at, c.inserted_at) >= "
+    "coalesce(p.owned_since, '-infinity')) "
     "SELECT " SB_CALL_JSON
     "::text, "
     "(extract(epoch FROM coalesce(c.created_at, c.inserted_at)) * 1000000)::bigint, c.id "

@@ -2,6 +2,7 @@
 #include "detail/context.hpp"
 
 #include <prometheus/histogram.h>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <charconv>
@@ -77,6 +78,7 @@ asio::awaitable<vapi::rest_client::reply> vapi_call(services& s, verb method, st
              prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                                                      60})
         .Observe(took.count());
+    if (r) redact_credentials(s.webhook_auth, *r);
     co_return r;
 }
 
@@ -131,7 +133,7 @@ boost::system::result<page_filters, api_error> page_params(const call_context& c
     return page_filters{std::to_string(*limit), std::move(*lt), std::move(*gt)};
 }
 
-outcome json_array_reply(boost::system::result<rows, api_error> r) {
+outcome json_array_reply(const services& s, boost::system::result<rows, api_error> r) {
     if (!r) {
         api_error e = r.error();
         if (e.status == http::status::bad_request)
@@ -141,7 +143,7 @@ outcome json_array_reply(boost::system::result<rows, api_error> r) {
     std::string body = "[";
     for (const auto& item : *r) {
         if (body.size() > 1) body += ',';
-        body += item[0].value_or("null");
+        body += item[0] ? redacted_text(s.webhook_auth, *item[0]) : "null";
     }
     body += ']';
     return reply{http::status::ok, std::move(body)};
@@ -233,32 +235,77 @@ std::optional<api_error> check_time(const std::optional<std::string>& value,
     return std::nullopt;
 }
 
+namespace {
+
+/// The value of the webhook authentication header switchboard puts in the Vapi objects it
+/// routes to itself; empty when the webhooks are not authenticated by a header.
+std::pair<std::string, std::string> auth_header(const config::auth_config& a) {
+    if (!a.secret.empty()) return {a.secret_header, a.secret};
+    if (!a.bearer_token.empty()) {
+        return {a.bearer_header, a.bearer_prefix ? "Bearer " + a.bearer_token : a.bearer_token};
+    }
+    return {};
+}
+
+bool is_credential(const config::auth_config& a, std::string_view text) {
+    return (!a.secret.empty() && text == a.secret) ||
+           (!a.bearer_token.empty() &&
+            (text == a.bearer_token || text == "Bearer " + a.bearer_token));
+}
+
+}  // namespace
+
 void inject_server(const services& s, json::object& payload) {
     if (s.cfg.public_url.empty()) return;
     if (const json::value* legacy = payload.if_contains("serverUrl");
         legacy != nullptr && legacy->is_string() && !legacy->get_string().empty()) {
         return;
     }
+    const std::string ours = s.cfg.public_url + "/receive";
     json::value* existing = payload.if_contains("server");
-    if (existing != nullptr && existing->is_object()) {
-        const json::value* url = existing->get_object().if_contains("url");
-        if (url != nullptr && url->is_string() && !url->get_string().empty()) return;
-    }
     json::object server =
         existing != nullptr && existing->is_object() ? existing->get_object() : json::object{};
-    server["url"] = s.cfg.public_url + "/receive";
-    if (!server.contains("headers")) {
-        json::object headers;
-        const auto& a = s.webhook_auth;
-        if (!a.secret.empty()) {
-            headers[a.secret_header] = a.secret;
-        } else if (!a.bearer_token.empty()) {
-            headers[a.bearer_header] =
-                a.bearer_prefix ? "Bearer " + a.bearer_token : a.bearer_token;
-        }
-        if (!headers.empty()) server["headers"] = std::move(headers);
+    if (const json::value* url = server.if_contains("url"); url != nullptr && url->is_string() &&
+                                                            !url->get_string().empty() &&
+                                                            url->get_string() != ours) {
+        return;  // the caller's own server
+    }
+    server["url"] = ours;
+    // Callers never see the header (redact_credentials), so an object sent back as it was read
+    // gets it here again.
+    if (auto [name, value] = auth_header(s.webhook_auth); !value.empty()) {
+        json::value* h = server.if_contains("headers");
+        if (h == nullptr || !h->is_object()) h = &(server["headers"] = json::object{});
+        h->get_object()[name] = value;
     }
     payload["server"] = std::move(server);
+}
+
+void redact_credentials(const config::auth_config& a, json::value& v) {
+    if (json::object* o = v.if_object()) {
+        for (auto it = o->begin(); it != o->end();) {
+            if (it->value().is_string() && is_credential(a, it->value().get_string())) {
+                it = o->erase(it);
+            } else {
+                redact_credentials(a, it->value());
+                ++it;
+            }
+        }
+    } else if (json::array* arr = v.if_array()) {
+        for (auto& item : *arr) redact_credentials(a, item);
+    }
+}
+
+std::string redacted_text(const config::auth_config& a, std::string text) {
+    const auto mentions = [&text](const std::string& c) {
+        return !c.empty() && text.find(c) != std::string::npos;
+    };
+    if (!mentions(a.secret) && !mentions(a.bearer_token)) return text;
+    boost::system::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec) return text;
+    redact_credentials(a, v);
+    return json::serialize(v);
 }
 
 reply ok_json(const json::value& v, bool created) {

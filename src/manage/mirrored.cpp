@@ -233,11 +233,12 @@ asio::awaitable<outcome> list(services& s, const kind& k, call_context& c) {
     if (&k == &k_files) {
         auto purpose = param(c, "purpose");
         if (!purpose) co_return purpose.error();
-        co_return json_array_reply(sql(
-            s, k.list_sql, {c.owner, page->created_lt, page->created_gt, page->limit, *purpose}));
+        co_return json_array_reply(
+            s, sql(s, k.list_sql,
+                   {c.owner, page->created_lt, page->created_gt, page->limit, *purpose}));
     }
     co_return json_array_reply(
-        sql(s, k.list_sql, {c.owner, page->created_lt, page->created_gt, page->limit}));
+        s, sql(s, k.list_sql, {c.owner, page->created_lt, page->created_gt, page->limit}));
 }
 
 /// The caller's object: 404 for ids that are not the caller's.
@@ -266,6 +267,10 @@ asio::awaitable<outcome> update(services& s, const kind& k, call_context& c) {
     if (auto e = require_owned(s, k, c)) co_return *e;
     strip_read_only(c.payload);
     if (auto e = check_payload(k, c.payload, false)) co_return *e;
+    // An object sent back as it was read has switchboard's server without its header.
+    if ((&k == &k_assistants || &k == &k_workflows) && c.payload.contains("server")) {
+        inject_server(s, c.payload);
+    }
     auto r = co_await vapi_call(s, verb::patch, item_path(k.collection, c.id), {},
                                 json::value(c.payload));
     if (!r) {

@@ -25,17 +25,21 @@ constexpr std::string_view k_noun = "phone number";
 const char* const k_owned = "SELECT 1 FROM phone_numbers WHERE id = $1 AND owner = $2";
 const char* const k_select =
     "SELECT " SB_OVERLAY " FROM phone_numbers WHERE id = $1 AND owner = $2";
-// Created or claimed: the owner is set unless another caller holds the row already.
+// Created or claimed: a new row, or the caller's own again. A row of another caller or of an
+// operator (owner NULL) is left as it is (no row returned). $7: the number is taken from the
+// org's inventory (a claim), so its calls are the caller's from now on (schemas/sql/016); a
+// number the caller created has no calls before it.
 const char* const k_upsert =
     "INSERT INTO phone_numbers (id, owner, number, provider, name, assistant_id, workflow_id, "
-    "squad_id, vapi, created_at) "
+    "squad_id, vapi, created_at, owned_since) "
     "SELECT $1, $2, v->>'number', v->>'provider', v->>'name', $4, $5, $6, v, "
-    "coalesce((v->>'createdAt')::timestamptz, now()) FROM (SELECT $3::jsonb AS v) s "
-    "ON CONFLICT (id) DO UPDATE SET owner = EXCLUDED.owner, number = EXCLUDED.number, "
+    "coalesce((v->>'createdAt')::timestamptz, now()), CASE WHEN $7::bool THEN now() END "
+    "FROM (SELECT $3::jsonb AS v) s "
+    "ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number, "
     "provider = EXCLUDED.provider, name = EXCLUDED.name, vapi = EXCLUDED.vapi, "
     "assistant_id = EXCLUDED.assistant_id, workflow_id = EXCLUDED.workflow_id, "
     "squad_id = EXCLUDED.squad_id, updated_at = now() "
-    "WHERE phone_numbers.owner IS NULL OR phone_numbers.owner = EXCLUDED.owner "
+    "WHERE phone_numbers.owner = EXCLUDED.owner "
     "RETURNING " SB_OVERLAY;
 const char* const k_refresh =
     "UPDATE phone_numbers SET number = v->>'number', provider = v->>'provider', "
@@ -102,8 +106,10 @@ std::optional<api_error> require_owned(services& s, const call_context& c) {
     return std::nullopt;
 }
 
-reply raw_json(std::string text, bool created = false) {
-    return reply{created ? http::status::created : http::status::ok, std::move(text)};
+/// A number as stored (the mirror may hold what was written before redact_credentials).
+reply raw_json(const services& s, std::string text, bool created = false) {
+    return reply{created ? http::status::created : http::status::ok,
+                 redacted_text(s.webhook_auth, std::move(text))};
 }
 
 /// The Vapi fields that would make Vapi route by itself: cleared so it asks switchboard.
@@ -128,9 +134,9 @@ asio::awaitable<outcome> mirror_new(services& s, const call_context& c, const ro
                             "Vapi's answer has no id; nothing was recorded"};
     }
     const std::string vapi_id(id->get_string());
-    auto m = sql(
-        s, k_upsert,
-        {vapi_id, c.owner, json::serialize(*created), r.assistant_id, r.workflow_id, r.squad_id});
+    auto m = sql(s, k_upsert,
+                 {vapi_id, c.owner, json::serialize(*created), r.assistant_id, r.workflow_id,
+                  r.squad_id, "false"});
     if (!m || m->empty()) {
         log::error("msg=\"mirror write failed after Vapi create\" function=phone-numbers id={}",
                    vapi_id);
@@ -139,21 +145,27 @@ asio::awaitable<outcome> mirror_new(services& s, const call_context& c, const ro
                             "the phone number could not be recorded (database unavailable); it "
                             "was released again, try again later"};
     }
-    co_return raw_json((*m)[0][0].value_or("null"), true);
+    co_return raw_json(s, (*m)[0][0].value_or("null"), true);
 }
 
 asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::string id) {
     if (auto e = check_id(id, "phoneNumberId")) co_return *e;
     auto held = sql(s, "SELECT owner FROM phone_numbers WHERE id = $1", {id});
     if (!held) co_return held.error();
-    // Another caller's number answers exactly as a number that does not exist: a caller never
-    // learns that someone else holds it.
-    if (!held->empty() && (*held)[0][0] && *(*held)[0][0] != c.owner) {
-        co_return not_found("phone number", id);
-    }
+    // A number another caller holds, or one an operator routes (a row without owner), answers
+    // exactly as a number that does not exist: a caller never learns that someone else has it.
+    const bool mine = !held->empty() && (*held)[0][0] && *(*held)[0][0] == c.owner;
+    if (!held->empty() && !mine) co_return not_found("phone number", id);
     auto got = co_await vapi_call(s, verb::get, item_path(vapi::paths::phone_number, id));
     if (!got && got.error().status == 404) co_return not_found("phone number", id);
     if (!got) co_return from_vapi(got.error());
+    // The row first, then Vapi: of two callers claiming one number, the one whose row lands
+    // takes it and the other changes nothing in Vapi; and a claim Vapi refuses is undone here.
+    auto m = sql(
+        s, k_upsert,
+        {id, c.owner, json::serialize(*got), r.assistant_id, r.workflow_id, r.squad_id, "true"});
+    if (!m) co_return m.error();
+    if (m->empty()) co_return not_found("phone number", id);  // taken meanwhile
     json::object patch = unroute_patch(*got);
     auto name = string_field(c.payload, "name");
     if (!name) co_return name.error();
@@ -168,18 +180,23 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
             got->is_object() ? got->get_object().if_contains("server") : nullptr;
         if (before == nullptr || *before != *sv) patch["server"] = *sv;
     }
-    json::value number = *got;
     if (!patch.empty()) {
         auto patched = co_await vapi_call(s, verb::patch, item_path(vapi::paths::phone_number, id),
                                           {}, json::value(std::move(patch)));
-        if (!patched) co_return from_vapi(patched.error());
-        number = std::move(*patched);
+        if (!patched) {
+            // Vapi still routes the number as before: the claim did not happen.
+            if (!mine) {
+                if (auto d = sql_exec(s, k_delete, {id, c.owner}); !d) {
+                    log::error("msg=\"claim: Vapi refused the change and the row stays\" id={}",
+                               id);
+                }
+            }
+            co_return from_vapi(patched.error());
+        }
+        auto refreshed = sql(s, k_refresh, {id, c.owner, json::serialize(*patched)});
+        if (refreshed && !refreshed->empty()) m = std::move(refreshed);
     }
-    auto m = sql(s, k_upsert,
-                 {id, c.owner, json::serialize(number), r.assistant_id, r.workflow_id, r.squad_id});
-    if (!m) co_return m.error();
-    if (m->empty()) co_return not_found("phone number", id);  // claimed meanwhile by another
-    co_return raw_json((*m)[0][0].value_or("null"), true);
+    co_return raw_json(s, (*m)[0][0].value_or("null"), true);
 }
 
 asio::awaitable<outcome> provision(services& s, call_context& c) {
@@ -245,7 +262,7 @@ asio::awaitable<outcome> assign(services& s, call_context& c) {
     auto m = sql(s, k_route, {c.id, c.owner, r->assistant_id, r->workflow_id, r->squad_id});
     if (!m) co_return m.error();
     if (m->empty()) co_return not_found(k_noun, c.id);
-    co_return raw_json((*m)[0][0].value_or("null"));
+    co_return raw_json(s, (*m)[0][0].value_or("null"));
 }
 
 asio::awaitable<outcome> get(services& s, call_context& c) {
@@ -258,7 +275,7 @@ asio::awaitable<outcome> get(services& s, call_context& c) {
     auto m = sql(s, k_refresh, {c.id, c.owner, json::serialize(*got)});
     if (!m) co_return m.error();
     if (m->empty()) co_return not_found(k_noun, c.id);
-    co_return raw_json((*m)[0][0].value_or("null"));
+    co_return raw_json(s, (*m)[0][0].value_or("null"));
 }
 
 asio::awaitable<outcome> update(services& s, call_context& c) {
@@ -269,6 +286,7 @@ asio::awaitable<outcome> update(services& s, call_context& c) {
     if (!r) co_return r.error();
     if (p.contains("provider")) co_return bad_request("provider cannot be changed");
     if (auto name = string_field(p, "name"); !name) co_return name.error();
+    if (p.contains("server")) inject_server(s, p);
     if (!p.empty()) {
         auto patched =
             co_await vapi_call(s, verb::patch, item_path(vapi::paths::phone_number, c.id), {},
@@ -287,7 +305,7 @@ asio::awaitable<outcome> update(services& s, call_context& c) {
     auto m = sql(s, k_select, {c.id, c.owner});
     if (!m) co_return m.error();
     if (m->empty()) co_return not_found(k_noun, c.id);
-    co_return raw_json((*m)[0][0].value_or("null"));
+    co_return raw_json(s, (*m)[0][0].value_or("null"));
 }
 
 asio::awaitable<outcome> release(services& s, call_context& c) {
@@ -305,7 +323,7 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
     auto page = page_params(c);
     if (!page) co_return page.error();
     co_return json_array_reply(
-        sql(s, k_list, {c.owner, page->created_lt, page->created_gt, page->limit}));
+        s, sql(s, k_list, {c.owner, page->created_lt, page->created_gt, page->limit}));
 }
 
 std::string lower(std::string_view text) {
@@ -346,8 +364,9 @@ asio::awaitable<outcome> search(services& s, call_context& c) {
             }
         }
     }
+    // Taken: a number with a row, whether a caller's or an operator's (owner NULL).
     auto claimed = sql(s,
-                       "SELECT id FROM phone_numbers WHERE owner IS NOT NULL AND id IN "
+                       "SELECT id FROM phone_numbers WHERE id IN "
                        "(SELECT jsonb_array_elements_text($1::jsonb))",
                        {json::serialize(ids)});
     if (!claimed) co_return claimed.error();

@@ -11,6 +11,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <iterator>
 #include <random>
 #include <thread>
 #include <unordered_map>
@@ -1162,17 +1163,28 @@ std::optional<pg_error> batch_writer::recover_abandoned() {
 
 std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
     std::size_t calls = 0;
+    std::size_t skipped = 0;
+    std::string after;  // the calls are taken in id order, 64 at a time
     pg_result res(nullptr, &PQclear);
     for (;;) {
+        char* from = PQescapeLiteral(conn_.get(), after.data(), after.size());
+        if (from == nullptr)
+            return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn_.get())};
         const std::string sql = "SELECT DISTINCT call_id FROM call_derive_pending WHERE owner = " +
-                                std::to_string(owner) + " ORDER BY call_id LIMIT 64";
+                                std::to_string(owner) + " AND call_id > " + from +
+                                " ORDER BY call_id LIMIT 64";
+        PQfreemem(from);
         if (auto e = conn_.query(sql.c_str(), res)) return e;
         if (PQntuples(res.get()) == 0) break;
         std::vector<std::string> ids;
         for (int i = 0; i < PQntuples(res.get()); ++i)
             ids.emplace_back(PQgetvalue(res.get(), i, 0));
-        // Every stored message of these calls, as the HTTP handler would have parsed it.
+        after = ids.back();
+        // Every stored message of these calls, as the HTTP handler would have parsed it. A
+        // call that cannot be rebuilt whole keeps its records (the next takeover tries again):
+        // deriving it from part of its messages would delete them for a row that is wrong.
         std::vector<ingest::event> events;
+        std::vector<std::string> derived;
         for (const auto& id : ids) {
             std::vector<std::string> messages;
             std::vector<stored_message> meta;
@@ -1181,14 +1193,23 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
             } catch (const std::exception& ex) {
                 log::error("msg=\"cannot rebuild the messages of a call\" call={} error=\"{}\"", id,
                            ex.what());
+                ++skipped;
                 continue;
             }
+            std::vector<ingest::event> rebuilt;
+            bool whole = true;
             for (std::size_t k = 0; k < messages.size(); ++k) {
                 std::string body = R"({"message":)" + messages[k] + "}";
                 body.reserve(body.size() + 64);  // simdjson's padding
                 ingest::event ev;
-                if (!ingest::parse_webhook(body, ev)) continue;
-                ev.body = std::move(body);
+                if (auto pe = ingest::parse_webhook(body, ev); !pe) {
+                    log::error("msg=\"cannot parse a rebuilt message\" call={} error=\"{}\"", id,
+                               pe.error().detail);
+                    whole = false;
+                    break;
+                }
+                // A body with U+0000 was kept by the parse, escaped; its spans point there.
+                if (ev.body.empty()) ev.body = std::move(body);
                 // Hashes are taken over the bytes as received; the rebuilt message is JSON-equal
                 // but formatted by Postgres. The conversation, the dedupe key (and with it the
                 // rank's tie-breaker) are the ones stored.
@@ -1196,14 +1217,21 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
                     if (r.is_array) stored_array_ref(meta[k].refs, r);
                 }
                 ingest::refile(ev, std::move(meta[k].dedupe_key));
-                events.push_back(std::move(ev));
+                rebuilt.push_back(std::move(ev));
             }
+            if (!whole) {
+                ++skipped;
+                continue;
+            }
+            std::move(rebuilt.begin(), rebuilt.end(), std::back_inserter(events));
+            derived.push_back(id);
         }
+        if (derived.empty()) continue;
         clear_columns();
         sent_batch b;
         collect_rows(events, b.rows);
         encode_derived(b.rows);
-        for (const auto& id : ids) {
+        for (const auto& id : derived) {
             derived_cols_.unmark[0].integer(owner);
             derived_cols_.unmark[1].text(id);
             derived_cols_.unmark[2].integer(k_all_generations);
@@ -1213,11 +1241,11 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
         batch_bases_.clear();
         if (auto e = send_encoded(b)) return e;
         if (auto e = conn_.read_pipeline(b.statements, nullptr)) return e;
-        calls += ids.size();
+        calls += derived.size();
     }
-    if (calls != 0) {
-        log::info("msg=\"derived the calls of a writer gone\" writer={} owner={} calls={}", id_,
-                  owner, calls);
+    if (calls != 0 || skipped != 0) {
+        log::info("msg=\"derived the calls of a writer gone\" writer={} owner={} calls={} kept={}",
+                  id_, owner, calls, skipped);
     }
     return std::nullopt;
 }
@@ -1288,6 +1316,7 @@ void batch_writer::committed(std::span<ingest::event> events, long inserted,
 
 batch_writer::result batch_writer::write(std::span<ingest::event> events) {
     auto backoff = std::chrono::milliseconds(50);
+    unsigned transient_retries = 0;
     for (;;) {
         if (!conn_.ok()) {
             if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
@@ -1312,6 +1341,20 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 conn_.reset();
                 continue;
             case pg_error::kind::transient:
+                // A deadlock or a serialization failure: the transaction again, at once the
+                // first time, then as any other failure (logged, paced, given up at a stop).
+                if (++transient_retries == 1) continue;
+                [[fallthrough]];
+            case pg_error::kind::other:
+                log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
+                           error->sqlstate, error->message);
+                if (giving_up()) {
+                    complete(events, ingest::ack_status::failed);
+                    given_up_ += events.size();
+                    return result::gave_up;
+                }
+                std::this_thread::sleep_for(backoff);
+                backoff = std::min(backoff * 2, cfg_.reconnect_max_backoff);
                 continue;
             case pg_error::kind::data: {
                 if (events.size() == 1) {
@@ -1329,17 +1372,6 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 return a == result::gave_up || b == result::gave_up ? result::gave_up
                                                                     : result::done;
             }
-            case pg_error::kind::other:
-                log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
-                           error->sqlstate, error->message);
-                if (giving_up()) {
-                    complete(events, ingest::ack_status::failed);
-                    given_up_ += events.size();
-                    return result::gave_up;
-                }
-                std::this_thread::sleep_for(backoff);
-                backoff = std::min(backoff * 2, cfg_.reconnect_max_backoff);
-                continue;
         }
     }
 }

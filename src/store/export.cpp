@@ -256,6 +256,15 @@ std::optional<pg_error> export_call(pg_connection& conn, const std::string& call
     const std::string id = escaped;
     PQfreemem(escaped);
 
+    // One snapshot for the three reads: a message committed between them could name parts
+    // that the earlier reads did not see. Read-only, so its end (also on an exception from
+    // rebuild_message) changes nothing.
+    if (auto e = conn.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) return e;
+    struct end_snapshot {
+        pg_connection& conn;
+        ~end_snapshot() { (void)conn.exec("COMMIT"); }
+    } snapshot{conn};
+
     call_parts parts;
     pg_result res(nullptr, &PQclear);
     if (auto e = conn.query(

@@ -45,9 +45,11 @@ std::optional<pg_error> pg_connection::error_from(const PGresult* res) const {
         e.sqlstate.empty()) {
         // No SQLSTATE means libpq itself failed (lost connection, protocol error).
         e.what = pg_error::kind::connection;
-    } else if (e.sqlstate == "40001" || e.sqlstate == "40P01" || cls == "53") {
+    } else if (e.sqlstate == "40001" || e.sqlstate == "40P01") {
         e.what = pg_error::kind::transient;
-    } else if (cls == "22" || cls == "23") {
+    } else if (cls == "22" || cls == "23" || cls == "54") {
+        // 54: a program limit the data ran into (an index entry over its size, JSON nested
+        // beyond the stack): the same row fails every time, like the data errors proper.
         e.what = pg_error::kind::data;
     } else {
         e.what = pg_error::kind::other;

@@ -263,7 +263,13 @@ asio::awaitable<rest_client::reply> rest_client::send(http::client_request req) 
             }
             co_return make_error(rest_errc::unreachable, 0, "Vapi is unreachable: " + ec.message());
         }
-        if (attempt < cfg_.max_retries) {
+        // A POST creates: after a 5xx, Vapi (or a gateway before it) may have created the
+        // object already, and sending it again would make a second one (a second number bought).
+        // Only the answers that say nothing was done (408, 429) are retried for it; the SDK
+        // retries every method.
+        const bool may_repeat =
+            req.method != verb::post || res->status == 408 || res->status == 429;
+        if (attempt < cfg_.max_retries && may_repeat) {
             const auto wait =
                 policy_.delay(res->status, res->headers, attempt, std::chrono::system_clock::now());
             if (wait) {

@@ -230,6 +230,52 @@ TEST_F(BodyLimit, ChunkedBodiesAreStoredUnderTheLimitAndRefusedOver) {
     EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',') FROM call_events"), "chunked-ok");
 }
 
+// Beast bounds a request's header block, and the body by the limit, but not a chunk extension
+// or a trailer: those lines are bounded by the header limit, not left to grow in memory until
+// the read timeout.
+TEST_F(BodyLimit, ChunkExtensionsAndTrailersAreBounded) {
+    const std::string head =
+        "POST /receive HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        "X-Vapi-Secret: " +
+        k_secret + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const std::string endless(std::size_t{1} << 20, 'b');
+    for (const std::string& start : {std::string("1;a="), std::string("1\r\nx\r\n0\r\nX-T: ")}) {
+        SCOPED_TRACE(start);
+        raw_connection conn(svc_->port());
+        ASSERT_TRUE(conn.connected());
+        ASSERT_TRUE(conn.send(head + start));
+        conn.send(endless, 5s);  // the server may stop reading before all of it
+        const auto r = conn.read_until_closed(5s);
+        EXPECT_FALSE(r.timed_out) << "still reading: " << r.data.substr(0, 200);
+        EXPECT_TRUE(starts_with(r.data, "HTTP/1.1 400")) << r.data.substr(0, 200);
+        EXPECT_NE(r.data.find("a chunk header or trailer exceeds 16384 bytes"), std::string::npos)
+            << r.data.substr(0, 400);
+    }
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "0");
+}
+
+// A response to HEAD has no body, so a keep-alive client stays in step with the stream.
+TEST(BadInput, HeadIsAnsweredWithoutABody) {
+    test_db db;
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0);
+    for (const char* target : {"/healthz", "/receive", "/nope"}) {
+        SCOPED_TRACE(target);
+        raw_connection conn(svc.port());
+        ASSERT_TRUE(conn.connected());
+        ASSERT_TRUE(conn.send(std::string("HEAD ") + target +
+                              " HTTP/1.1\r\nHost: x\r\n\r\n"
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        const auto r = conn.read_until_closed(5s);
+        ASSERT_TRUE(starts_with(r.data, "HTTP/1.1 ")) << r.data;
+        const auto end = r.data.find("\r\n\r\n");
+        ASSERT_NE(end, std::string::npos) << r.data;
+        // Right after the HEAD's header block: the GET's answer, not a body.
+        EXPECT_TRUE(starts_with(r.data.substr(end + 4), "HTTP/1.1 200")) << r.data;
+    }
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 TEST(BadInput, UnknownPathIs404AndWrongMethodIs405WithJsonBodies) {
     test_db db;
     service_process svc({.env = service_env(db.url())});

@@ -14,6 +14,7 @@ namespace {
 
 namespace json = boost::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(ManageTransport, PreflightAndCorsOnEveryAnswer) {
     manage_service m;
@@ -149,10 +150,21 @@ TEST(ManageAssistants, RestFormsCreateListGetUpdateDelete) {
     ASSERT_FALSE(id.empty());
     auto v = json_of(created);
     EXPECT_EQ(v.at("name").as_string(), "Front desk");
-    // server.url injected: switchboard's public URL and the webhook secret.
+    // server injected: switchboard's public URL, and in Vapi the webhook secret, which no caller
+    // is shown (with it anyone could post webhooks into other callers' calls).
     EXPECT_EQ(v.at("server").at("url").as_string(), "https://switchboard.example/receive");
-    EXPECT_EQ(v.at("server").at("headers").at("X-Vapi-Secret").as_string(), k_secret);
+    EXPECT_THAT(created.body, Not(HasSubstr(k_secret)));
+    const auto in_vapi = [&m](const std::string& assistant) {
+        for (const auto& a : fake_objects(m.fake(), "assistants")) {
+            if (a.at("id").as_string() == assistant) return a;
+        }
+        return json::value();
+    };
+    EXPECT_EQ(in_vapi(id).at("server").at("headers").at("X-Vapi-Secret").as_string(), k_secret);
     EXPECT_EQ(m.db().scalar("SELECT owner FROM assistants WHERE id = '" + id + "'"), "user-a");
+    EXPECT_EQ(m.db().scalar("SELECT vapi::text LIKE '%" + std::string(k_secret) +
+                            "%' FROM assistants WHERE id = '" + id + "'"),
+              "f");
 
     // A caller's own server.url is left alone.
     auto own = m.call("POST", "assistants", t,
@@ -170,6 +182,24 @@ TEST(ManageAssistants, RestFormsCreateListGetUpdateDelete) {
     auto got = m.call("GET", "assistants/" + id, t);
     ASSERT_EQ(got.status, 200u) << got.body;
     EXPECT_EQ(json_of(got).at("firstMessage").as_string(), "Hello");
+    EXPECT_THAT(got.body, Not(HasSubstr(k_secret)));
+    // A mirror row written before the redaction existed is redacted when listed.
+    m.db().exec(
+        "UPDATE assistants SET vapi = jsonb_set(vapi, '{server,headers}', "
+        "jsonb_build_object('X-Vapi-Secret', '" +
+        std::string(k_secret) + "')) WHERE id = '" + id + "'");
+    auto relisted = m.call("GET", "assistants", t);
+    ASSERT_EQ(relisted.status, 200u) << relisted.body;
+    EXPECT_THAT(relisted.body, Not(HasSubstr(k_secret)));
+    // The object sent back as it was read (its server without the header) keeps the header in
+    // Vapi.
+    json::object round_trip = json_of(got).as_object();
+    round_trip.erase("id");
+    round_trip["firstMessage"] = "Hello again";
+    auto back = m.call("PATCH", "assistants/" + id, t, json::serialize(round_trip));
+    ASSERT_EQ(back.status, 200u) << back.body;
+    EXPECT_THAT(back.body, Not(HasSubstr(k_secret)));
+    EXPECT_EQ(in_vapi(id).at("server").at("headers").at("X-Vapi-Secret").as_string(), k_secret);
 
     auto upd = m.call("PATCH", "assistants/" + id, t, R"({"firstMessage":"Hi there"})");
     ASSERT_EQ(upd.status, 200u) << upd.body;

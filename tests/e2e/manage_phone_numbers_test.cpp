@@ -9,6 +9,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <thread>
 
 namespace switchboard::test {
@@ -16,6 +17,7 @@ namespace {
 
 namespace json = boost::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 /// Creates an org number directly in the fake (as if bought in Vapi's dashboard).
@@ -241,6 +243,73 @@ TEST(ManagePhoneNumbers, AssignRoutesTheServicesOwnAssistantRequestReply) {
     EXPECT_EQ(m.call("PATCH", "phone-numbers/" + pn, b, R"({"name":"x"})").status, 404u);
     EXPECT_EQ(m.call("DELETE", "phone-numbers/" + pn, b).status, 404u);
     EXPECT_EQ(fake_objects(m.fake(), "phoneNumbers").size(), 1u);
+}
+
+// What a claim must not take: a number an operator routes (a row without owner), the calls a
+// number carried before it was claimed, and Vapi's route when the claim fails half-way.
+TEST(ManagePhoneNumbers, AClaimTakesNeitherOperatorsNumbersNorEarlierCalls) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"A"})"));
+    ASSERT_FALSE(asst.empty());
+
+    // An operator routes this org number in SQL.
+    const std::string op = org_number(m.fake(), R"({"provider":"vapi","name":"Operator"})");
+    m.db().exec("INSERT INTO phone_numbers (id, owner, provider, assistant_id) VALUES ('" + op +
+                "', NULL, 'vapi', 'operator-assistant')");
+    auto search = m.call("GET", "phone-numbers/search", a);
+    ASSERT_EQ(search.status, 200u) << search.body;
+    EXPECT_THAT(search.body, Not(HasSubstr(op)));
+    EXPECT_THAT(search.body, Not(HasSubstr(k_secret)));
+    auto taken = m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + op + R"("})");
+    EXPECT_EQ(taken.status, 404u) << taken.body;
+    EXPECT_EQ(m.db().scalar("SELECT coalesce(owner, '-') || ' ' || assistant_id FROM "
+                            "phone_numbers WHERE id = '" +
+                            op + "'"),
+              "- operator-assistant");
+
+    // A number that carried a call (routed to someone else's assistant) before Alice claims it.
+    const std::string n = org_number(m.fake(), R"({"provider":"vapi","name":"Inventory"})");
+    http_client hook("127.0.0.1", m.port());
+    const header_list h = {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}};
+    auto call_on = [&](const std::string& id, const std::string& created_at) {
+        return R"({"message":{"type":"status-update","status":"ended","timestamp":)" +
+               std::to_string(unix_millis_now()) + R"(,"call":{"id":")" + id +
+               R"(","assistantId":"someone-elses","phoneNumberId":")" + n + R"(","createdAt":")" +
+               created_at + R"("}}})";
+    };
+    ASSERT_EQ(hook.post("/receive", call_on("before-claim", "2026-01-01T00:00:00.000Z"), h).status,
+              200u);
+
+    // A claim that Vapi refuses half-way (its PATCH fails) is undone: no row, Vapi unchanged.
+    m.fake().add_faults(json::parse(R"({"method":"PATCH","path":"^/phone-number/","status":500,
+                                        "times":3})"));
+    auto failed = m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n + R"("})");
+    EXPECT_EQ(failed.status, 502u) << failed.body;
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers WHERE id = '" + n + "'"), "0");
+
+    auto claimed = m.call("POST", "phone-numbers", a,
+                          R"({"phoneNumberId":")" + n + R"(","assistantId":")" + asst + R"("})");
+    ASSERT_EQ(claimed.status, 201u) << claimed.body;
+    EXPECT_THAT(claimed.body, Not(HasSubstr(k_secret)));
+    const auto later = [] {
+        const auto t = std::chrono::system_clock::now() + std::chrono::minutes(1);
+        const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+        char buf[32];
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", std::gmtime(&tt));
+        return std::string(buf);
+    }();
+    ASSERT_EQ(hook.post("/receive", call_on("after-claim", later), h).status, 200u);
+    m.db().wait_derived();
+    auto calls = m.call("GET", "calls?phoneNumberId=" + n, a);
+    ASSERT_EQ(calls.status, 200u) << calls.body;
+    const json::value listed = json_of(calls);
+    const auto& data = listed.at("data").as_array();
+    ASSERT_EQ(data.size(), 1u) << calls.body;
+    EXPECT_EQ(data[0].at("id").as_string(), "after-claim");
+    EXPECT_EQ(m.call("GET", "calls/before-claim", a).status, 404u);
+    EXPECT_EQ(m.call("GET", "calls/after-claim", a).status, 200u);
 }
 
 }  // namespace

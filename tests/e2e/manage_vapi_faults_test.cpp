@@ -61,14 +61,23 @@ TEST(ManageVapiFaults, ServerErrorsAfterRetriesAre502) {
     manage_service m;
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("u");
+    // A create is sent once: after a 5xx Vapi may have created the object anyway.
     m.fake().add_faults(
-        json::parse(R"({"path":"^/assistant$","method":"POST","status":500,"times":3})"));
+        json::parse(R"({"path":"^/assistant$","method":"POST","status":500,"times":1})"));
     auto r = m.call("POST", "assistants", t, R"({"name":"doomed"})");
     EXPECT_EQ(r.status, 502u) << r.body;
     EXPECT_THAT(error_of(r), HasSubstr("500"));
-    EXPECT_EQ(count_requests(m.fake(), "POST", "/assistant"), 3u);  // 1 + 2 retries
+    EXPECT_EQ(count_requests(m.fake(), "POST", "/assistant"), 1u);
     EXPECT_EQ(m.db().scalar("SELECT count(*) FROM assistants"), "0");
     EXPECT_TRUE(fake_objects(m.fake(), "assistants").empty());
+    // A read is retried: 1 + 2 retries.
+    auto made = m.call("POST", "assistants", t, R"({"name":"kept"})");
+    ASSERT_EQ(made.status, 201u) << made.body;
+    m.fake().add_faults(
+        json::parse(R"({"path":"^/assistant/","method":"GET","status":503,"times":3})"));
+    r = m.call("GET", "assistants/" + id_of(made), t);
+    EXPECT_EQ(r.status, 502u) << r.body;
+    EXPECT_EQ(count_requests(m.fake(), "GET", "/assistant/" + id_of(made)), 3u);
 }
 
 TEST(ManageVapiFaults, MalformedReplyIs502) {

@@ -864,6 +864,41 @@ TEST_F(BatchWriter, RefusedEventIsRejectedAloneAndTheOthersAreCommitted) {
     EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
 }
 
+// An event past one of Postgres' limits (here an index entry over 2,704 bytes, SQLSTATE 54000)
+// fails the same way every time: it is rejected alone, like the data errors, instead of its batch
+// being retried for ever with the writer's traffic queued behind it.
+TEST_F(BatchWriter, AnEventPastAPostgresLimitIsRejectedAlone) {
+    cfg_.batch_max_delay = 200ms;  // all three in one batch
+    auto w = connected_writer();
+    ack_watch acks;
+    const std::vector<std::string> ids = {"limit-a", "limit-bad", "limit-b"};
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        ingest::event ev = make_event(with_call_id(example("09-hang.json"), ids[i]));
+        if (i == 1) {
+            // Hex of a pseudo-random stream: Postgres compresses an index entry before it
+            // measures it, so the key must not compress below the limit.
+            std::string key;
+            std::uint64_t x = 88172645463325252ull;
+            for (int k = 0; k < 12000; ++k) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                key += "0123456789abcdef"[x & 15];
+            }
+            ev.dedupe_key = key;
+        }
+        ev.ack = acks.add();
+        push(std::move(ev));
+    }
+    run_until_drained(*w);
+    EXPECT_EQ(acks.collect(), (std::vector<ack_status>{ack_status::committed, ack_status::rejected,
+                                                       ack_status::committed}));
+    EXPECT_EQ(db_.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "limit-a,limit-b");
+    EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="data"})"), 1);
+    EXPECT_EQ(metric(R"(switchboard_pg_errors_total{kind="other"})"), 0);
+}
+
 // Two batches in flight on the writer's connection: the first holds a refused event, the second
 // was sent behind it. The second commits on its own, the first is written again alone (its good
 // event committed, the bad one rejected), and the connection stays in step: no connection errors.

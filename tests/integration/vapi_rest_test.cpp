@@ -379,6 +379,29 @@ TEST_F(VapiRest, GivesUpAfterThreeAttempts) {
     EXPECT_EQ(statuses(), (std::vector<std::int64_t>{503, 503, 503}));
 }
 
+TEST_F(VapiRest, ACreateIsNotSentAgainAfterA5xx) {
+    // Vapi or a gateway may have created the object before failing: a second POST would make a
+    // second one.
+    fake_.add_faults(parse_json(R"j({"method": "POST", "path": "^/workflow$", "status": 502})j"));
+    rest_client client(runner_.http(), config_for(fake_));
+    const reply r = runner_.run(client.create(
+        std::string(paths::workflow), parse_json(R"j({"name": "w", "nodes": [], "edges": []})j")));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, rest_errc::server_error);
+    EXPECT_THAT(r.error().message, HasSubstr("after 1 attempt"));
+    EXPECT_EQ(statuses(), (std::vector<std::int64_t>{502}));
+}
+
+TEST_F(VapiRest, ACreateIsSentAgainAfterA429) {
+    // 429 says nothing was done.
+    fake_.add_faults(parse_json(R"j({"method": "POST", "path": "^/workflow$", "status": 429})j"));
+    rest_client client(runner_.http(), config_for(fake_));
+    const reply r = runner_.run(client.create(
+        std::string(paths::workflow), parse_json(R"j({"name": "w", "nodes": [], "edges": []})j")));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(statuses(), (std::vector<std::int64_t>{429, 201}));
+}
+
 TEST_F(VapiRest, QuotesAPlainTextErrorPage) {
     // A proxy in front of Vapi answers in plain text.
     fake_.add_faults(parse_json(R"j({"path": "^/assistant$", "status": 502, "times": 3,

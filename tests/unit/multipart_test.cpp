@@ -244,6 +244,22 @@ TEST(Multipart, LimitsThePartHeaders) {
     EXPECT_EQ(big.error, "part headers too large");
 }
 
+TEST(Multipart, RefusesControlCharactersInPartHeaders) {
+    // A bare CR in a part's Content-Type would start a header of its own in the upload to Vapi.
+    const std::string body =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\n"
+        "Content-Type: text/plain\rX-Injected: 1\r\n\r\nhello\r\n--XyZ--\r\n";
+    const parsed p = parse(form, body);
+    EXPECT_FALSE(p.parts);
+    EXPECT_EQ(p.error, "control character in a part header");
+    // A tab is fine (folded or spaced header values).
+    const std::string tabbed =
+        "--XyZ\r\nContent-Disposition:\tform-data; name=\"a\"\r\n\r\nx\r\n--XyZ--\r\n";
+    const parsed q = parse(form, tabbed);
+    ASSERT_TRUE(q.parts) << q.error;
+    EXPECT_EQ(q.parts->at(0).name, "a");
+}
+
 TEST(Multipart, EveryTruncationIsAnErrorOrStaysInsideTheBody) {
     const std::string content_type = read_data("multipart_curl.content-type");
     const std::string full = read_data("multipart_curl.body");

@@ -898,6 +898,72 @@ TEST(DedupeKey, SpeechUpdateTurnAndRoleMatter) {
     EXPECT_EQ(t0, "speech-update|1|started|user|0");
 }
 
+TEST(DedupeKey, TurnsThatAreNotInt64sKeepTheirOwnKeys) {
+    const auto key = [](const std::string& turn) {
+        return key_of(R"({"message":{"type":"speech-update","timestamp":1,"status":"started",)"
+                      R"("role":"user","turn":)" +
+                      turn + "}}");
+    };
+    // An integer, however written, keys as before.
+    EXPECT_EQ(key("3"), "speech-update|1|started|user|3");
+    EXPECT_EQ(key("3.0"), key("3"));
+    EXPECT_EQ(key("-9007199254740993"), "speech-update|1|started|user|-9007199254740992");
+    // A fraction or a number beyond int64 is no int64 (the conversion would overflow or
+    // truncate, and two messages would share a key): it keys as written.
+    EXPECT_EQ(key("0.2"), "speech-update|1|started|user|0.2");
+    EXPECT_NE(key("0.2"), key("0.7"));
+    EXPECT_NE(key("1e19"), key("2e19"));
+    EXPECT_EQ(key("1e19"), "speech-update|1|started|user|1e19");
+}
+
+TEST(DedupeKey, LongKeysHaveTheirTailHashed) {
+    // Postgres refuses primary-key entries over 2,704 bytes: the key stays under 1,024.
+    std::string ids;
+    std::string body = R"({"message":{"type":"tool-calls","timestamp":7,"toolCallList":[)";
+    for (int i = 0; i < 300; ++i) {
+        if (i != 0) body += ',';
+        const std::string id =
+            "call_" + std::string(40, static_cast<char>('a' + i % 26)) + std::to_string(i);
+        body += R"({"id":")" + id + R"(","type":"function","function":{"name":"f"}})";
+    }
+    body += "]}}";
+    const std::string key = key_of(body);
+    EXPECT_LE(key.size(), switchboard::ingest::k_max_dedupe_key_bytes);
+    EXPECT_TRUE(key.starts_with("tool-calls|7|h:")) << key;
+    EXPECT_EQ(key.size(), std::string("tool-calls|7|h:").size() + 32);
+    // Another list of ids, another key; the same list, the same key.
+    std::string other = body;
+    other.replace(other.find("call_"), 5, "CALL_");
+    EXPECT_NE(key_of(other), key);
+    EXPECT_EQ(key_of(body), key);
+    // Short keys are unchanged.
+    EXPECT_EQ(
+        key_of(R"({"message":{"type":"tool-calls","timestamp":7,"toolCallList":[{"id":"a"}]}})"),
+        "tool-calls|7|a");
+}
+
+TEST(ParseWebhook, RefusesATypeOrCallIdLongerThanTheKeyAllows) {
+    const std::string type(switchboard::ingest::k_max_type_bytes + 1, 't');
+    auto p = parse(R"({"message":{"type":")" + type + R"(","timestamp":1}})");
+    ASSERT_FALSE(p.result);
+    EXPECT_EQ(p.result.error().code, errc::invalid_field);
+    EXPECT_EQ(p.result.error().detail, "message.type is longer than 128 bytes");
+    EXPECT_TRUE(parse(R"({"message":{"type":")" + type.substr(1) + R"(","timestamp":1}})").result);
+
+    const std::string id(switchboard::ingest::k_max_call_id_bytes + 1, 'c');
+    auto q = parse(R"({"message":{"type":"hang","timestamp":1,"call":{"id":")" + id + R"("}}})");
+    ASSERT_FALSE(q.result);
+    EXPECT_EQ(q.result.error().code, errc::invalid_field);
+    EXPECT_EQ(q.result.error().detail, "the call id (message.call.id) is longer than 256 bytes");
+    EXPECT_TRUE(parse(R"({"message":{"type":"hang","timestamp":1,"call":{"id":")" + id.substr(1) +
+                      R"("}}})")
+                    .result);
+    // The chat id stands for the call id when there is none: bounded the same way.
+    auto chat =
+        parse(R"({"message":{"type":"chat.created","timestamp":1,"chat":{"id":")" + id + R"("}}})");
+    EXPECT_FALSE(chat.result);
+}
+
 TEST(DedupeKey, DifferentTimestampsDiffer) {
     EXPECT_NE(key_of(R"({"message":{"type":"conversation-update","timestamp":1}})"),
               key_of(R"({"message":{"type":"conversation-update","timestamp":2}})"));

@@ -40,6 +40,7 @@ struct dedupe_parts {
     std::string_view role;
     std::string_view transcript_type;
     std::optional<std::int64_t> turn;
+    std::string_view turn_text;      ///< a turn that is not an int64, as written
     std::string_view discriminator;  ///< e.g. tool call ids, entity id
     std::uint64_t text_hash = 0;     ///< FNV-1a of the message's text, when it has one
     /// FNV-1a of the message's own content (not its call/assistant/customer/phoneNumber nor
@@ -49,6 +50,11 @@ struct dedupe_parts {
     /// absent): the length of the conversation it carries.
     std::optional<std::pair<int, int>> array_sizes;
 };
+/// Bounds of what goes into the events' primary key (Postgres refuses index entries over 2,704
+/// bytes): a longer type or call id is refused (400), a longer key has its tail hashed.
+inline constexpr std::size_t k_max_type_bytes = 128;
+inline constexpr std::size_t k_max_call_id_bytes = 256;
+inline constexpr std::size_t k_max_dedupe_key_bytes = 1024;
 std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64_t> timestamp_ms,
                             vapi::message_type type, const dedupe_parts& parts);
 

@@ -17,9 +17,9 @@ namespace switchboard::store {
 struct pg_error {
     enum class kind {
         connection,  ///< the connection is gone or unusable: reconnect and retry
-        transient,   ///< deadlock, serialization failure, …: retry the transaction
-        data,        ///< the data itself was refused (SQLSTATE class 22/23): never retry as is
-        other,       ///< anything else (schema missing, permissions): back off and retry
+        transient,   ///< deadlock or serialization failure: retry the transaction
+        data,        ///< the data itself was refused (SQLSTATE class 22, 23, 54): never retry
+        other,       ///< anything else (schema missing, permissions, disk full): back off, retry
     };
     kind what = kind::other;
     std::string sqlstate;

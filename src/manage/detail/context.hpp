@@ -119,11 +119,18 @@ boost::system::result<page_filters, api_error> page_params(const call_context& c
 
 /// The answer of a list query whose rows are one JSON text each: a JSON array of them. A time
 /// filter Postgres refuses is a 400 naming the filters.
-outcome json_array_reply(boost::system::result<rows, api_error> r);
+outcome json_array_reply(const services& s, boost::system::result<rows, api_error> r);
 
-/// Sets `server` to switchboard's webhook URL and authentication when the payload has no
-/// server.url (and no legacy serverUrl), and a public URL is configured.
+/// Sets `server` to switchboard's webhook URL and authentication header when a public URL is
+/// configured and the payload names no other server (no server.url, or switchboard's own; no
+/// legacy serverUrl).
 void inject_server(const services& s, json::object& payload);
+
+/// Removes from `v` every member whose value is switchboard's webhook secret or bearer token
+/// (what inject_server puts in server.headers): Vapi returns them, callers must not see them.
+void redact_credentials(const config::auth_config& a, json::value& v);
+/// `text` (a JSON document) redacted the same way; parsed only when it mentions a credential.
+std::string redacted_text(const config::auth_config& a, std::string text);
 
 /// Removes from Vapi what could not be mirrored (`method` on `path`); hands it to the
 /// reconciler when that fails.
