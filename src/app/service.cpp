@@ -171,8 +171,11 @@ int run_service(const config::service_config& cfg) {
 
     http::router routes;
     auto receive = [&webhooks](http::request& req) { return webhooks.handle(req); };
-    routes.add(http::verb::post, "/receive", receive);
-    routes.add(http::verb::post, "/webhooks/vapi", receive);
+    auto authenticated = [&webhooks](const http::request::header_type& header) {
+        return webhooks.check_header(header);
+    };
+    routes.add(http::verb::post, "/receive", receive, authenticated);
+    routes.add(http::verb::post, "/webhooks/vapi", receive, authenticated);
     routes.add(http::verb::get, "/healthz", healthz);
     routes.add(http::verb::get, "/readyz",
                [r = readiness{&writers, &queue, &stopping}](http::request& req) {

@@ -51,8 +51,13 @@ const option_spec k_options[] = {
      "writers and often a local Postgres need the rest)."},
     {"max-body-bytes", "8388608", "Largest request body; larger requests get 413."},
     {"max-header-bytes", "16384", "Largest request header block; larger get 431."},
+    {"max-connections", "4096",
+     "Open connections at most; a connection beyond it is answered 503 and closed. Each open "
+     "connection may hold one request body (--max-body-bytes)."},
     {"idle-timeout-ms", "60000", "How long an idle keep-alive connection is kept open."},
-    {"read-timeout-ms", "30000", "Deadline to receive one whole request (header and body)."},
+    {"read-timeout-ms", "30000",
+     "Deadline to receive one whole request (header and body), from its first byte; past it the "
+     "connection is closed."},
     {"write-timeout-ms", "30000", "Deadline to send one response."},
     {"webhook-secret", nullptr,
      "Shared secret expected in the header named by --webhook-secret-header."},
@@ -364,6 +369,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     h.max_body_bytes =
         static_cast<std::size_t>(r.integer("max-body-bytes", 1024, std::int64_t{1} << 30));
     h.max_header_bytes = static_cast<std::size_t>(r.integer("max-header-bytes", 1024, 1 << 20));
+    h.max_connections = static_cast<std::size_t>(r.integer("max-connections", 1, 1'000'000));
     h.idle_timeout = std::chrono::milliseconds(r.integer("idle-timeout-ms", 10, 3'600'000));
     h.read_timeout = std::chrono::milliseconds(r.integer("read-timeout-ms", 10, 3'600'000));
     h.write_timeout = std::chrono::milliseconds(r.integer("write-timeout-ms", 10, 3'600'000));

@@ -6,8 +6,17 @@
 
 namespace switchboard::http {
 
-void router::add(verb method, std::string path, handler h) {
-    routes_[std::move(path)].push_back(route{method, std::move(h)});
+void router::add(verb method, std::string path, handler h, header_check check) {
+    routes_[std::move(path)].push_back(route{method, std::move(h), std::move(check)});
+}
+
+std::optional<response> router::check_header(const request::header_type& header) const {
+    const auto it = routes_.find(std::string(path_of(header.target())));
+    if (it == routes_.end()) return std::nullopt;
+    for (const auto& r : it->second) {
+        if (r.method == header.method() && r.check) return r.check(header);
+    }
+    return std::nullopt;
 }
 
 void router::add_prefix(std::string prefix, handler h, prefix_options options) {

@@ -36,6 +36,12 @@ http_metrics::http_metrics(metrics::registry& reg)
                       .Help("Open HTTP connections")
                       .Register(reg.prom())
                       .Add({})),
+      connections_refused(prometheus::BuildCounter()
+                              .Name("switchboard_http_connections_refused_total")
+                              .Help("Connections answered 503 and closed at once: "
+                                    "--max-connections were open")
+                              .Register(reg.prom())
+                              .Add({})),
       responses_(prometheus::BuildCounter()
                      .Name("switchboard_http_responses_total")
                      .Help("HTTP responses sent, by status code")
@@ -160,6 +166,19 @@ asio::awaitable<void> server::accept_loop() {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
         socket.non_blocking(true, ignored);  // responses are first written synchronously
+        if (connection_count() >= cfg_.max_connections) {
+            // Each connection may hold a request body: their number bounds the memory. One
+            // write that the kernel takes whole (or not at all), then the close.
+            static constexpr std::string_view k_busy =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                "Retry-After: 1\r\nConnection: close\r\nContent-Length: 38\r\n\r\n"
+                "{\"error\":\"too many open connections\"}\n";
+            socket.write_some(asio::buffer(k_busy), ignored);
+            socket.shutdown(tcp::socket::shutdown_both, ignored);
+            socket.close(ignored);
+            metrics_.connections_refused.Increment();
+            continue;
+        }
         auto conn = std::make_shared<connection>(std::move(socket));
         {
             std::lock_guard lock(connections_mutex_);
@@ -297,7 +316,10 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             buffer.commit(in);
         }
         conn->idle = false;
-        stream.expires_after(cfg_.read_timeout);
+        // One deadline for the whole request, header and body (a 100 Continue between them
+        // has its own write deadline).
+        const auto request_deadline = std::chrono::steady_clock::now() + cfg_.read_timeout;
+        stream.expires_at(request_deadline);
         const std::size_t max_pending = cfg_.max_header_bytes + k_max_read_size;
         const beast::error_code hec =
             co_await read_request(stream, buffer, parser, true, max_pending);
@@ -329,16 +351,32 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             if (!refusal) break;
         }
 
+        // A refusal from the header alone (e.g. no valid credential) comes before a large body
+        // is read or invited: an unauthenticated client cannot make the server hold its body. A
+        // small one (a known length of at most one read, not awaiting 100 Continue) is read and
+        // dropped instead, so that the connection stays usable.
+        std::optional<response> early;
+        if (!refusal) {
+            early = routes_.check_header(parser.get());
+            const auto length = parser.content_length();
+            const bool awaits_continue =
+                beast::iequals(parser.get()[beast_http::field::expect], "100-continue");
+            if (early && (!length || *length > k_max_read_size || awaits_continue)) {
+                refusal = std::move(early);
+                early.reset();
+            }
+        }
         if (!refusal) {
             auto& header = parser.get();
-            if (beast::iequals(header[beast_http::field::expect], "100-continue")) {
+            if (!early && header.version() >= 11 &&
+                beast::iequals(header[beast_http::field::expect], "100-continue")) {
                 beast_http::response<beast_http::empty_body> cont{status::continue_,
                                                                   header.version()};
                 stream.expires_after(cfg_.write_timeout);
                 auto [cec, cn] = co_await beast_http::async_write(stream, cont, use_tuple);
                 if (cec) break;
             }
-            stream.expires_after(cfg_.read_timeout);
+            stream.expires_at(request_deadline);
             const beast::error_code bec =
                 co_await read_request(stream, buffer, parser, false, max_pending);
             if (bec == beast_http::error::body_limit) {
@@ -349,9 +387,8 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
                 refusal = json_error(status::bad_request,
                                      "a chunk header or trailer exceeds " +
                                          std::to_string(cfg_.max_header_bytes) + " bytes");
-            } else if (bec == beast::error::timeout) {
-                refusal = json_error(status::request_timeout, "request not received in time");
             } else if (bec) {
+                // A timeout included: the stream has closed the socket, so nothing can be sent.
                 if (!is_timeout_or_close(bec)) {
                     refusal =
                         json_error(status::bad_request, "malformed HTTP request: " + bec.message());
@@ -372,12 +409,16 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
         } else {
             request req = parser.release();
             bool failed = false;
-            try {
-                res = co_await routes_.dispatch(req);
-            } catch (const std::exception& e) {
-                log::error("msg=\"handler failed\" target=\"{}\" error=\"{}\"",
-                           std::string(req.target()), e.what());
-                failed = true;
+            if (early) {
+                res = std::move(*early);
+            } else {
+                try {
+                    res = co_await routes_.dispatch(req);
+                } catch (const std::exception& e) {
+                    log::error("msg=\"handler failed\" target=\"{}\" error=\"{}\"",
+                               std::string(req.target()), e.what());
+                    failed = true;
+                }
             }
             if (failed) res = json_error(status::internal_server_error, "internal error");
             keep_alive = req.keep_alive() && !conn->stop_requested && !stopping_.load();
@@ -407,8 +448,8 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
                 std::tie(wec, std::ignore) = co_await asio::async_write(stream, out, use_tuple);
             }
         }
-        metrics_.response_sent(res.result_int());
         if (wec) break;
+        metrics_.response_sent(res.result_int());
         if (close_gracefully) {
             co_await linger_and_close(stream);
             break;

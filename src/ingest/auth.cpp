@@ -9,6 +9,10 @@
 namespace switchboard::ingest {
 namespace {
 
+/// Parts of the signed payload (the format's placeholders and the text between them); the
+/// formats in use have at most five.
+constexpr std::size_t k_max_payload_segments = 16;
+
 /// Constant-time in `expected`: as many bytes are compared as were received, whether the lengths
 /// match or not, so the time tells nothing of the expected value. (Hashing both sides with
 /// SHA-256 gave the same guarantee for 3,000 instructions per request.)
@@ -94,6 +98,12 @@ authenticator::authenticator(const config::auth_config& cfg)
             }
         }
         if (!literal.empty()) payload_.push_back({segment::literal, std::move(literal)});
+        if (payload_.size() > k_max_payload_segments) {
+            throw config::config_error("SWITCHBOARD_HMAC_PAYLOAD_FORMAT has " +
+                                       std::to_string(payload_.size()) +
+                                       " parts (placeholders and the text between them); at most " +
+                                       std::to_string(k_max_payload_segments) + " are supported");
+        }
     }
 }
 
@@ -102,10 +112,9 @@ authenticator::~authenticator() = default;
 std::size_t authenticator::compute(std::string_view timestamp, std::string_view body,
                                    std::string_view method, std::string_view url,
                                    std::string_view message_id, hmac::digest& out) const {
-    std::array<std::string_view, 16> parts{};
+    std::array<std::string_view, k_max_payload_segments> parts{};
     std::size_t n = 0;
-    for (const auto& seg : payload_) {
-        if (n == parts.size()) return 0;
+    for (const auto& seg : payload_) {  // at most k_max_payload_segments (the constructor)
         switch (seg.kind) {
             case segment::literal:
                 parts[n++] = seg.text;
@@ -142,19 +151,25 @@ std::string authenticator::sign(std::string_view timestamp, std::string_view bod
                                              : encode_base64(raw));
 }
 
-std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
-                                                      std::int64_t now_unix_ms) const {
+std::optional<auth_failure> authenticator::check_hmac_header(
+    const http::request::header_type& header, std::int64_t now_unix_ms) const {
     const auto& h = cfg_.hmac;
-    const std::string_view signature = req[h.signature_header];
-    const std::string_view timestamp = req[h.timestamp_header];
-    if (signature.empty()) return auth_failure::missing_credentials;
-
-    const auto ts_ms = parse_timestamp_ms(timestamp);
+    if (header[h.signature_header].empty()) return auth_failure::missing_credentials;
+    const auto ts_ms = parse_timestamp_ms(header[h.timestamp_header]);
     if (!ts_ms) return auth_failure::malformed_timestamp;
     const std::int64_t skew_ms = std::chrono::milliseconds(h.max_skew).count();
     if (*ts_ms < now_unix_ms - skew_ms || *ts_ms > now_unix_ms + skew_ms) {
         return auth_failure::stale_timestamp;
     }
+    return std::nullopt;
+}
+
+std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
+                                                      std::int64_t now_unix_ms) const {
+    if (auto failure = check_hmac_header(req, now_unix_ms)) return failure;
+    const auto& h = cfg_.hmac;
+    const std::string_view signature = req[h.signature_header];
+    const std::string_view timestamp = req[h.timestamp_header];
 
     std::string_view encoded = signature;
     if (!h.signature_prefix.empty()) {
@@ -193,33 +208,51 @@ std::optional<auth_failure> authenticator::check(const http::request& req,
     if (!enabled_) return std::nullopt;
     // The most specific failure wins: a wrong credential says more than a missing one.
     std::optional<auth_failure> failure = auth_failure::missing_credentials;
-
-    if (!cfg_.secret.empty()) {
-        auto it = req.find(cfg_.secret_header);
-        if (it != req.end()) {
-            if (secret_matches(it->value(), cfg_.secret)) return std::nullopt;
-            failure = auth_failure::wrong_secret;
-        }
-    }
-    if (!cfg_.bearer_token.empty()) {
-        auto it = req.find(cfg_.bearer_header);
-        if (it != req.end()) {
-            std::string_view value = it->value();
-            bool shaped = true;
-            if (cfg_.bearer_prefix) {
-                shaped = value.size() > 7 && boost::beast::iequals(value.substr(0, 7), "Bearer ");
-                if (shaped) value.remove_prefix(7);
-            }
-            if (shaped && secret_matches(value, cfg_.bearer_token)) return std::nullopt;
-            failure = auth_failure::wrong_token;
-        }
-    }
+    if (credential_matches(req, failure)) return std::nullopt;
     if (hmac_) {
         auto result = check_hmac(req, now_unix_ms);
         if (!result) return std::nullopt;
         if (*result != auth_failure::missing_credentials) failure = result;
     }
     return failure;
+}
+
+std::optional<auth_failure> authenticator::check_header(const http::request::header_type& header,
+                                                        std::int64_t now_unix_ms) const {
+    if (!enabled_) return std::nullopt;
+    std::optional<auth_failure> failure = auth_failure::missing_credentials;
+    if (credential_matches(header, failure)) return std::nullopt;
+    if (hmac_) {
+        auto result = check_hmac_header(header, now_unix_ms);
+        if (!result) return std::nullopt;  // the signature covers the body: decided after it
+        if (*result != auth_failure::missing_credentials) failure = result;
+    }
+    return failure;
+}
+
+bool authenticator::credential_matches(const http::request::header_type& header,
+                                       std::optional<auth_failure>& failure) const {
+    if (!cfg_.secret.empty()) {
+        auto it = header.find(cfg_.secret_header);
+        if (it != header.end()) {
+            if (secret_matches(it->value(), cfg_.secret)) return true;
+            failure = auth_failure::wrong_secret;
+        }
+    }
+    if (!cfg_.bearer_token.empty()) {
+        auto it = header.find(cfg_.bearer_header);
+        if (it != header.end()) {
+            std::string_view value = it->value();
+            bool shaped = true;
+            if (cfg_.bearer_prefix) {
+                shaped = value.size() > 7 && boost::beast::iequals(value.substr(0, 7), "Bearer ");
+                if (shaped) value.remove_prefix(7);
+            }
+            if (shaped && secret_matches(value, cfg_.bearer_token)) return true;
+            failure = auth_failure::wrong_token;
+        }
+    }
+    return false;
 }
 
 }  // namespace switchboard::ingest

@@ -24,6 +24,16 @@ http::response webhook_handler::refuse(errc code, std::string_view detail, unsig
     return res;
 }
 
+std::optional<http::response> webhook_handler::check_header(
+    const http::request::header_type& header) const {
+    auto failure = auth_.check_header(header, base::unix_micros() / 1000);
+    if (!failure) return std::nullopt;
+    metrics_.auth_failed(*failure);
+    metrics_.count(vapi::message_type::unknown, outcome::unauthorized);
+    return refuse(errc::unauthenticated, "unauthorized: " + std::string(to_string(*failure)),
+                  header.version());
+}
+
 boost::asio::awaitable<http::response> webhook_handler::handle(http::request& req) {
     const std::int64_t received_us = base::unix_micros();
     const unsigned version = req.version();

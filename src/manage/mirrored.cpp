@@ -166,6 +166,11 @@ asio::awaitable<outcome> mirror_created(services& s, const kind& k, const call_c
         log::error("msg=\"mirror write failed after Vapi create\" function={} id={} error=\"{}\"",
                    k.function, vapi_id, m ? "id owned by another caller" : m.error().message);
         co_await compensate(s, verb::delete_, item_path(k.collection, vapi_id));
+        if (m) {  // Vapi answered with the id of an object recorded for someone else
+            co_return api_error{http::status::bad_gateway,
+                                "Vapi answered with the id of an existing " + std::string(k.noun) +
+                                    "; nothing was created"};
+        }
         co_return api_error{http::status::service_unavailable,
                             "the " + std::string(k.noun) +
                                 " could not be recorded (database unavailable); it was not "

@@ -32,7 +32,9 @@ using clock = std::chrono::steady_clock;
 // order. Of the deliveries of one message (same key; they differ only where Vapi regenerates
 // things, the report's presigned URLs and maybe its timestamp), the row keeps the earliest (lowest
 // Vapi timestamp, then the earliest expiry of the presigned URLs, then the lowest skeleton): the
-// same row whatever the order of arrival. ON CONFLICT DO UPDATE may touch a row once per statement,
+// same row whatever the order of arrival; a delivery without a Vapi timestamp counts as the latest,
+// and the last tie-breaker is the cut-out parts' references (deliveries that differ only in the
+// `call` object). ON CONFLICT DO UPDATE may touch a row once per statement,
 // so the writer sends each key at most once per statement (encode: identical deliveries are
 // dropped, differing ones go to a further round of the same statement). Deduplicating here instead
 // of with DISTINCT ON saves the server a sort of the batch's rows with their JSON.
@@ -47,10 +49,12 @@ ON CONFLICT (call_id, sent_at, dedupe_key) DO UPDATE SET
     type = excluded.type, vapi_timestamp = excluded.vapi_timestamp,
     received_at = excluded.received_at, org_id = excluded.org_id, skeleton = excluded.skeleton,
     refs = NULL, refs_packed = excluded.refs_packed, received_bytes = excluded.received_bytes
-WHERE (excluded.vapi_timestamp,
-       coalesce(excluded.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), excluded.skeleton)
-    < (e.vapi_timestamp, coalesce(e.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''),
-       e.skeleton)
+WHERE (coalesce(excluded.vapi_timestamp, 9223372036854775807),
+       coalesce(excluded.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), excluded.skeleton,
+       coalesce(excluded.refs_packed, ''::bytea))
+    < (coalesce(e.vapi_timestamp, 9223372036854775807),
+       coalesce(e.skeleton #>> '{artifact,presignedUrlsExpiresAt}', ''), e.skeleton,
+       coalesce(e.refs_packed, ''::bytea))
 )sql";
 
 // A part whole (base NULL), or a `call` object as the members that differ from a version
@@ -164,8 +168,20 @@ std::optional<pg_error> set_up_session(
     return e;
 }
 
+/// Whether two deliveries of one key store the same row: the same Vapi timestamp, skeleton and
+/// cut-out parts.
+bool same_delivery(const ingest::event& a, const ingest::event& b) {
+    const auto same_ref = [](const ingest::part_ref& x, const ingest::part_ref& y) {
+        return x.path == y.path && x.hash == y.hash && x.is_array == y.is_array &&
+               x.empty == y.empty;
+    };
+    return a.timestamp_ms == b.timestamp_ms && a.skeleton == b.skeleton &&
+           std::equal(a.refs.begin(), a.refs.end(), b.refs.begin(), b.refs.end(), same_ref);
+}
+
 /// What decides whether a delivery can change its row (k_insert_events' WHERE): the row's key,
-/// the Vapi timestamp and the skeleton (which holds the presigned URLs' expiry).
+/// the Vapi timestamp, the skeleton (which holds the presigned URLs' expiry) and the references
+/// of the cut-out parts.
 ingest::digest delivery_digest(const ingest::event& ev) {
     const auto text_hash = [](std::string_view text, std::uint64_t seed) {
         return XXH3_64bits_withSeed(text.data(), text.size(), seed);
@@ -175,6 +191,12 @@ ingest::digest delivery_digest(const ingest::event& ev) {
     seed = XXH3_64bits_withSeed(
         &seed, sizeof seed,
         ev.timestamp_ms ? static_cast<std::uint64_t>(*ev.timestamp_ms) : 0x9e3779b97f4a7c15u);
+    for (const auto& r : ev.refs) {
+        const std::uint8_t code = static_cast<std::uint8_t>(
+            static_cast<unsigned>(r.path) | (r.is_array ? 0x40u : 0u) | (r.empty ? 0x80u : 0u));
+        seed = XXH3_64bits_withSeed(&code, 1, seed);
+        seed = XXH3_64bits_withSeed(r.hash.data(), r.hash.size(), seed);
+    }
     XXH128_canonical_t canonical;
     XXH128_canonicalFromHash(&canonical,
                              XXH3_128bits_withSeed(ev.skeleton.data(), ev.skeleton.size(), seed));
@@ -556,7 +578,7 @@ void batch_writer::encode_events(std::span<const ingest::event> events) {
         for (std::size_t j = group; j < k && !identical; ++j) {
             const auto& prior = events[order_[j]];
             if (round_of_[j] == k_dropped) continue;
-            identical = prior.timestamp_ms == ev.timestamp_ms && prior.skeleton == ev.skeleton;
+            identical = same_delivery(prior, ev);
             round = std::max<std::size_t>(round, round_of_[j] + 1);
         }
         if (identical) {
@@ -1041,8 +1063,21 @@ void batch_writer::derive_loop() {
             job_queued_ = false;
         }
         job_finished(run_job());  // job_ is this thread's until then
+        // Under steady load writer 0 is never idle, where run() keeps the partitions ahead of
+        // time; its derive connection, busy a few ms every --derive-delay-ms, does it then.
+        if (id_ == 0 && derive_conn_.ok()) maintain_partitions(derive_conn_);
     }
     derive_conn_.reset();
+}
+
+void batch_writer::maintain_partitions(pg_connection& conn) {
+    const clock::rep now = clock::now().time_since_epoch().count();
+    clock::rep last = last_maintenance_.load();
+    if (last != 0 && clock::duration(now - last) < k_maintenance_interval) return;
+    if (!last_maintenance_.compare_exchange_strong(last, now)) return;  // the other thread's
+    if (auto e = conn.exec("SELECT switchboard_ensure_event_partitions()")) {
+        log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
+    }
 }
 
 std::optional<pg_error> batch_writer::run_job() {
@@ -1511,13 +1546,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                     break;
                 }
                 check_idle_connection();
-                if (id_ == 0 && conn_.ok() &&
-                    clock::now() - last_maintenance_ > std::chrono::hours(6)) {
-                    last_maintenance_ = clock::now();
-                    if (auto e = conn_.exec("SELECT switchboard_ensure_event_partitions()")) {
-                        log::warn("msg=\"partition maintenance failed\" error=\"{}\"", e->message);
-                    }
-                }
+                if (id_ == 0 && conn_.ok()) maintain_partitions(conn_);
                 continue;
             }
             // Optionally fill the batch until it is full or its first event has waited long

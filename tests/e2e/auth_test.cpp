@@ -4,6 +4,7 @@
 #include "support/e2e.hpp"
 #include "support/examples.hpp"
 #include "support/http_client.hpp"
+#include "support/raw_connection.hpp"
 #include "support/service_process.hpp"
 #include "support/test_db.hpp"
 #include "support/webhooks.hpp"
@@ -14,6 +15,8 @@
 
 namespace switchboard::test {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string body_for(const std::string& call_id) {
     return with_call_id(example_file("09-hang.json"), call_id);
@@ -53,6 +56,29 @@ TEST(Auth, WrongOrMissingSecretIsRefusedAndNothingIsStored) {
     EXPECT_EQ(
         metric_value(metrics, R"(switchboard_webhook_auth_failures_total{reason="wrong_secret"})"),
         3);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
+// The header alone decides a wrong secret: a large body is never read (nor invited with 100
+// Continue), so an unauthenticated client cannot make the server hold megabytes per connection.
+TEST(Auth, AWrongSecretIsRefusedBeforeALargeBodyIsRead) {
+    test_db db;
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0);
+    for (const std::string expect : {"", "Expect: 100-continue\r\n"}) {
+        SCOPED_TRACE(expect);
+        raw_connection conn(svc.port());
+        ASSERT_TRUE(conn.connected());
+        ASSERT_TRUE(
+            conn.send("POST /receive HTTP/1.1\r\nHost: x\r\nX-Vapi-Secret: nope\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 8000000\r\n" +
+                      expect + "\r\n"));
+        // No body sent at all: the answer comes anyway.
+        const auto r = conn.read_until("wrong_secret", 5s);
+        EXPECT_TRUE(r.data.rfind("HTTP/1.1 401", 0) == 0) << r.data;
+        EXPECT_EQ(r.data.find("100 Continue"), std::string::npos) << r.data;
+    }
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events"), "0");
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 

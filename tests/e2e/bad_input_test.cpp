@@ -14,6 +14,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <memory>
+#include <thread>
 
 namespace switchboard::test {
 namespace {
@@ -254,6 +256,45 @@ TEST_F(BodyLimit, ChunkExtensionsAndTrailersAreBounded) {
     EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "0");
 }
 
+// Each open connection may hold a request body: beyond --max-connections a new one is answered
+// 503 and closed, and the open ones are served as before.
+TEST(BadInput, ConnectionsBeyondTheCapGet503) {
+    test_db db;
+    service_process svc({.env = service_env(db.url(), {{"SWITCHBOARD_MAX_CONNECTIONS", "2"}})});
+    ASSERT_NE(svc.port(), 0);
+    auto first = std::make_unique<raw_connection>(svc.port());
+    raw_connection second(svc.port());
+    ASSERT_TRUE(first->connected() && second.connected());
+    // Both are accepted before the third arrives: each answers a request.
+    for (raw_connection* c : {first.get(), &second}) {
+        ASSERT_TRUE(c->send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+        EXPECT_TRUE(starts_with(c->read_until("\"ok\"", 5s).data, "HTTP/1.1 200"));
+    }
+    raw_connection third(svc.port());
+    ASSERT_TRUE(third.connected());
+    const auto refused = third.read_until_closed(5s);
+    EXPECT_TRUE(starts_with(refused.data, "HTTP/1.1 503")) << refused.data;
+    EXPECT_NE(refused.data.find("too many open connections"), std::string::npos) << refused.data;
+    // Counted (asked on an open connection: a new one would be refused too).
+    ASSERT_TRUE(second.send("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    const auto page = second.read_until_closed(5s).data;
+    EXPECT_EQ(metric_value(page.substr(std::min(page.size(), page.find("\r\n\r\n") + 4)),
+                           "switchboard_http_connections_refused_total"),
+              1)
+        << page.substr(0, 300);
+    // One closes: a new connection is served again (once the server has seen the close).
+    first.reset();
+    bool served = false;
+    for (int i = 0; i < 50 && !served; ++i) {
+        raw_connection again(svc.port());
+        again.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        served = starts_with(again.read_until_closed(5s).data, "HTTP/1.1 200");
+        if (!served) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(served);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 // A response to HEAD has no body, so a keep-alive client stays in step with the stream.
 TEST(BadInput, HeadIsAnsweredWithoutABody) {
     test_db db;
@@ -339,8 +380,10 @@ TEST(BadInput, RawGarbageGets400OrACloseAndNeverACrash) {
         conn.send(bytes);
         const auto r = conn.read_until_closed(5s);
         EXPECT_FALSE(r.timed_out) << "the server kept the connection open: " << r.data;
+        // (401: a request to /receive without credentials is refused from its header.)
         EXPECT_TRUE(r.data.empty() || starts_with(r.data, "HTTP/1.1 400") ||
-                    starts_with(r.data, "HTTP/1.1 413") || starts_with(r.data, "HTTP/1.1 404"))
+                    starts_with(r.data, "HTTP/1.1 413") || starts_with(r.data, "HTTP/1.1 404") ||
+                    starts_with(r.data, "HTTP/1.1 401"))
             << r.data;
         if (!r.data.empty() && starts_with(r.data, "HTTP/1.1 400")) {
             EXPECT_NE(r.data.find("{\"error\":"), std::string::npos) << r.data;

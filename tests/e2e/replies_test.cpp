@@ -303,6 +303,18 @@ TEST(Replies, AssistantRequestFollowsThePhoneNumbersTable) {
     EXPECT_EQ(js(reply.body), js(R"({"squadId":"squad-1"})"));
     check.add("assistant-request", reply.body);
 
+    // An operator changes the row's id (and number): the old id loses its route at once, not at
+    // the next full reload. Then back.
+    db.exec("UPDATE phone_numbers SET id = 'pn-renamed', number = '+10000000000' WHERE id = '" +
+            pn + "'");
+    reply = post_until(client, file, changed(R"({"assistantId":"asst-default"})"), 3s, n);
+    EXPECT_EQ(js(reply.body), js(R"({"assistantId":"asst-default"})"));
+    check.add("assistant-request", reply.body);
+    db.exec("UPDATE phone_numbers SET id = '" + pn +
+            "', number = '+14155550123' WHERE id = 'pn-renamed'");
+    reply = post_until(client, file, changed(R"({"squadId":"squad-1"})"), 3s, n);
+    EXPECT_EQ(js(reply.body), js(R"({"squadId":"squad-1"})"));
+
     // Deleting the row falls back to the default.
     db.exec("DELETE FROM phone_numbers WHERE id = '" + pn + "'");
     reply = post_until(client, file, changed(R"({"assistantId":"asst-default"})"), 3s, n);

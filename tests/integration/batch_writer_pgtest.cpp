@@ -17,6 +17,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -30,6 +31,8 @@
 
 namespace switchboard::test {
 namespace {
+
+namespace json = boost::json;
 
 using namespace std::chrono_literals;
 using ingest::ack_status;
@@ -525,6 +528,45 @@ TEST_F(BatchWriter, DifferentDeliveriesInOneBatchKeepTheEarliestInAnyOrder) {
     EXPECT_EQ(db_.scalar("SELECT string_agg(DISTINCT vapi_timestamp::text, ',') FROM call_events"
                          " WHERE type = 'end-of-call-report'"),
               "1749737028100");
+}
+
+// Deliveries without a Vapi timestamp, and deliveries that differ only in a cut-out part (the
+// `call` object's updatedAt), also keep one and the same row in either order, across batches
+// too. Each order is written on a fresh database by a fresh writer, for the same call.
+TEST_F(BatchWriter, DeliveriesWithoutTimestampOrDifferingInAPartKeepOneRowInAnyOrder) {
+    const std::string report = example("12-end-of-call-report.json");
+    auto delivery = [&](const std::string& expiry, const std::string& updated_at) {
+        json::value v = json::parse(report);
+        json::object& m = v.at("message").as_object();
+        m.erase("timestamp");
+        m.at("artifact").as_object()["presignedUrlsExpiresAt"] = expiry;
+        m.at("call").as_object()["updatedAt"] = updated_at;
+        return make_event(json::serialize(v));
+    };
+    const std::string a_exp = "2026-06-01T00:00:00Z", b_exp = "2026-06-02T00:00:00Z";
+    const std::string a_upd = "2026-01-01T00:00:01Z", b_upd = "2026-01-01T00:00:02Z";
+    std::vector<std::string> rows;
+    for (int order = 0; order < 2; ++order) {
+        db_.exec("TRUNCATE call_events, call_blobs, call_array_runs, calls, call_derive_pending");
+        auto w = connected_writer();
+        // First the expiry differs, then (with the earlier expiry) the call object.
+        std::vector<ingest::event> first, second;
+        first.push_back(delivery(order == 0 ? a_exp : b_exp, a_upd));
+        second.push_back(delivery(order == 0 ? b_exp : a_exp, a_upd));
+        EXPECT_EQ(write(*w, first), 1) << "order " << order;
+        write(*w, second);
+        EXPECT_EQ(db_.scalar("SELECT skeleton #>> '{artifact,presignedUrlsExpiresAt}'"
+                             " FROM call_events"),
+                  a_exp)
+            << "order " << order;  // the earliest expiry
+        std::vector<ingest::event> third, fourth;
+        third.push_back(delivery(a_exp, order == 0 ? a_upd : b_upd));
+        fourth.push_back(delivery(a_exp, order == 0 ? b_upd : a_upd));
+        write(*w, third);
+        write(*w, fourth);
+        rows.push_back(db_.scalar("SELECT refs_packed::text FROM call_events"));
+    }
+    EXPECT_EQ(rows[0], rows[1]);  // the same call object in both orders
 }
 
 // A delivery identical to one committed cannot change its row (the row keeps the least of its

@@ -413,6 +413,55 @@ TEST(AuthHmac, InvalidBase64SecretIsAConfigError) {
     }
 }
 
+// What the header alone decides (before the body is read): a failure only when no scheme can
+// still pass.
+TEST(AuthHeader, SecretAndBearerAreDecidedFromTheHeader) {
+    const authenticator secret(secret_only());
+    auto req = make_request();
+    EXPECT_EQ(secret.check_header(req, k_now_ms), auth_failure::missing_credentials);
+    req.set("X-Vapi-Secret", "wrong");
+    EXPECT_EQ(secret.check_header(req, k_now_ms), auth_failure::wrong_secret);
+    req.set("X-Vapi-Secret", "s3cret-Value");
+    EXPECT_EQ(secret.check_header(req, k_now_ms), std::nullopt);
+
+    const authenticator bearer(bearer_only());
+    auto breq = make_request();
+    breq.set("Authorization", "Bearer nope");
+    EXPECT_EQ(bearer.check_header(breq, k_now_ms), auth_failure::wrong_token);
+}
+
+TEST(AuthHeader, AnHmacSignatureIsDecidedWithTheBody) {
+    const authenticator auth(hmac_only());
+    // A signature (right or wrong) needs the body: not refused from the header.
+    EXPECT_EQ(auth.check_header(signed_at_with(k_now_s, "00"), k_now_ms), std::nullopt);
+    // No signature, a malformed or stale timestamp: refused from the header.
+    EXPECT_EQ(auth.check_header(make_request(), k_now_ms), auth_failure::missing_credentials);
+    EXPECT_EQ(auth.check_header(signed_at_with("soon", "00"), k_now_ms),
+              auth_failure::malformed_timestamp);
+    EXPECT_EQ(auth.check_header(signed_at_with("1000000000", "00"), k_now_ms),
+              auth_failure::stale_timestamp);
+    // And the full check agrees on the wrong signature.
+    EXPECT_EQ(auth.check(signed_at_with(k_now_s, "00"), k_now_ms), auth_failure::bad_signature);
+}
+
+TEST(AuthHeader, DisabledPassesEverything) {
+    config::auth_config none;
+    none.allow_unauthenticated = true;
+    const authenticator auth(none);
+    EXPECT_EQ(auth.check_header(make_request(), k_now_ms), std::nullopt);
+}
+
+TEST(AuthHmac, APayloadFormatOfTooManyPartsIsAConfigError) {
+    // Refused at start-up, not by refusing every request as badly signed.
+    auto cfg = hmac_only();
+    cfg.hmac.payload_format =
+        "{timestamp}.{body}.{method}.{url}.{svix-id}.{timestamp}.{body}.{method}.{url}";
+    EXPECT_THROW(authenticator{cfg}, config::config_error);
+    cfg.hmac.payload_format =
+        "{timestamp}.{body}.{method}.{url}.{svix-id}.{timestamp}.{body}.{method}";
+    EXPECT_NO_THROW(authenticator{cfg});
+}
+
 TEST(AuthHmac, Base64SignatureWithSurplusCharactersIsRefused) {
     auto cfg = hmac_only();
     cfg.hmac.encoding = signature_encoding::base64;

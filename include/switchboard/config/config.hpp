@@ -24,6 +24,8 @@ struct http_config {
     unsigned io_threads = 2;
     std::size_t max_body_bytes = 8u << 20;
     std::size_t max_header_bytes = 16u << 10;
+    /// Open connections at most; each may hold a request body of up to max_body_bytes.
+    std::size_t max_connections = 4096;
     std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive wait for the next request
     std::chrono::milliseconds read_timeout{30'000};   ///< one request, header and body
     std::chrono::milliseconds write_timeout{30'000};  ///< one response

@@ -29,10 +29,15 @@ struct prefix_options {
     std::function<void(const request::header_type&, response&)> decorate;
 };
 
+/// Looks at a request's header before its body is read: a response refuses the request there
+/// (its body is never read), nullopt lets it through. E.g. an authentication that needs no body.
+using header_check = std::function<std::optional<response>(const request::header_type&)>;
+
 class router {
   public:
-    /// Registers `h` for `method` on the exact path `path` (query strings are ignored).
-    void add(verb method, std::string path, handler h);
+    /// Registers `h` for `method` on the exact path `path` (query strings are ignored), with an
+    /// optional check of the header before the body is read.
+    void add(verb method, std::string path, handler h, header_check check = {});
 
     /// Registers `h` for every method on `prefix` itself and every path below it
     /// (`prefix` + "/…"). `prefix` has no trailing slash.
@@ -47,6 +52,9 @@ class router {
     /// The largest body limit of any route (the limit to apply before the path is known).
     std::uint64_t max_body_limit(std::uint64_t fallback) const;
 
+    /// The refusal of the exact route's header check, if it has one and it refuses.
+    std::optional<response> check_header(const request::header_type& header) const;
+
     /// Applies the prefix route's `decorate` hook, if any, to a response made by the listener.
     void decorate(const request::header_type& header, response& res) const;
 
@@ -57,6 +65,7 @@ class router {
     struct route {
         verb method;
         handler h;
+        header_check check;
     };
     struct prefix_route {
         std::string prefix;

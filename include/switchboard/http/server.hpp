@@ -29,6 +29,7 @@ class http_metrics {
     explicit http_metrics(metrics::registry& reg);
     void response_sent(unsigned code);
     prometheus::Gauge& connections;
+    prometheus::Counter& connections_refused;  ///< beyond --max-connections
 
   private:
     prometheus::Family<prometheus::Counter>& responses_;

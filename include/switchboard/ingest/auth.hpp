@@ -39,6 +39,12 @@ class authenticator {
     /// nullopt when authenticated. `now_unix_ms` is the receive time (for the replay window).
     std::optional<auth_failure> check(const http::request& req, std::int64_t now_unix_ms) const;
 
+    /// What the header alone decides, before the body is read: a failure when no configured
+    /// scheme can pass (no matching secret or token, and no HMAC signature, or an HMAC timestamp
+    /// that is malformed or outside the window); nullopt when it passes or needs the body.
+    std::optional<auth_failure> check_header(const http::request::header_type& header,
+                                             std::int64_t now_unix_ms) const;
+
     /// False when no scheme is configured (and the operator allowed that explicitly).
     bool enabled() const noexcept { return enabled_; }
 
@@ -56,6 +62,14 @@ class authenticator {
 
     std::optional<auth_failure> check_hmac(const http::request& req,
                                            std::int64_t now_unix_ms) const;
+    /// The HMAC scheme's checks that need no body: the signature is there, the timestamp is
+    /// well-formed and inside the replay window.
+    std::optional<auth_failure> check_hmac_header(const http::request::header_type& header,
+                                                  std::int64_t now_unix_ms) const;
+    /// True when the shared secret or the bearer token matches; else `failure` says why not
+    /// (left as it was when neither header is present).
+    bool credential_matches(const http::request::header_type& header,
+                            std::optional<auth_failure>& failure) const;
     std::size_t compute(std::string_view timestamp, std::string_view body, std::string_view method,
                         std::string_view url, std::string_view message_id, hmac::digest& out) const;
 

@@ -24,6 +24,11 @@ class webhook_handler {
 
     boost::asio::awaitable<http::response> handle(http::request& req);
 
+    /// The 401 for a request whose header alone fails the authentication (the router's header
+    /// check): its body is then never read. nullopt when the body is needed to decide (HMAC)
+    /// or the header passes; handle() checks again either way.
+    std::optional<http::response> check_header(const http::request::header_type& header) const;
+
   private:
     http::response refuse(errc code, std::string_view detail, unsigned version) const;
 

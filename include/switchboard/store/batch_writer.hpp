@@ -318,7 +318,11 @@ class batch_writer {
     std::size_t given_up_ = 0;
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
-    std::chrono::steady_clock::time_point last_maintenance_{};
+    /// When the event partitions were last made ahead of time (steady clock ticks; 0: not yet
+    /// by this writer). The writer's thread and its derive thread both do it (writer 0 only).
+    std::atomic<std::chrono::steady_clock::rep> last_maintenance_{0};
+    static constexpr std::chrono::hours k_maintenance_interval{6};
+    void maintain_partitions(pg_connection& conn);
     static constexpr std::chrono::seconds k_idle_probe_interval{1};
     /// While a batch fills, the writer checks the queue this often (it sleeps in between).
     static constexpr std::chrono::microseconds k_linger_slice{500};
