@@ -1199,7 +1199,9 @@ std::optional<pg_error> batch_writer::recover_abandoned() {
 std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
     std::size_t calls = 0;
     std::size_t skipped = 0;
-    std::string after;  // the calls are taken in id order, 64 at a time
+    // The calls are taken in id order, 16 at a time: their rebuilt messages are held together
+    // (several times the bytes received; a long call's can be tens of MB).
+    std::string after;
     pg_result res(nullptr, &PQclear);
     for (;;) {
         char* from = PQescapeLiteral(conn_.get(), after.data(), after.size());
@@ -1207,7 +1209,7 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
             return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn_.get())};
         const std::string sql = "SELECT DISTINCT call_id FROM call_derive_pending WHERE owner = " +
                                 std::to_string(owner) + " AND call_id > " + from +
-                                " ORDER BY call_id LIMIT 64";
+                                " ORDER BY call_id LIMIT 16";
         PQfreemem(from);
         if (auto e = conn_.query(sql.c_str(), res)) return e;
         if (PQntuples(res.get()) == 0) break;
