@@ -1201,16 +1201,20 @@ std::optional<pg_error> batch_writer::recover_owner(std::int32_t owner) {
     std::size_t skipped = 0;
     // The calls are taken in id order, 16 at a time: their rebuilt messages are held together
     // (several times the bytes received; a long call's can be tens of MB).
-    std::string after;
+    std::optional<std::string> after;
     pg_result res(nullptr, &PQclear);
     for (;;) {
-        char* from = PQescapeLiteral(conn_.get(), after.data(), after.size());
-        if (from == nullptr)
-            return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn_.get())};
-        const std::string sql = "SELECT DISTINCT call_id FROM call_derive_pending WHERE owner = " +
-                                std::to_string(owner) + " AND call_id > " + from +
-                                " ORDER BY call_id LIMIT 16";
-        PQfreemem(from);
+        std::string sql = "SELECT DISTINCT call_id FROM call_derive_pending WHERE owner = " +
+                          std::to_string(owner);
+        if (after) {
+            char* from = PQescapeLiteral(conn_.get(), after->data(), after->size());
+            if (from == nullptr)
+                return pg_error{pg_error::kind::connection, {}, PQerrorMessage(conn_.get())};
+            sql += " AND call_id > ";
+            sql += from;
+            PQfreemem(from);
+        }
+        sql += " ORDER BY call_id LIMIT 16";
         if (auto e = conn_.query(sql.c_str(), res)) return e;
         if (PQntuples(res.get()) == 0) break;
         std::vector<std::string> ids;
