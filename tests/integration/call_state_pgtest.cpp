@@ -271,6 +271,36 @@ TEST_F(CallState, ManyPendingCallsAreAllApplied) {
               std::to_string(k_calls));
 }
 
+// The next writer takes over every call of a writer gone, a page at a time; a call whose
+// messages cannot be rebuilt whole (here a part is missing) keeps its record, for a later
+// takeover, instead of being derived from some of its messages and forgotten.
+TEST_F(CallState, ATakeoverDerivesEveryCallAndKeepsTheOnesItCannotRebuild) {
+    const auto bodies = call_bodies(1);
+    auto r = make_replica();
+    constexpr int k_calls = 40;  // more than a page
+    for (int c = 0; c < k_calls; ++c) {
+        std::vector<std::string> batch;
+        for (std::size_t i = 0; i < 3; ++i) {
+            std::string b = bodies[i];
+            for (auto at = b.find(k_call); at != std::string::npos; at = b.find(k_call, at + 1)) {
+                b.replace(at, std::strlen(k_call), "gone-" + std::to_string(100 + c));
+            }
+            batch.push_back(std::move(b));
+        }
+        r->write_only(batch);
+    }
+    ASSERT_EQ(r->db().scalar("SELECT count(DISTINCT call_id) FROM call_derive_pending"),
+              std::to_string(k_calls));
+    // One call loses a part its messages refer to.
+    ASSERT_NE(r->db().scalar("SELECT count(*) FROM call_blobs WHERE call_id = 'gone-117'"), "0");
+    r->db().exec("DELETE FROM call_blobs WHERE call_id = 'gone-117'");
+    r->replace_writer();
+    EXPECT_EQ(r->db().scalar("SELECT string_agg(DISTINCT call_id, ',') FROM call_derive_pending"),
+              "gone-117");
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), std::to_string(k_calls - 1));
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls WHERE id = 'gone-117'"), "0");
+}
+
 // A writer's records of calls whose derived state it holds belong to it while it lives: a
 // writer connecting meanwhile leaves them alone (it would derive the call while the other
 // may still commit messages of it).
