@@ -5,14 +5,14 @@
 #
 #   bench/manage_interference.sh     (after a release build; prints a Markdown table)
 #
-# Environment: BUILD (build/release), PGPORT (55453), SBPORT (8096), DURATION (seconds per
+# Environment: BUILD (build/release), PGPORT (61453), SBPORT (8096), DURATION (seconds per
 # phase, 15), RATE (webhooks/s, open loop, 2000), CLIENTS (concurrent management callers, 16),
 # VAPI_DELAY_MS (the fake Vapi's delay per call, 1000).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 BUILD=${BUILD:-build/release}
-PGPORT=${PGPORT:-55453}; SBPORT=${SBPORT:-8096}
+PGPORT=${PGPORT:-61453}; SBPORT=${SBPORT:-8096}
 DURATION=${DURATION:-15}; RATE=${RATE:-2000}; CLIENTS=${CLIENTS:-16}; VAPI_DELAY_MS=${VAPI_DELAY_MS:-1000}
 BIN=$ROOT/$BUILD/switchboard
 LOAD=$ROOT/$BUILD/bench/switchboard-load

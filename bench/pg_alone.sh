@@ -10,7 +10,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
-PORT=55452
+PORT=61454
 RATES=${RATES:-5000 10000}; DURATION=${DURATION:-20}; CLIENTS=${CLIENTS:-32}; ROWS=${ROWS:-1}
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 WORK=$(mktemp -d /tmp/switchboard-pgalone.XXXXXX)

@@ -4,7 +4,7 @@
 #
 #   bench/replies.sh        (after a build; BUILD=build/ci to use the ci build instead of release)
 #
-# Environment: BUILD (default build/release), PGPORT (55452), SBPORT (8095), DURATION (seconds per
+# Environment: BUILD (default build/release), PGPORT (61452), SBPORT (8095), DURATION (seconds per
 # phase, 15), LOAD_RATE (background webhooks/s, open loop, 2000), PROBE_RATE (assistant-requests/s,
 # 50). A throwaway durable Postgres (fsync on, synchronous_commit on) is started with
 # scripts/pg.sh and removed afterwards.
@@ -17,7 +17,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 BUILD=${BUILD:-build/release}
-PGPORT=${PGPORT:-55452}; SBPORT=${SBPORT:-8095}
+PGPORT=${PGPORT:-61452}; SBPORT=${SBPORT:-8095}
 DURATION=${DURATION:-15}; LOAD_RATE=${LOAD_RATE:-2000}; PROBE_RATE=${PROBE_RATE:-50}
 BIN=$ROOT/$BUILD/switchboard
 LOAD=$ROOT/$BUILD/bench/switchboard-load

@@ -21,7 +21,10 @@ SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 LONG=0; [[ "${1:-}" == "--long" ]] && LONG=1
 OUT=$ROOT/BENCHMARKS.md
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
-PGPORT=55450; SBPORT=8093; NODEPORT=8091; NGINXPORT=8092
+# The Postgres ports of the bench (61450-61454) are above Linux's ephemeral range (32768-60999):
+# a port inside it can be held for a while by a client connection's own end, and a server then
+# fails to bind it (it happened once, in session 19, to pg_alone.sh).
+PGPORT=61450; SBPORT=8093; NODEPORT=8091; NGINXPORT=8092
 SECRET=bench-secret
 WRK_SECONDS=${WRK_SECONDS:-15}; WRK_ROUNDS=${WRK_ROUNDS:-3}
 DB=postgresql://postgres@127.0.0.1:$PGPORT/app

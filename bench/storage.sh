@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
-PORT=55451; SB=8094; DB=postgresql://postgres@127.0.0.1:$PORT/app
+PORT=61451; SB=8094; DB=postgresql://postgres@127.0.0.1:$PORT/app
 WORK=$(mktemp -d /tmp/switchboard-storage.XXXXXX)
 trap 'kill $PID 2>/dev/null || true; "$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
 "$SHARED/baselines/pg.sh" start $PORT durable

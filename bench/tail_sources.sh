@@ -28,7 +28,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 RATE=${RATE:-10000}; DURATION=${DURATION:-20}; WARMUP=${WARMUP:-5}; ROUNDS=${ROUNDS:-3}
 VARIANTS=${VARIANTS:-bench tmpfs no-derive neither}
-PGPORT=55453; SBPORT=8094; SECRET=bench-secret
+PGPORT=61453; SBPORT=8094; SECRET=bench-secret
 DB=postgresql://postgres@127.0.0.1:$PGPORT/app
 BIN=$ROOT/build/release/switchboard
 LOAD=$ROOT/build/release/bench/switchboard-load
