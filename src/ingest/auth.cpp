@@ -203,31 +203,30 @@ std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
     return std::nullopt;
 }
 
-std::optional<auth_failure> authenticator::check(const http::request& req,
-                                                 std::int64_t now_unix_ms) const {
+template <class Hmac>
+std::optional<auth_failure> authenticator::decide(const http::request::header_type& header,
+                                                  Hmac&& hmac) const {
     if (!enabled_) return std::nullopt;
     // The most specific failure wins: a wrong credential says more than a missing one.
     std::optional<auth_failure> failure = auth_failure::missing_credentials;
-    if (credential_matches(req, failure)) return std::nullopt;
+    if (credential_matches(header, failure)) return std::nullopt;
     if (hmac_) {
-        auto result = check_hmac(req, now_unix_ms);
+        auto result = hmac();
         if (!result) return std::nullopt;
         if (*result != auth_failure::missing_credentials) failure = result;
     }
     return failure;
 }
 
+std::optional<auth_failure> authenticator::check(const http::request& req,
+                                                 std::int64_t now_unix_ms) const {
+    return decide(req, [&] { return check_hmac(req, now_unix_ms); });
+}
+
 std::optional<auth_failure> authenticator::check_header(const http::request::header_type& header,
                                                         std::int64_t now_unix_ms) const {
-    if (!enabled_) return std::nullopt;
-    std::optional<auth_failure> failure = auth_failure::missing_credentials;
-    if (credential_matches(header, failure)) return std::nullopt;
-    if (hmac_) {
-        auto result = check_hmac_header(header, now_unix_ms);
-        if (!result) return std::nullopt;  // the signature covers the body: decided after it
-        if (*result != auth_failure::missing_credentials) failure = result;
-    }
-    return failure;
+    // The signature covers the body: only what the header can tell is decided here.
+    return decide(header, [&] { return check_hmac_header(header, now_unix_ms); });
 }
 
 bool authenticator::credential_matches(const http::request::header_type& header,

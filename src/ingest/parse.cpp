@@ -623,11 +623,8 @@ class walker {
                 od::json_type t;
                 if (auto e = fv.type().get(t)) return e;
                 if (t != od::json_type::number) return any(fv, d);
-                turn_raw = fv.raw_json_token();
-                while (!turn_raw.empty() && (turn_raw.back() == ' ' || turn_raw.back() == '\n' ||
-                                             turn_raw.back() == '\r' || turn_raw.back() == '\t')) {
-                    turn_raw.remove_suffix(1);
-                }
+                const std::string_view raw = fv.raw_json_token();  // a number: never empty
+                turn_raw = {raw.data(), skip_ws_back(raw.data() + raw.size())};
                 return to_double(fv, turn);
             }
             if (key == "transcript" || key == "text" || key == "input" || key == "language" ||
@@ -886,6 +883,7 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
     if (type == message_type::end_of_call_report) return key;
     key += '|';
     if (timestamp_ms) key += std::to_string(*timestamp_ms);
+    const std::size_t head = key.size();  // type and timestamp: kept whole below
     auto add = [&key](std::string_view part) {
         key += '|';
         key += part;
@@ -919,8 +917,6 @@ std::string make_dedupe_key(std::string_view type_name, std::optional<std::int64
     // A longer one (hundreds of tool call ids in one message, an outsized status) keeps its type
     // and timestamp and has the rest hashed.
     if (key.size() > k_max_dedupe_key_bytes) {
-        const std::size_t head =
-            type_name.size() + 1 + (timestamp_ms ? std::to_string(*timestamp_ms).size() : 0);
         const XXH128_hash_t h = XXH3_128bits(key.data() + head, key.size() - head);
         char hex[36];
         std::snprintf(hex, sizeof hex, "|h:%016llx%016llx",

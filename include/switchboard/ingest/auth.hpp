@@ -66,6 +66,10 @@ class authenticator {
     /// well-formed and inside the replay window.
     std::optional<auth_failure> check_hmac_header(const http::request::header_type& header,
                                                   std::int64_t now_unix_ms) const;
+    /// The schemes in turn: the shared secret or bearer token, then `hmac()` (the HMAC check of
+    /// the whole request, or of what its header alone tells).
+    template <class Hmac>
+    std::optional<auth_failure> decide(const http::request::header_type& header, Hmac&& hmac) const;
     /// True when the shared secret or the bearer token matches; else `failure` says why not
     /// (left as it was when neither header is present).
     bool credential_matches(const http::request::header_type& header,
