@@ -143,6 +143,9 @@ const option_spec k_options[] = {
      "Management API: JWKS URL of the Supabase project (ES256/RS256 keys, cached by kid)."},
     {"supabase-jwks-file", nullptr, "Management API: JWKS file (instead of the URL)."},
     {"jwt-audience", "authenticated", "Management API: required `aud` of access tokens."},
+    {"jwt-issuer", nullptr,
+     "Management API: required `iss` of access tokens, e.g. https://<ref>.supabase.co/auth/v1 "
+     "(default: not checked)."},
     {"vapi-api-key", nullptr,
      "Vapi private API key for the management API; without it Vapi operations answer 503."},
     {"vapi-base-url", "https://api.vapi.ai",
@@ -461,6 +464,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     mg.jwks_file = r.str("supabase-jwks-file");
     mg.jwt_audience = r.str("jwt-audience");
     if (mg.jwt_audience.empty()) reader::fail("jwt-audience", "", "an audience");
+    mg.jwt_issuer = r.str("jwt-issuer");
     mg.vapi_api_key = r.str("vapi-api-key");
     mg.vapi_base_url = r.url("vapi-base-url");
     if (mg.vapi_base_url.empty()) reader::fail("vapi-base-url", "", "an http(s) URL");

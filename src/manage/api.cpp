@@ -57,6 +57,7 @@ jwt_config jwt_config_of(const config::manage_config& m) {
     j.jwks_url = m.jwks_url;
     j.jwks_file = m.jwks_file;
     j.audience = m.jwt_audience;
+    j.issuer = m.jwt_issuer;
     return j;
 }
 

@@ -44,6 +44,8 @@ std::string_view to_string(token_error e) noexcept {
             return "token not yet valid";
         case token_error::wrong_audience:
             return "wrong audience";
+        case token_error::wrong_issuer:
+            return "wrong issuer";
         case token_error::no_subject:
             return "token has no subject";
         case token_error::keys_unavailable:
@@ -340,6 +342,12 @@ verify_result check_claims(std::string_view payload, const jwt_config& cfg) {
     }
     if (!cfg.audience.empty() && !audience_matches(claims.if_contains("aud"), cfg.audience)) {
         return token_error::wrong_audience;
+    }
+    if (!cfg.issuer.empty()) {
+        const json::value* iss = claims.if_contains("iss");
+        if (iss == nullptr || !iss->is_string() || iss->get_string() != cfg.issuer) {
+            return token_error::wrong_issuer;
+        }
     }
     identity who;
     who.sub = string_member(claims, "sub");

@@ -441,6 +441,12 @@ bool batch_writer::connect(std::string& error) {
     // The rows of call_derive_pending recorded on an earlier connection are no longer this
     // writer's to delete; whoever takes their owner's lock derives those calls again.
     marked_.clear();
+    // What the writer knows to be committed was committed on the server it was connected to.
+    // A new connection may reach another one (a failover to a replica that had not received
+    // everything), so nothing is taken as stored any more: a repeat gets its statement again, a
+    // part is sent again (ON CONFLICT DO NOTHING) and a `call` object whole. Reconnections are
+    // rare; the cost is a few batches that send more.
+    forget_committed();
     if (auto re = recover_abandoned()) {
         error = "deriving the calls of writers gone: " + re->message;
         conn_.reset();
@@ -449,6 +455,12 @@ bool batch_writer::connect(std::string& error) {
     connected_ = true;
     metrics_.connected_writers.Increment();
     return true;
+}
+
+void batch_writer::forget_committed() {
+    stored_parts_.clear();
+    bases_.clear();
+    std::fill(stored_deliveries_.begin(), stored_deliveries_.end(), ingest::digest{});
 }
 
 bool batch_writer::giving_up() const {

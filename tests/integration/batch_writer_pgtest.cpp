@@ -1070,6 +1070,36 @@ TEST_F(BatchWriter, RetriesAfterConnectionLoss) {
     EXPECT_GE(metric(R"(switchboard_pg_errors_total{kind="connection"})"), 1);
 }
 
+// A new connection may reach another server: after a failover to a replica that had not
+// received everything, what the writer took as committed is not there. The writer must then
+// send a repeat again, and the parts and `call` objects it had stored, instead of answering the
+// repeat without a statement and referring to parts the server does not have.
+TEST_F(BatchWriter, WhatWasCommittedIsForgottenOnANewConnection) {
+    auto w = connected_writer();
+    const std::string first = example("04-status-update-in-progress.json");
+    const std::string conversation = example("10-conversation-update.json");
+    EXPECT_EQ(write(*w, make_event(first)), 1);
+    EXPECT_EQ(write(*w, make_event(conversation)), 1);
+    EXPECT_EQ(write(*w, make_event(first)), 0);  // a repeat, known to be committed
+
+    // The server the writer reconnects to lacks what was committed.
+    db_.exec(
+        "TRUNCATE call_events, call_blobs, call_array_runs, calls,"
+        " call_derive_pending");
+    terminate_writer_sessions();
+    std::string error;
+    ASSERT_TRUE(w->connect(error)) << error;
+
+    const std::string report = example("12-end-of-call-report.json");
+    EXPECT_EQ(write(*w, make_event(first)), 1);
+    EXPECT_EQ(write(*w, make_event(conversation)), 1);
+    EXPECT_EQ(write(*w, make_event(report)), 1);
+    for (const std::string* body : {&first, &conversation, &report}) {
+        const ingest::event ev = make_event(*body);
+        EXPECT_EQ(db_.count_stored(ev.call_id, message_json(*body)), 1) << ev.type_name;
+    }
+}
+
 // Readiness relies on `connected()`: a writer with nothing to write must still notice that its
 // connection is gone (and re-establish it), or /readyz reports a dead database as ready.
 TEST_F(BatchWriter, IdleWriterNoticesALostConnection) {

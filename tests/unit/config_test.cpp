@@ -293,6 +293,7 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"supabase-jwks-url", "SUPABASE_JWKS_URL"},
         {"supabase-jwks-file", "SUPABASE_JWKS_FILE"},
         {"jwt-audience", "SWITCHBOARD_JWT_AUDIENCE"},
+        {"jwt-issuer", "SWITCHBOARD_JWT_ISSUER"},
         {"vapi-api-key", "VAPI_API_KEY"},
         {"vapi-base-url", "VAPI_BASE_URL"},
         {"vapi-timeout-ms", "VAPI_TIMEOUT_MS"},
@@ -317,6 +318,7 @@ TEST(Config, ManagementDefaults) {
     const auto cfg = config_of({});
     EXPECT_EQ(cfg.manage.jwt_secret, "");
     EXPECT_EQ(cfg.manage.jwt_audience, "authenticated");
+    EXPECT_EQ(cfg.manage.jwt_issuer, "");
     EXPECT_EQ(cfg.manage.vapi_api_key, "");
     EXPECT_EQ(cfg.manage.vapi_base_url, "https://api.vapi.ai");
     EXPECT_EQ(cfg.manage.vapi_timeout, std::chrono::milliseconds(60'000));
@@ -332,6 +334,7 @@ TEST(Config, ReadsManagementSettingsUnderTheirIssueNames) {
     auto env = k_min_env;
     for (const char* e : {"SUPABASE_JWT_SECRET=jwt", "SUPABASE_JWKS_URL=https://x.supabase.co/jwks",
                           "SUPABASE_JWKS_FILE=/etc/jwks.json", "SWITCHBOARD_JWT_AUDIENCE=aud",
+                          "SWITCHBOARD_JWT_ISSUER=https://x.supabase.co/auth/v1",
                           "VAPI_API_KEY=key", "VAPI_BASE_URL=http://127.0.0.1:9",
                           "VAPI_TIMEOUT_MS=1500", "SWITCHBOARD_PUBLIC_URL=https://sb.example/",
                           "SWITCHBOARD_MANAGE_THREADS=3", "SWITCHBOARD_MANAGE_PG_CONNECTIONS=5",
@@ -344,6 +347,7 @@ TEST(Config, ReadsManagementSettingsUnderTheirIssueNames) {
     EXPECT_EQ(cfg.manage.jwks_url, "https://x.supabase.co/jwks");
     EXPECT_EQ(cfg.manage.jwks_file, "/etc/jwks.json");
     EXPECT_EQ(cfg.manage.jwt_audience, "aud");
+    EXPECT_EQ(cfg.manage.jwt_issuer, "https://x.supabase.co/auth/v1");
     EXPECT_EQ(cfg.manage.vapi_api_key, "key");
     EXPECT_EQ(cfg.manage.vapi_base_url, "http://127.0.0.1:9");
     EXPECT_EQ(cfg.manage.vapi_timeout, std::chrono::milliseconds(1500));

@@ -484,6 +484,28 @@ TEST(TokenVerifier, ChecksTheAudience) {
     EXPECT_TRUE(verify_bearer(lax, hs_token(c)).has_value());
 }
 
+TEST(TokenVerifier, ChecksTheIssuerWhenOneIsConfigured) {
+    json::object c = claims();
+    c["iss"] = "https://other.supabase.co/auth/v1";
+    const token_verifier unchecked(hs_config(), nullptr);
+    EXPECT_TRUE(verify_bearer(unchecked, hs_token(c)).has_value());
+
+    jwt_config cfg = hs_config();
+    cfg.issuer = "https://ref.supabase.co/auth/v1";
+    const token_verifier v(cfg, nullptr);
+    EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(c)), token_error::wrong_issuer));
+    c["iss"] = "https://ref.supabase.co/auth/v1/";
+    EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(c)), token_error::wrong_issuer));
+    c["iss"] = json::array{"https://ref.supabase.co/auth/v1"};
+    EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(c)), token_error::wrong_issuer));
+    c.erase("iss");
+    EXPECT_TRUE(refused_with(verify_bearer(v, hs_token(c)), token_error::wrong_issuer));
+    c["iss"] = "https://ref.supabase.co/auth/v1";
+    const auto who = verify_bearer(v, hs_token(c));
+    ASSERT_TRUE(who.has_value());
+    EXPECT_EQ(who->sub, c.at("sub").as_string());
+}
+
 TEST(TokenVerifier, RequiresASubject) {
     const token_verifier v(hs_config(), nullptr);
     json::object c = claims();
@@ -878,6 +900,7 @@ TEST_F(JwksUrl, ConcurrentUnknownKidsShareOneRefresh) {
 TEST(TokenVerifier, ErrorsHaveMessages) {
     EXPECT_EQ(to_string(token_error::expired), "token expired");
     EXPECT_EQ(to_string(token_error::wrong_audience), "wrong audience");
+    EXPECT_EQ(to_string(token_error::wrong_issuer), "wrong issuer");
     EXPECT_NE(to_string(token_error::missing), to_string(token_error::malformed));
 }
 

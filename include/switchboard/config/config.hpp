@@ -124,6 +124,7 @@ struct manage_config {
     std::string jwks_url;    ///< SUPABASE_JWKS_URL; empty: off
     std::string jwks_file;   ///< SUPABASE_JWKS_FILE; empty: off
     std::string jwt_audience = "authenticated";
+    std::string jwt_issuer;    ///< SWITCHBOARD_JWT_ISSUER; empty: `iss` not checked
     std::string vapi_api_key;  ///< empty: Vapi operations answer 503
     std::string vapi_base_url = "https://api.vapi.ai";
     std::chrono::milliseconds vapi_timeout{60'000};  ///< per attempt

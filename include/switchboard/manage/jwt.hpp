@@ -26,6 +26,7 @@ struct jwt_config {
     std::string jwks_url;                       ///< SUPABASE_JWKS_URL; empty: off
     std::string jwks_file;                      ///< SUPABASE_JWKS_FILE; empty: off
     std::string audience = "authenticated";     ///< SWITCHBOARD_JWT_AUDIENCE
+    std::string issuer;                         ///< SWITCHBOARD_JWT_ISSUER; empty: not checked
     std::chrono::seconds leeway{30};            ///< clock skew allowed on exp / nbf
     std::chrono::seconds jwks_min_refresh{30};  ///< unknown kid: refetch at most this often
     std::chrono::seconds jwks_max_age{600};     ///< refetch the JWKS URL after this long
@@ -52,6 +53,7 @@ enum class token_error {
     expired,
     not_yet_valid,
     wrong_audience,
+    wrong_issuer,  ///< `iss` is not the configured issuer (when one is configured)
     no_subject,
     keys_unavailable,  ///< the JWKS could not be loaded
 };

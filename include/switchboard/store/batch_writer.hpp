@@ -298,6 +298,9 @@ class batch_writer {
     static constexpr std::size_t k_delivery_places = 1u << 16;
     std::vector<ingest::digest> stored_deliveries_ = std::vector<ingest::digest>(k_delivery_places);
     ingest::digest& delivery_place(const ingest::digest& d);
+    /// Forgets the parts, deliveries and `call` objects known to be committed (on a new
+    /// connection, which may reach another server).
+    void forget_committed();
     bool delivery_committed(const ingest::digest& d);
     std::vector<ingest::digest> batch_deliveries_;  ///< of the batch being written
     /// Of the first n events, acknowledges those that repeat a committed delivery, moves those

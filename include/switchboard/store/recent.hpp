@@ -66,6 +66,10 @@ class recent {
         newer_.merge(from);
     }
     std::size_t size() const noexcept { return newer_.size() + older_.size(); }
+    void clear() {
+        newer_ = Container{};
+        older_ = Container{};
+    }
 
   private:
     void make_room(std::size_t n) {
