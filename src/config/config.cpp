@@ -54,6 +54,11 @@ const option_spec k_options[] = {
     {"max-connections", "4096",
      "Open connections at most; a connection beyond it is answered 503 and closed. Each open "
      "connection may hold one request body (--max-body-bytes)."},
+    {"max-body-memory", nullptr,
+     "Bytes of request bodies over 64 KiB held at once, all connections together, by their "
+     "declared length (chunked: the route's limit); one more gets 503 before its body is read. "
+     "Default: 268435456, or the largest of --max-body-bytes and --max-upload-bytes when "
+     "larger."},
     {"idle-timeout-ms", "60000", "How long an idle keep-alive connection is kept open."},
     {"read-timeout-ms", "30000",
      "Deadline to receive one whole request (header and body), from its first byte; past it the "
@@ -476,6 +481,21 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     mg.max_inflight = static_cast<unsigned>(r.integer("manage-max-inflight", 1, 100'000));
     mg.max_upload_bytes =
         static_cast<std::size_t>(r.integer("max-upload-bytes", 1024, std::int64_t{1} << 30));
+    {
+        // Every body a route accepts must fit in the budget, or it could never be read.
+        const std::size_t largest = std::max(cfg.http.max_body_bytes, mg.max_upload_bytes);
+        if (r.str("max-body-memory").empty()) {
+            cfg.http.max_body_memory = std::max<std::size_t>(std::size_t{256} << 20, largest);
+        } else {
+            cfg.http.max_body_memory = static_cast<std::size_t>(
+                r.integer("max-body-memory", 1 << 20, std::int64_t{1} << 40));
+            if (cfg.http.max_body_memory < largest) {
+                reader::fail("max-body-memory", std::to_string(cfg.http.max_body_memory),
+                             "at least --max-body-bytes and --max-upload-bytes (" +
+                                 std::to_string(largest) + ")");
+            }
+        }
+    }
     {
         std::string origins = r.str("cors-origins");
         std::size_t start = 0;

@@ -11,8 +11,13 @@ void router::add(verb method, std::string path, handler h, header_check check) {
 }
 
 std::optional<response> router::check_header(const request::header_type& header) const {
-    const auto it = routes_.find(std::string(path_of(header.target())));
-    if (it == routes_.end()) return std::nullopt;
+    const std::string_view path = path_of(header.target());
+    const auto it = routes_.find(std::string(path));
+    if (it == routes_.end()) {
+        if (prefixes_.empty()) return std::nullopt;
+        const prefix_route* p = find_prefix(path);
+        return p != nullptr && p->options.check ? p->options.check(header) : std::nullopt;
+    }
     for (const auto& r : it->second) {
         if (r.method == header.method() && r.check) return r.check(header);
     }

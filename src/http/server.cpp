@@ -42,6 +42,18 @@ http_metrics::http_metrics(metrics::registry& reg)
                                     "--max-connections were open")
                               .Register(reg.prom())
                               .Add({})),
+      body_memory(prometheus::BuildGauge()
+                      .Name("switchboard_http_body_memory_bytes")
+                      .Help("Bytes of request bodies over 64 KiB being read or handled, by "
+                            "their declared length (bounded by --max-body-memory)")
+                      .Register(reg.prom())
+                      .Add({})),
+      body_memory_refused(prometheus::BuildCounter()
+                              .Name("switchboard_http_body_memory_refused_total")
+                              .Help("Requests answered 503 before their body was read: it "
+                                    "would have exceeded --max-body-memory")
+                              .Register(reg.prom())
+                              .Add({})),
       responses_(prometheus::BuildCounter()
                      .Name("switchboard_http_responses_total")
                      .Help("HTTP responses sent, by status code")
@@ -142,6 +154,22 @@ void server::forget(connection* conn) {
             break;
         }
     }
+}
+
+bool server::reserve_body(std::uint64_t bytes) {
+    std::uint64_t held = body_memory_.load(std::memory_order_relaxed);
+    do {
+        if (bytes > cfg_.max_body_memory - std::min<std::uint64_t>(held, cfg_.max_body_memory)) {
+            return false;
+        }
+    } while (!body_memory_.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+    metrics_.body_memory.Increment(static_cast<double>(bytes));
+    return true;
+}
+
+void server::release_body(std::uint64_t bytes) {
+    body_memory_.fetch_sub(bytes, std::memory_order_relaxed);
+    metrics_.body_memory.Decrement(static_cast<double>(bytes));
 }
 
 asio::awaitable<void> server::accept_loop() {
@@ -366,6 +394,33 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
                 early.reset();
             }
         }
+        // Bodies larger than one read are counted against --max-body-memory, by the length
+        // they declare (a chunked one by its route's limit), from before they are read until
+        // their handler is done: the connection cap alone would let every connection hold the
+        // largest body at once. Smaller ones are bounded by the cap times one read.
+        struct body_reservation {
+            server* owner = nullptr;
+            std::uint64_t bytes = 0;
+            void release() {
+                if (bytes != 0) owner->release_body(bytes);
+                bytes = 0;
+            }
+            ~body_reservation() { release(); }
+        } reserved{this};
+        if (!refusal) {
+            const auto length = parser.content_length();
+            const std::uint64_t declared = length ? *length : parser.chunked() ? body_limit : 0;
+            if (declared > k_max_read_size) {
+                if (reserve_body(declared)) {
+                    reserved.bytes = declared;
+                } else {
+                    refusal = json_error(status::service_unavailable,
+                                         "too many large request bodies in progress");
+                    refusal->set(beast_http::field::retry_after, "1");
+                    metrics_.body_memory_refused.Increment();
+                }
+            }
+        }
         if (!refusal) {
             auto& header = parser.get();
             if (!early && header.version() >= 11 &&
@@ -421,6 +476,7 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
                 }
             }
             if (failed) res = json_error(status::internal_server_error, "internal error");
+            reserved.release();  // the handler is done with the body
             keep_alive = req.keep_alive() && !conn->stop_requested && !stopping_.load();
             res.version(req.version());
             res.keep_alive(keep_alive);

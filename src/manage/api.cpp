@@ -36,6 +36,8 @@ using http::verb;
 namespace {
 
 constexpr std::string_view k_prefix = "/functions/v1";
+constexpr std::string_view k_missing_bearer =
+    "missing bearer token (Authorization: Bearer <token>)";
 constexpr std::array<std::string_view, 6> k_functions = {
     "assistants", "workflows", "phone-numbers", "files", "knowledge-bases", "calls"};
 // Metric labels stay bounded: actions outside this list are counted as "other".
@@ -374,9 +376,7 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
                                         ? status::service_unavailable
                                         : status::unauthorized;
                 failure = api_error{code, "invalid token: " + std::string(to_string(who.error()))};
-                if (who.error() == token_error::missing) {
-                    failure->message = "missing bearer token (Authorization: Bearer <token>)";
-                }
+                if (who.error() == token_error::missing) failure->message = k_missing_bearer;
             } else {
                 c.owner = who->sub;
             }
@@ -478,6 +478,20 @@ void api::register_routes(http::router& routes) {
     options.body_limit = m->cfg.manage.max_upload_bytes;
     options.decorate = [m](const http::request::header_type& h, http::response& res) {
         add_cors(m->cfg.manage, h, res);
+    };
+    // A request without a well-formed bearer token is refused before its body is read (up to
+    // --max-upload-bytes): no caller without one makes the listener hold a body.
+    options.check = [m](const http::request::header_type& h) -> std::optional<http::response> {
+        if (h.method() == verb::options || !m->verifier) return std::nullopt;
+        const std::optional<token_error> e = precheck(h[boost::beast::http::field::authorization]);
+        if (!e) return std::nullopt;
+        http::response res = error_response(
+            api_error{status::unauthorized, *e == token_error::missing
+                                                ? std::string(k_missing_bearer)
+                                                : "invalid token: " + std::string(to_string(*e))},
+            h.version());
+        add_cors(m->cfg.manage, h, res);
+        return res;
     };
     routes.add_prefix(
         std::string(k_prefix), [m](http::request& req) { return route(m, req); },

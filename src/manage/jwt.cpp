@@ -568,6 +568,14 @@ token_verifier::token_verifier(jwt_config cfg, http::client* client)
 
 token_verifier::~token_verifier() = default;
 
+std::optional<token_error> precheck(std::string_view authorization) noexcept {
+    const std::optional<std::string_view> bearer = bearer_token(authorization);
+    if (!bearer) return token_error::missing;
+    if (bearer->size() > max_token_bytes) return token_error::malformed;
+    if (const auto header = parse_header(*bearer); !header) return header.error();
+    return std::nullopt;
+}
+
 const jwt_config& token_verifier::config() const noexcept {
     return impl_->cfg;
 }

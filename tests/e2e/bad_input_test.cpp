@@ -295,6 +295,54 @@ TEST(BadInput, ConnectionsBeyondTheCapGet503) {
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 
+// Bodies over 64 KiB count against --max-body-memory, all connections together, by their
+// declared length, from before they are read until their handler is done: one that would not
+// fit gets 503 before it is read. Smaller ones and the bodies already admitted go on.
+TEST(BadInput, LargeBodiesBeyondTheMemoryBudgetGet503) {
+    test_db db;
+    constexpr std::size_t k_large = 600'000;  // two do not fit in 1 MiB
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_MAX_BODY_MEMORY", "1048576"},
+                                       {"SWITCHBOARD_MAX_BODY_BYTES", "700000"},
+                                       {"SWITCHBOARD_MAX_UPLOAD_BYTES", "700000"}})});
+    ASSERT_NE(svc.port(), 0);
+    auto held = [&] {
+        return metric_value(scrape_metrics(svc.port()), "switchboard_http_body_memory_bytes");
+    };
+    const std::string body = small_webhook("large-first", "hang", k_large);
+    ASSERT_EQ(body.size(), k_large);
+    raw_connection first(svc.port());
+    ASSERT_TRUE(first.connected());
+    ASSERT_TRUE(first.send(post_head(k_large) + body.substr(0, 1000)));
+    for (int i = 0; i < 100 && held() != k_large; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(held(), k_large);
+
+    raw_connection second(svc.port());
+    ASSERT_TRUE(second.connected());
+    ASSERT_TRUE(second.send(post_head(k_large)));
+    const auto refused = second.read_until_closed(5s);
+    EXPECT_TRUE(starts_with(refused.data, "HTTP/1.1 503")) << refused.data.substr(0, 300);
+    EXPECT_NE(refused.data.find("Retry-After: 1"), std::string::npos) << refused.data;
+    EXPECT_NE(refused.data.find("too many large request bodies"), std::string::npos);
+
+    // A body of one read is not counted; the admitted one completes and is stored.
+    http_client client("127.0.0.1", svc.port(), 5s);
+    EXPECT_EQ(client.post("/receive", small_webhook("small-meanwhile"), secret_headers()).status,
+              200u);
+    ASSERT_TRUE(first.send(body.substr(1000)));
+    EXPECT_TRUE(starts_with(first.read_until("{}", 10s).data, "HTTP/1.1 200"));
+    EXPECT_EQ(held(), 0);
+    EXPECT_EQ(
+        client.post("/receive", small_webhook("large-after", "hang", k_large), secret_headers())
+            .status,
+        200u);
+    EXPECT_EQ(db.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "large-after,large-first,small-meanwhile");
+    EXPECT_EQ(
+        metric_value(scrape_metrics(svc.port()), "switchboard_http_body_memory_refused_total"), 1);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 // A response to HEAD has no body, so a keep-alive client stays in step with the stream.
 TEST(BadInput, HeadIsAnsweredWithoutABody) {
     test_db db;

@@ -2,6 +2,7 @@
 // signed here. Transport (CORS, auth, envelope, validation) and the mirrored functions
 // assistants and workflows, with two users that never reach each other's data.
 #include "support/manage.hpp"
+#include "support/raw_connection.hpp"
 #include "support/webhooks.hpp"
 
 #include <boost/json.hpp>
@@ -70,6 +71,31 @@ TEST(ManageTransport, RefusesMissingAndBadTokens) {
     EXPECT_EQ(good.status, 200u) << good.body;
     EXPECT_EQ(json_of(good), json::value(json::array{}));
     // Nothing reached Vapi for the refused requests (the list comes from the mirror).
+    EXPECT_EQ(m.fake().requests().as_array().size(), 0u);
+}
+
+// Without a well-formed bearer token a request is refused from its header: the listener never
+// reads (or invites, with 100-continue) an upload from a caller who cannot be anyone.
+TEST(ManageTransport, ARequestWithoutATokenIsRefusedBeforeItsBody) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const std::string head =
+        "POST /functions/v1/files HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 20000000\r\n";
+    for (const std::string& auth :
+         {std::string(), std::string("Authorization: Bearer not-a-token\r\n"),
+          std::string("Authorization: Bearer a.b\r\n")}) {
+        SCOPED_TRACE(auth);
+        raw_connection conn(m.port());
+        ASSERT_TRUE(conn.connected());
+        ASSERT_TRUE(conn.send(head + auth + "\r\n"));  // the header only; the body never comes
+        const auto r = conn.read_until_closed(std::chrono::seconds(5));
+        EXPECT_FALSE(r.timed_out) << r.data;
+        EXPECT_EQ(r.data.rfind("HTTP/1.1 401", 0), 0u) << r.data;
+        EXPECT_THAT(r.data, HasSubstr("WWW-Authenticate: Bearer"));
+        EXPECT_THAT(r.data, HasSubstr("Access-Control-Allow-Origin: *"));
+        EXPECT_THAT(r.data, HasSubstr(auth.empty() ? "missing bearer token" : "malformed token"));
+    }
     EXPECT_EQ(m.fake().requests().as_array().size(), 0u);
 }
 

@@ -63,6 +63,7 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
     EXPECT_EQ(cfg.http.io_threads, std::max(1u, std::thread::hardware_concurrency() / 2));
     EXPECT_EQ(cfg.http.max_body_bytes, 8u << 20);
     EXPECT_EQ(cfg.http.max_header_bytes, 16u << 10);
+    EXPECT_EQ(cfg.http.max_body_memory, 256u << 20);
     EXPECT_EQ(cfg.http.idle_timeout, std::chrono::milliseconds(60'000));
     EXPECT_EQ(cfg.http.read_timeout, std::chrono::milliseconds(30'000));
     EXPECT_EQ(cfg.http.write_timeout, std::chrono::milliseconds(30'000));
@@ -294,6 +295,7 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"supabase-jwks-file", "SUPABASE_JWKS_FILE"},
         {"jwt-audience", "SWITCHBOARD_JWT_AUDIENCE"},
         {"jwt-issuer", "SWITCHBOARD_JWT_ISSUER"},
+        {"max-body-memory", "SWITCHBOARD_MAX_BODY_MEMORY"},
         {"vapi-api-key", "VAPI_API_KEY"},
         {"vapi-base-url", "VAPI_BASE_URL"},
         {"vapi-timeout-ms", "VAPI_TIMEOUT_MS"},
@@ -468,6 +470,14 @@ TEST(Config, AcceptsRangeBoundaries) {
     EXPECT_EQ(config_of({"--writers=64"}).store.writers, 64u);
     EXPECT_EQ(config_of({"--max-body-bytes=1024"}).http.max_body_bytes, 1024u);
     EXPECT_EQ(config_of({"--max-body-bytes=1073741824"}).http.max_body_bytes, 1073741824u);
+    // The body budget follows the largest body limit unless set.
+    EXPECT_EQ(config_of({"--max-body-bytes=1073741824"}).http.max_body_memory, 1073741824u);
+    EXPECT_EQ(config_of({"--max-body-memory=1048576", "--max-body-bytes=1048576",
+                         "--max-upload-bytes=1024"})
+                  .http.max_body_memory,
+              1048576u);
+    EXPECT_THAT(error_of({"--max-body-memory=1048576", "--max-body-bytes=1048577"}),
+                HasSubstr("at least --max-body-bytes and --max-upload-bytes (26214400)"));
     EXPECT_EQ(config_of({"--retry-after-s=0"}).queue.retry_after, std::chrono::seconds(0));
     EXPECT_EQ(config_of({"--io-threads=256"}).http.io_threads, 256u);
 }

@@ -26,6 +26,9 @@ struct http_config {
     std::size_t max_header_bytes = 16u << 10;
     /// Open connections at most; each may hold a request body of up to max_body_bytes.
     std::size_t max_connections = 4096;
+    /// Bytes of request bodies larger than one read (64 KiB) held at once, across connections,
+    /// counted by their declared length (a chunked one by its route's limit).
+    std::size_t max_body_memory = 256u << 20;
     std::chrono::milliseconds idle_timeout{60'000};   ///< keep-alive wait for the next request
     std::chrono::milliseconds read_timeout{30'000};   ///< one request, header and body
     std::chrono::milliseconds write_timeout{30'000};  ///< one response

@@ -21,17 +21,19 @@
 namespace switchboard::http {
 
 /// Per-subtree settings of a prefix route.
+/// Looks at a request's header before its body is read: a response refuses the request there
+/// (its body is never read), nullopt lets it through. E.g. an authentication that needs no body.
+using header_check = std::function<std::optional<response>(const request::header_type&)>;
+
 struct prefix_options {
     /// Largest request body under the prefix; unset: the listener's max_body_bytes.
     std::optional<std::uint64_t> body_limit;
     /// Called on every response the listener itself makes for a request under the prefix
     /// (413, 400, …), with the request header; e.g. to add CORS headers.
     std::function<void(const request::header_type&, response&)> decorate;
+    /// Checks the header of every request under the prefix before its body is read.
+    header_check check;
 };
-
-/// Looks at a request's header before its body is read: a response refuses the request there
-/// (its body is never read), nullopt lets it through. E.g. an authentication that needs no body.
-using header_check = std::function<std::optional<response>(const request::header_type&)>;
 
 class router {
   public:
@@ -52,7 +54,8 @@ class router {
     /// The largest body limit of any route (the limit to apply before the path is known).
     std::uint64_t max_body_limit(std::uint64_t fallback) const;
 
-    /// The refusal of the exact route's header check, if it has one and it refuses.
+    /// The refusal of the route's header check (the exact route's, else the prefix route's), if
+    /// it has one and it refuses.
     std::optional<response> check_header(const request::header_type& header) const;
 
     /// Applies the prefix route's `decorate` hook, if any, to a response made by the listener.

@@ -17,6 +17,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <unordered_set>
@@ -30,6 +31,8 @@ class http_metrics {
     void response_sent(unsigned code);
     prometheus::Gauge& connections;
     prometheus::Counter& connections_refused;  ///< beyond --max-connections
+    prometheus::Gauge& body_memory;            ///< large bodies' bytes reserved
+    prometheus::Counter& body_memory_refused;  ///< beyond --max-body-memory
 
   private:
     prometheus::Family<prometheus::Counter>& responses_;
@@ -62,6 +65,9 @@ class server {
     boost::asio::awaitable<void> accept_loop();
     boost::asio::awaitable<void> run_connection(std::shared_ptr<connection> conn);
     void forget(connection* conn);
+    /// Counts `bytes` of a request body against --max-body-memory; false when they do not fit.
+    bool reserve_body(std::uint64_t bytes);
+    void release_body(std::uint64_t bytes);
 
     boost::asio::io_context& ioc_;
     const config::http_config& cfg_;
@@ -69,6 +75,7 @@ class server {
     http_metrics metrics_;
     boost::asio::ip::tcp::acceptor acceptor_;
     std::atomic<bool> stopping_{false};
+    std::atomic<std::uint64_t> body_memory_{0};  ///< reserved by reserve_body
     mutable std::mutex connections_mutex_;
     std::unordered_set<std::shared_ptr<connection>> connections_;
 };

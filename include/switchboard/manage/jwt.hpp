@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -59,6 +60,12 @@ enum class token_error {
 };
 
 std::string_view to_string(token_error e) noexcept;
+
+/// What can be told of an Authorization header without keys or claims: `missing` (no "Bearer
+/// <token>"), `malformed` (over 16 KiB, not three base64url parts, a header that is not a JSON
+/// object), `unsupported_algorithm`, `bad_signature` (empty); nullopt when it may be a token.
+/// The listener uses it to refuse a request before reading its body (`verify` checks it again).
+std::optional<token_error> precheck(std::string_view authorization) noexcept;
 
 /// Lifetime: built at start-up, kept until no `verify` is in progress (a request waiting for a
 /// JWKS fetch is parked inside it). The JWKS URL is fetched by the first `verify` that needs it,
