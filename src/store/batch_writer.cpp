@@ -282,7 +282,11 @@ const std::string& calls_upsert() {
                "        ELSE c.conversation_head END,\n"
                "    conversation_rank =\n"
                "        greatest(c.conversation_rank, excluded.conversation_rank),\n"
+               // the status: the highest rank; of two of equal rank (ended and not-found, or two
+               // unknown to the lifecycle) the greater, bytewise, so that no order decides
                "    status = CASE WHEN excluded.status_rank > c.status_rank OR c.status IS NULL\n"
+               "                   OR (excluded.status_rank = c.status_rank AND\n"
+               "                       excluded.status COLLATE \"C\" > c.status COLLATE \"C\")\n"
                "                  THEN coalesce(excluded.status, c.status) ELSE c.status END,\n"
                "    status_rank = greatest(c.status_rank, excluded.status_rank),\n"
                "    first_event_at = least(c.first_event_at, excluded.first_event_at),\n"
@@ -675,11 +679,17 @@ void batch_writer::encode_runs(const ingest::event& ev, std::uint64_t call) {
 
 namespace {
 
+/// Whether status `b` (non-empty) replaces `a` by the rules of the calls upsert: a higher rank
+/// wins; of equal ranks the greater string, bytewise (the upsert compares with COLLATE "C").
+bool status_wins(std::int16_t b_rank, std::string_view b, std::int16_t a_rank, std::string_view a) {
+    return b_rank > a_rank || a.empty() || (b_rank == a_rank && b > a);
+}
+
 /// Merges `b` into `a` by the rules of the calls upsert (associative and commutative). `A` is a
 /// call_row (views) or a pending_call (owned); `set` stores a value into it.
 template <class A, class B, class Set>
 void merge_row(A& a, const B& b, Set set) {
-    if (!b.status.empty() && (b.status_rank > a.status_rank || a.status.empty())) {
+    if (!b.status.empty() && status_wins(b.status_rank, b.status, a.status_rank, a.status)) {
         set(a.status, b.status);
     }
     a.status_rank = std::max(a.status_rank, b.status_rank);
@@ -759,7 +769,7 @@ void batch_writer::merge_event(call_row& a, const ingest::event& ev) {
     const auto& f = ev.call;
     if (!f.status.empty()) {
         const auto rank = vapi::call_status_rank(f.status);
-        if (rank > a.status_rank || a.status.empty()) a.status = f.status;
+        if (status_wins(rank, f.status, a.status_rank, a.status)) a.status = f.status;
         a.status_rank = std::max(a.status_rank, rank);
     }
     // The report counts at the time it is filed under (its end time): a redelivery may carry a

@@ -245,6 +245,41 @@ TEST_F(CallState, ShuffledDuplicatedAndBatchedDifferentlyGivesTheSameRows) {
     }
 }
 
+// Two statuses of equal rank (ended and not-found; two values the lifecycle does not know) give
+// the same row whatever their order, in one batch or two, merged in the writer's memory or by
+// the upsert.
+TEST_F(CallState, StatusesOfEqualRankGiveTheSameRowInAnyOrder) {
+    auto status_update = [](const char* status, std::int64_t ms) {
+        return std::string(R"({"message":{"type":"status-update","timestamp":)") +
+               std::to_string(ms) + R"(,"status":")" + status + R"(","call":{"id":")" + k_call +
+               R"("}}})";
+    };
+    for (const auto& [a, b, expected] : {std::tuple{"ended", "not-found", "not-found"},
+                                         std::tuple{"weird-b", "weird-a", "weird-b"}}) {
+        SCOPED_TRACE(a);
+        const std::string first = status_update(a, 1'764'000'000'000);
+        const std::string second = status_update(b, 1'764'000'001'000);
+        auto forward = make_replica();
+        forward->write(first);
+        forward->write(second);
+        const std::string row = forward->calls_row();
+        EXPECT_EQ(forward->db().scalar("SELECT status FROM calls"), expected);
+
+        auto backward = make_replica();
+        backward->write(second);
+        backward->write(first);
+        EXPECT_EQ(backward->calls_row(), row);
+        auto together = make_replica();
+        together->write({second, first});
+        EXPECT_EQ(together->calls_row(), row);
+        auto in_memory = make_replica();
+        in_memory->write_only({second});
+        in_memory->write_only({first});
+        in_memory->flush();
+        EXPECT_EQ(in_memory->calls_row(), row);
+    }
+}
+
 // Many calls wait: flush_derived applies them all and deletes every record.
 TEST_F(CallState, ManyPendingCallsAreAllApplied) {
     const auto bodies = call_bodies(1);
