@@ -346,6 +346,7 @@ asio::awaitable<result<client_response>> client::run(client_request req,
     msg.body() = std::move(req.body);
     msg.prepare_payload();
 
+    const bhttp::verb req_method = req.method;
     bool fresh_only = false;
     for (;;) {
         std::unique_ptr<connection> conn = fresh_only ? nullptr : take_idle(where->origin);
@@ -368,16 +369,34 @@ asio::awaitable<result<client_response>> client::run(client_request req,
             co_return std::move(out.response);
         }
         const client_errc why = classify_exchange(out.ec, deadline);
-        // A reused connection the server closed while it sat in the pool: the request cannot
-        // have been processed, so it is sent again, once, on a new connection.
-        const bool stale =
-            reused && why != client_errc::timeout &&
-            (!out.written || (!out.got_bytes && why == client_errc::connection_closed));
+        // A reused connection the server closed while it sat in the pool is sent again, once,
+        // on a new connection: when the write failed (the server cannot have the whole
+        // request), or, for an idempotent method only, when the connection ended before the
+        // first byte of an answer. A POST or PATCH that was written may have been processed
+        // by a server that then failed (a tool run, a number bought), so it is never sent
+        // twice (RFC 9110, 9.2.2).
+        const bool stale = reused && why != client_errc::timeout &&
+                           (!out.written || (idempotent(req_method) && !out.got_bytes &&
+                                             why == client_errc::connection_closed));
         log::debug(
             "msg=\"http client exchange failed\" origin={} reused={} written={} error=\"{}\"",
             where->origin, reused, out.written, out.ec.message());
         if (!stale) co_return why;
         fresh_only = true;
+    }
+}
+
+bool client::idempotent(bhttp::verb method) noexcept {
+    switch (method) {
+        case bhttp::verb::get:
+        case bhttp::verb::head:
+        case bhttp::verb::put:
+        case bhttp::verb::delete_:
+        case bhttp::verb::options:
+        case bhttp::verb::trace:
+            return true;
+        default:
+            return false;
     }
 }
 

@@ -14,11 +14,40 @@ namespace {
 constexpr const char* k_lock = "SELECT pg_advisory_lock(7310594658609522)";
 constexpr const char* k_unlock = "SELECT pg_advisory_unlock(7310594658609522)";
 
-std::string checksum(std::string_view text) {
+}  // namespace
+
+std::string migration_checksum(std::string_view text) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_Digest(text.data(), text.size(), out, &len, EVP_sha256(), nullptr);
     return ingest::encode_hex(std::string_view(reinterpret_cast<const char*>(out), len));
+}
+
+namespace {
+
+/// Earlier texts of migrations that were edited after they were committed, by their checksum:
+/// a database that applied one of them is upgraded as if it had applied the file as it is now.
+/// 012's edit was to its comment only. 004 changed three times on the day it was written
+/// (2026-11-24); what its later text adds to a database that applied an earlier one is applied
+/// by 018_early_call_state.sql, which changes nothing on any other database. No migration may
+/// change once committed (tests/integration/migrations_pgtest.cpp); this list stays closed.
+struct earlier_text {
+    std::string_view name;
+    std::string_view checksum;
+};
+constexpr earlier_text k_earlier_texts[] = {
+    {"004_call_state.sql", "03cbc0273f36f34ef817a94bbf252aea015af7a148cf9b0c0660eb0e11acfe47"},
+    {"004_call_state.sql", "b78942fccee4c907157fccb8a0f4f5c233dc99242c19a9f0d24f01f8ed744944"},
+    {"004_call_state.sql", "6fdbba6e6cb24cc6ff04f0c7b29394424460be622b798e733edce2ca1629aa27"},
+    {"012_calls_fillfactor.sql",
+     "21d16558413e5918a36e8777da7ff4b01bc171c21c08fcabfc3ecb4598d3aac1"},
+};
+
+bool earlier_text_of(std::string_view name, std::string_view sum) {
+    for (const auto& e : k_earlier_texts) {
+        if (e.name == name && e.checksum == sum) return true;
+    }
+    return false;
 }
 
 void check(const std::optional<pg_error>& e, const std::string& what) {
@@ -44,9 +73,9 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
             done.emplace(PQgetvalue(res.get(), i, 0), PQgetvalue(res.get(), i, 1));
         }
         for (const auto& m : all) {
-            const std::string sum = checksum(m.sql);
+            const std::string sum = migration_checksum(m.sql);
             if (auto it = done.find(m.name); it != done.end()) {
-                if (it->second != sum) {
+                if (it->second != sum && !earlier_text_of(m.name, it->second)) {
                     throw std::runtime_error(
                         "migration " + std::string(m.name) +
                         " was changed after it was applied (checksum differs)");

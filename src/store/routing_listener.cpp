@@ -210,8 +210,9 @@ void routing_listener::run() {
                 continue;
             }
             backoff = std::chrono::milliseconds(50);
-        }
-        if (!wait_for_input()) {
+            // A change committed while the table was read was announced during the read, and
+            // libpq holds its notification already: the socket will not say so. So no wait.
+        } else if (!wait_for_input()) {
             conn_.reset();
             continue;
         }

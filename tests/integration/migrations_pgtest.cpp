@@ -8,6 +8,8 @@
 #include <atomic>
 #include <barrier>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -124,6 +126,95 @@ TEST(Migrations, ChangedChecksumIsRefused) {
               "1");
     EXPECT_EQ(db.scalar("SELECT pg_try_advisory_lock(7310594658609522)"), "t");
     EXPECT_EQ(db.scalar("SELECT pg_advisory_unlock(7310594658609522)"), "t");
+}
+
+// A database upgrades only if no applied migration changed: every file's text is pinned here.
+// A new migration adds its line; an existing line never changes (a fix is a new migration).
+TEST(Migrations, NoCommittedMigrationEverChanges) {
+    const std::vector<std::pair<std::string_view, std::string_view>> pinned = {
+        {"001_calls_and_events.sql",
+         "e7d7f975614a63b05b8a9d473fcd8e0dfe58f1939369bbe7823a9f1a55ffbd85"},
+        {"002_compact_messages.sql",
+         "35cbf77cd7117887c7bf5959ed6188a43dbec8ed19ac1854fc545cb8a00800fd"},
+        {"003_management.sql", "14d0827b8d5a514543d58004177f4024fb0d710c3bf06deea7bdcbb7b56689c3"},
+        {"004_call_state.sql", "4d82c076dab91a84ad5a535dbe404ac2fd19635fd9aaba718c1b20422aee1bd9"},
+        {"005_management_queries.sql",
+         "1a61fe584c8c024de4b8df474e145e817cea4500762246c5661dc50feec19169"},
+        {"006_event_retention.sql",
+         "8b1fed5a69ce9c2200961d51af8db007032b71a7f6903f7a7dafbb356ae24825"},
+        {"007_array_runs.sql", "9ac9d0bbc49790107fa59c1658c11e81d202cc3b6fe47946e3dd5c8f164ae2d1"},
+        {"008_byte_order_ids.sql",
+         "59e8b424b7f3c03519f907c58593975d7fcf0318fdd86e75dae95e9d467de8ae"},
+        {"009_event_time_index.sql",
+         "c09c26000edd3a9318f13256d25fa239ce26e6c8951373c54714e042afb45e27"},
+        {"010_derive_pending.sql",
+         "57dcadfb88cd03042975cc869d3730e5748081398fbbf04f1a3b5f37e507651a"},
+        {"011_derive_generations.sql",
+         "18cfe62b44396f07e717082c269f885a6f5d44d249087ccdc790149012ddec60"},
+        {"012_calls_fillfactor.sql",
+         "530932b84678910aa8efee96e4fd9f472273ec2ca7851632a1563daef52b5b92"},
+        {"013_packed_refs.sql", "f380af599cc753189cbfa96cc19a98a8176ddea7ee419e6660413ae23a6e271e"},
+        {"014_call_object_patches.sql",
+         "1cd58424d9d7b65751708d5d5c7e03336559e1f22409830e5350a3077f7437f6"},
+        {"015_conversation_view.sql",
+         "f3a2c258db906b74246bf20e90b51b58683414c9191c0bb9ccdde20e8fcb55aa"},
+        {"016_number_owned_since.sql",
+         "8570d999d878bd41192b85e981f79886ae7db5e6ad6075d87dbe0b6a3d154818"},
+        {"017_routing_notify_old_id.sql",
+         "7d4401ff7ef9b862436c829e913687fc88e6112ef87b6df42e55049ee193131b"},
+        {"018_early_call_state.sql",
+         "e0650b03b0ba026366019676a4d5b3fe16c948341521d703bc26c73ba3763445"},
+    };
+    const auto& all = store::embedded_migrations();
+    ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        EXPECT_EQ(all[i].name, pinned[i].first);
+        EXPECT_EQ(store::migration_checksum(all[i].sql), pinned[i].second)
+            << all[i].name << " changed after it was committed";
+    }
+}
+
+// A database that applied the first text of 004 (2026-11-24, before it changed that day) is
+// upgraded, and ends as a new one: 018 removes what that text left behind.
+TEST(Migrations, ADatabaseOfAnEarlyTextOf004IsUpgraded) {
+    std::ifstream in(SWITCHBOARD_INTEGRATION_DATA_DIR "/004_call_state.db5f210.sql",
+                     std::ios::binary);
+    ASSERT_TRUE(in) << "missing test data";
+    const std::string early((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    test_db db;
+    auto conn = connect(db.url());
+    std::vector<store::migration> first;
+    for (const auto& m : store::embedded_migrations()) {
+        if (m.name.starts_with("004")) break;
+        first.push_back(m);
+    }
+    store::migrate(conn, first);
+    std::vector<store::migration> then = first;
+    then.push_back({"004_call_state.sql", early});
+    ASSERT_EQ(store::migrate(conn, then), std::vector<std::string>{"004_call_state.sql"});
+    EXPECT_EQ(db.scalar("SELECT to_regprocedure('switchboard_apply_conversation(text,uuid,bigint)')"
+                        " IS NOT NULL"),
+              "t");
+
+    const auto now = store::migrate(conn, store::embedded_migrations());
+    EXPECT_EQ(now.size(), store::embedded_migrations().size() - 4);
+    EXPECT_EQ(db.scalar("SELECT to_regprocedure('switchboard_apply_conversation(text,uuid,bigint)')"
+                        " IS NOT NULL"),
+              "f");
+    EXPECT_EQ(db.scalar("SELECT to_regclass('call_events_received_at') IS NOT NULL"), "f");
+    EXPECT_EQ(db.scalar("SELECT string_agg(attrelid::regclass || '.' || attname || '=' ||"
+                        " attcompression::text, ',' ORDER BY attrelid::regclass::text) FROM pg_attribute"
+                        " WHERE attrelid IN ('call_blobs'::regclass, 'call_events'::regclass)"
+                        " AND attname IN ('body', 'skeleton')"),
+              "call_blobs.body=l,call_events.skeleton=l");
+    // Any other changed text is still refused.
+    auto changed = store::embedded_migrations();
+    const std::string other = std::string(changed[3].sql) + "\n-- changed\n";
+    changed[3].sql = other;
+    test_db fresh;
+    auto c2 = connect(fresh.url());
+    store::migrate(c2, store::embedded_migrations());
+    EXPECT_THROW(store::migrate(c2, changed), std::runtime_error);
 }
 
 TEST(Migrations, FailedMigrationIsRolledBackAndNotRecorded) {

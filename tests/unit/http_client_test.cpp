@@ -549,13 +549,13 @@ TEST(HttpClient, ReusedConnectionDroppedBeforeAnswerIsRetriedOnce) {
     client c(ioc.get_executor());
     ASSERT_TRUE(fetch(ioc, c, get(server.url("/a"))).has_value());
 
-    client_request post;
-    post.method = bhttp::verb::post;
-    post.url = server.url("/b");
-    post.body = "payload";
-    const auto second = fetch(ioc, c, post);
+    client_request put;
+    put.method = bhttp::verb::put;
+    put.url = server.url("/b");
+    put.body = "payload";
+    const auto second = fetch(ioc, c, put);
     ASSERT_TRUE(second.has_value()) << second.error().message();
-    EXPECT_EQ(second->body, "c2r1 POST /b");
+    EXPECT_EQ(second->body, "c2r1 PUT /b");
     EXPECT_EQ(server.accepted(), 2);
     const auto seen = server.requests();
     ASSERT_EQ(seen.size(), 3u);
@@ -563,6 +563,30 @@ TEST(HttpClient, ReusedConnectionDroppedBeforeAnswerIsRetriedOnce) {
     EXPECT_EQ(seen[1].body, "payload");
     EXPECT_EQ(seen[2].connection, 2);
     EXPECT_EQ(seen[2].body, "payload");
+}
+
+// The same drop after a POST or PATCH was read: the server may have acted on it (run a tool,
+// bought a number) and then failed, so it is not sent a second time.
+TEST(HttpClient, AWrittenPostOrPatchIsNeverSentTwice) {
+    for (const auto method : {bhttp::verb::post, bhttp::verb::patch}) {
+        test_server server([](const seen_request& req) {
+            reply r = echo(req);
+            if (req.connection == 1 && req.index == 2) r.what = reply::action::drop;
+            return r;
+        });
+        asio::io_context ioc;
+        client c(ioc.get_executor());
+        ASSERT_TRUE(fetch(ioc, c, get(server.url("/a"))).has_value());
+        client_request req;
+        req.method = method;
+        req.url = server.url("/b");
+        req.body = "payload";
+        const auto second = fetch(ioc, c, req);
+        ASSERT_FALSE(second.has_value());
+        EXPECT_EQ(second.error(), client_errc::connection_closed);
+        EXPECT_EQ(server.request_count(), 2u);
+        EXPECT_EQ(server.accepted(), 1);
+    }
 }
 
 TEST(HttpClient, RetryHappensOnlyOnce) {

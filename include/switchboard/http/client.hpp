@@ -95,8 +95,9 @@ struct client_response {
 ///
 /// Stale connections: a pooled connection that the server closed is detected when taken from
 /// the pool; if the server closes it in the instant after, the request is retried once on a
-/// fresh connection when nothing can have been processed (the write failed, or the connection
-/// ended before the first byte of a response). This applies to every method, as in browsers.
+/// fresh connection when the write failed, or, for an idempotent method (GET, HEAD, PUT,
+/// DELETE, OPTIONS, TRACE), when the connection ended before the first byte of a response. A
+/// POST or PATCH that was written is never sent again: the server may have acted on it.
 class client {
   public:
     client(boost::asio::any_io_executor executor, client_options options = {});
@@ -127,6 +128,7 @@ class client {
     boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>> open(
         const target& where, std::chrono::steady_clock::time_point deadline);
     std::unique_ptr<connection> take_idle(const std::string& origin);
+    static bool idempotent(boost::beast::http::verb method) noexcept;
     void give_back(std::unique_ptr<connection> conn);
 
     boost::asio::any_io_executor executor_;

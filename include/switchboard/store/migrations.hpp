@@ -20,6 +20,9 @@ struct migration {
 /// The migrations embedded at build time (cmake/embed_sql.cmake), in order.
 const std::vector<migration>& embedded_migrations();
 
+/// The checksum recorded for a migration's text (SHA-256, hex).
+std::string migration_checksum(std::string_view text);
+
 /// Applies what is missing; returns the names applied now. Throws std::runtime_error.
 std::vector<std::string> migrate(pg_connection& conn, const std::vector<migration>& all);
 
