@@ -417,6 +417,58 @@ TEST(Replies, RoutingCacheReconnectsAfterPostgresRestart) {
     check.verify();
 }
 
+// A change announced while the listener (re)loads the table reaches libpq during the load: it
+// must be applied then, not left in libpq's queue until some later notification wakes the
+// listener. The table is held so that the listener's load waits, and the change is announced
+// and released under it.
+TEST(Replies, AChangeAnnouncedWhileTheTableLoadsIsApplied) {
+    test_db db;
+    db.migrate();
+    const std::string pn = phone_number_id_of_example();
+    db.exec("INSERT INTO phone_numbers (id, assistant_id) VALUES ('" + pn + "', 'before')");
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0);
+    const std::string changed_rows = R"(switchboard_routing_reloads_total{kind="changed_rows"})";
+    auto wait_for = [&](const std::string& series, double want) {
+        const auto deadline = steady::now() + 10s;
+        while (metric(svc.port(), series) != want && steady::now() < deadline) {
+            std::this_thread::sleep_for(20ms);
+        }
+        return metric(svc.port(), series);
+    };
+    ASSERT_EQ(wait_for("switchboard_routing_connected", 1), 1);
+    const double before = metric(svc.port(), changed_rows);
+
+    std::string error;
+    auto holder = store::pg_connection::connect(db.url(), 10s, error);
+    ASSERT_TRUE(holder) << error;
+    ASSERT_FALSE(holder->exec("BEGIN"));
+    ASSERT_FALSE(holder->exec("LOCK TABLE phone_numbers IN ACCESS EXCLUSIVE MODE"));
+    const std::string listener =
+        " FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND query LIKE 'SELECT id, number, %'";
+    ASSERT_EQ(db.scalar("SELECT count(pg_terminate_backend(pid))" + listener), "1");
+    // The listener reconnects, listens, and its load waits for the table.
+    const auto deadline = steady::now() + 10s;
+    while (db.scalar("SELECT count(*)" + listener + " AND wait_event_type = 'Lock'") != "1" &&
+           steady::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    ASSERT_EQ(db.scalar("SELECT count(*)" + listener + " AND wait_event_type = 'Lock'"), "1");
+    ASSERT_FALSE(holder->exec(
+        ("UPDATE phone_numbers SET assistant_id = 'during-load' WHERE id = '" + pn + "'").c_str()));
+    ASSERT_FALSE(holder->exec("COMMIT"));
+
+    // The announcement arrived with the load's result: it is acted on without another one.
+    EXPECT_EQ(wait_for(changed_rows, before + 1), before + 1);
+    http_client client("127.0.0.1", svc.port());
+    const auto reply = client.post("/receive", with_call_id(example_file("01-assistant-request.json"),
+                                                            "during-load-1"),
+                                   secret_headers());
+    EXPECT_EQ(js(reply.body), js(R"({"assistantId":"during-load"})")) << reply.body;
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 // A caller is on the line: with Postgres down, the reply still goes out once
 // --reply-commit-wait-ms has passed (not a 503 after the 5 s ack timeout), and the message is
 // written when Postgres is back.
