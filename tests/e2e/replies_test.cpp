@@ -368,6 +368,42 @@ TEST(Replies, AssistantRequestRoutesByNumberOrSpeaksTheConfiguredError) {
     check.verify();
 }
 
+// An operator's UPDATE in SQL makes its row the most recently updated of its number, and a
+// TRUNCATE takes every route out of every process (schemas/sql/019).
+TEST(Replies, OperatorsUpdatesAndTruncateReachTheRoutes) {
+    test_db db;
+    db.migrate();
+    // Two rows of the example's number, neither with the example's phoneNumberId.
+    db.exec(
+        "INSERT INTO phone_numbers (id, number, assistant_id, updated_at) VALUES "
+        "('pn-newer', '+14155550123', 'asst-newer', now() - interval '1 day'), "
+        "('pn-older', '+14155550123', 'asst-older', now() - interval '2 days')");
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_DEFAULT_ASSISTANT_ID", "asst-default"}})});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port());
+    const std::string file = "01-assistant-request.json";
+    int n = 0;
+    auto routed_to = [](const std::string& id) {
+        return [id](const http_reply& r) {
+            return r.status == 200 && js(r.body) == js(R"({"assistantId":")" + id + R"("})");
+        };
+    };
+    EXPECT_EQ(js(post_until(client, file, routed_to("asst-newer"), 3s, n).body),
+              js(R"({"assistantId":"asst-newer"})"));
+    db.exec("UPDATE phone_numbers SET assistant_id = 'asst-older-2' WHERE id = 'pn-older'");
+    EXPECT_EQ(js(post_until(client, file, routed_to("asst-older-2"), 3s, n).body),
+              js(R"({"assistantId":"asst-older-2"})"));
+    EXPECT_EQ(db.scalar("SELECT updated_at > now() - interval '1 minute' FROM phone_numbers"
+                        " WHERE id = 'pn-older'"),
+              "t");
+    db.exec("TRUNCATE phone_numbers");
+    EXPECT_EQ(js(post_until(client, file, routed_to("asst-default"), 3s, n).body),
+              js(R"({"assistantId":"asst-default"})"));
+    EXPECT_EQ(metric(svc.port(), "switchboard_routing_numbers"), 0);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 TEST(Replies, RoutingCacheReconnectsAfterPostgresRestart) {
     pg_cluster pg;
     ASSERT_TRUE(pg.started()) << pg.log();

@@ -164,6 +164,8 @@ TEST(Migrations, NoCommittedMigrationEverChanges) {
          "7d4401ff7ef9b862436c829e913687fc88e6112ef87b6df42e55049ee193131b"},
         {"018_early_call_state.sql",
          "e0650b03b0ba026366019676a4d5b3fe16c948341521d703bc26c73ba3763445"},
+        {"019_routing_truncate_and_updated_at.sql",
+         "0811ca687f85109fb7eba773a6c04b5472e42e18db0c05b20b7210ec7ba883be"},
     };
     const auto& all = store::embedded_migrations();
     ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";
