@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -226,8 +227,14 @@ class reader {
         std::string text = str(flag);
         if (text.empty()) return text;
         auto u = boost::urls::parse_absolute_uri(text);
-        if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty() ||
-            u->has_userinfo()) {
+        if (u && u->has_userinfo()) {
+            // The message goes to stderr and logs: not the credentials it carries.
+            boost::urls::url shown(*u);
+            shown.set_userinfo("***");
+            fail(flag, std::string(shown.buffer()),
+                 "a URL without user:password@ (credentials in URLs are not supported)");
+        }
+        if (!u || (u->scheme() != "http" && u->scheme() != "https") || u->host().empty()) {
             fail(flag, text, "an absolute http:// or https:// URL with a host");
         }
         return text;
@@ -458,8 +465,17 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     rp.relay_timeout = std::chrono::milliseconds(r.integer("relay-timeout-ms", 10, 60'000));
     rp.commit_wait = std::chrono::milliseconds(r.integer("reply-commit-wait-ms", 0, 600'000));
     rp.relay_secret = r.str("relay-secret");
+    // Sent as a header value: a CR or LF would start another header (or end the header block).
+    if (std::any_of(rp.relay_secret.begin(), rp.relay_secret.end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+        reader::fail("relay-secret", "(not shown)", "a secret without control characters");
+    }
     rp.relay_secret_header = r.str("relay-secret-header");
-    if (rp.relay_secret_header.empty()) reader::fail("relay-secret-header", "", "a header name");
+    if (rp.relay_secret_header.empty() || rp.relay_secret_header.find_first_not_of(
+                                              "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                              "0123456789!#$%&'*+-.^_`|~") != std::string::npos) {
+        reader::fail("relay-secret-header", rp.relay_secret_header, "a header name");
+    }
     rp.endpointing_timeout_seconds = r.decimal("endpointing-timeout-seconds", 0, 60);
     rp.predial_eligible = r.boolean("predial-eligible");
 

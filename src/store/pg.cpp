@@ -5,6 +5,43 @@
 
 namespace switchboard::store {
 
+namespace {
+
+/// The password of a connection string, URI ("postgresql://user:pw@host/db") or key/value
+/// ("password=pw" or "password='p w'"); empty when it has none. Read as written, not decoded:
+/// libpq's messages quote it that way (e.g. an invalid percent-encoding).
+std::string password_of(std::string_view url) {
+    if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+        const std::string_view rest = url.substr(scheme + 3);
+        const auto at = rest.find('@');
+        if (at == std::string_view::npos) return {};
+        const std::string_view userinfo = rest.substr(0, at);
+        const auto colon = userinfo.find(':');
+        return colon == std::string_view::npos ? std::string{}
+                                               : std::string(userinfo.substr(colon + 1));
+    }
+    const auto key = url.find("password");
+    if (key == std::string_view::npos) return {};
+    std::string_view v = url.substr(key + 8);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '=')) v.remove_prefix(1);
+    if (!v.empty() && v.front() == '\'') {
+        v.remove_prefix(1);
+        return std::string(v.substr(0, v.find('\'')));
+    }
+    return std::string(v.substr(0, v.find(' ')));
+}
+
+}  // namespace
+
+std::string redact_password(std::string text, std::string_view url) {
+    const std::string password = password_of(url);
+    if (password.empty()) return text;
+    for (auto at = text.find(password); at != std::string::npos; at = text.find(password, at + 3)) {
+        text.replace(at, password.size(), "***");
+    }
+    return text;
+}
+
 std::optional<pg_connection> pg_connection::connect(const std::string& url,
                                                     std::chrono::seconds timeout,
                                                     std::string& error) {
@@ -20,6 +57,7 @@ std::optional<pg_connection> pg_connection::connect(const std::string& url,
     if (!c.conn_ || PQstatus(c.conn_.get()) != CONNECTION_OK) {
         error = c.conn_ ? PQerrorMessage(c.conn_.get()) : "out of memory";
         while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+        error = redact_password(error, url);
         return std::nullopt;
     }
     return c;
@@ -41,8 +79,10 @@ std::optional<pg_error> pg_connection::error_from(const PGresult* res) const {
     }
     const std::string_view cls =
         std::string_view(e.sqlstate).substr(0, std::min<std::size_t>(2, e.sqlstate.size()));
-    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK || cls == "08" || cls == "57" ||
-        e.sqlstate.empty()) {
+    // Class 57 is the server ending the session (shutdown, termination), except 57014: a
+    // statement cancelled (statement_timeout) on a connection that is still there.
+    if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK || cls == "08" ||
+        (cls == "57" && e.sqlstate != "57014") || e.sqlstate.empty()) {
         // No SQLSTATE means libpq itself failed (lost connection, protocol error).
         e.what = pg_error::kind::connection;
     } else if (e.sqlstate == "40001" || e.sqlstate == "40P01") {

@@ -12,6 +12,7 @@ namespace switchboard::config {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 /// Runs config::parse with `args` after the program name and exactly `env` as the environment
 /// (never the real one).
@@ -480,6 +481,24 @@ TEST(Config, AcceptsRangeBoundaries) {
                 HasSubstr("at least --max-body-bytes and --max-upload-bytes (26214400)"));
     EXPECT_EQ(config_of({"--retry-after-s=0"}).queue.retry_after, std::chrono::seconds(0));
     EXPECT_EQ(config_of({"--io-threads=256"}).http.io_threads, 256u);
+}
+
+// Errors go to stderr and logs: never the credentials a bad value carries.
+TEST(Config, ErrorsDoNotShowCredentials) {
+    const std::string url_error =
+        error_of({"--relay-url=https://relayuser:RELAY-PASSWORD-SENTINEL@relay.example/tools"});
+    EXPECT_THAT(url_error, HasSubstr("--relay-url"));
+    EXPECT_THAT(url_error, HasSubstr("without user:password@"));
+    EXPECT_THAT(url_error, Not(HasSubstr("SENTINEL")));
+    EXPECT_THAT(url_error, Not(HasSubstr("relayuser")));
+    // A relay secret is a header value: CR/LF would inject headers.
+    const std::string secret_error = error_of({"--relay-secret=abc\r\nX-Injected: 1"});
+    EXPECT_THAT(secret_error, HasSubstr("control characters"));
+    EXPECT_THAT(secret_error, Not(HasSubstr("abc")));
+    EXPECT_THAT(error_of({"--relay-secret-header=X Secret"}), HasSubstr("a header name"));
+    EXPECT_EQ(config_of({"--relay-secret=s3cret", "--relay-secret-header=X-Tool-Secret"})
+                  .replies.relay_secret_header,
+              "X-Tool-Secret");
 }
 
 TEST(Config, RejectsBadBooleans) {

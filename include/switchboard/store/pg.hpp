@@ -29,6 +29,11 @@ struct pg_error {
 /// Owning PGresult.
 using pg_result = std::unique_ptr<PGresult, decltype(&PQclear)>;
 
+/// `text` with every occurrence of the password of connection string `url` (URI or key/value)
+/// replaced by "***": libpq's messages may quote it (an invalid percent-encoding, say), and
+/// they go to logs. `connect`'s error has it applied already.
+std::string redact_password(std::string text, std::string_view url);
+
 class pg_connection {
   public:
     pg_connection() = default;
