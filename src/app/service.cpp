@@ -80,6 +80,7 @@ asio::awaitable<http::response> readyz(readiness r, http::request& req) {
     body["postgres_writers_connected"] = connected;
     body["queue_depth"] = r.queue->depth();
     body["queue_saturated"] = saturated;
+    body["commit_stalled_seconds"] = std::chrono::duration<double>(r.queue->stalled_for()).count();
     body["shutting_down"] = stopping;
     const auto code = connected > 0 && !saturated && !stopping ? http::status::ok
                                                                : http::status::service_unavailable;

@@ -205,6 +205,7 @@ asio::awaitable<void> server::accept_loop() {
             socket.shutdown(tcp::socket::shutdown_both, ignored);
             socket.close(ignored);
             metrics_.connections_refused.Increment();
+            metrics_.response_sent(503);
             continue;
         }
         auto conn = std::make_shared<connection>(std::move(socket));

@@ -27,9 +27,14 @@ std::size_t event_queue::queued() const noexcept {
 
 bool event_queue::try_push(event& ev) {
     const std::size_t size = ev.footprint();
-    if (depth_.fetch_add(1, std::memory_order_relaxed) >= cfg_.capacity) {
+    const std::size_t before = depth_.fetch_add(1, std::memory_order_relaxed);
+    if (before >= cfg_.capacity) {
         depth_.fetch_sub(1, std::memory_order_relaxed);
         return false;
+    }
+    if (before == 0) {
+        progress_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                           std::memory_order_relaxed);
     }
     if (bytes_.fetch_add(size, std::memory_order_relaxed) + size > cfg_.max_bytes) {
         bytes_.fetch_sub(size, std::memory_order_relaxed);
@@ -54,8 +59,18 @@ std::size_t event_queue::try_pop_bulk(std::size_t shard, moodycamel::ConsumerTok
 }
 
 void event_queue::release(std::size_t events, std::size_t bytes) noexcept {
+    progress_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
     depth_.fetch_sub(events, std::memory_order_relaxed);
     bytes_.fetch_sub(bytes, std::memory_order_relaxed);
+}
+
+std::chrono::steady_clock::duration event_queue::stalled_for() const noexcept {
+    if (depth() == 0) return {};
+    const std::chrono::steady_clock::duration since(
+        std::chrono::steady_clock::now().time_since_epoch().count() -
+        progress_at_.load(std::memory_order_relaxed));
+    return std::max(since, std::chrono::steady_clock::duration::zero());
 }
 
 bool event_queue::saturated() const noexcept {

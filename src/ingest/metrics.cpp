@@ -51,9 +51,17 @@ ingest_metrics::ingest_metrics(metrics::registry& reg, const event_queue& queue)
                          .Register(reg.prom())
                          .Add({});
     capacity.Set(static_cast<double>(queue.config().capacity));
-    reg.on_collect([&depth, &bytes, &queue] {
+    auto& stalled = prometheus::BuildGauge()
+                        .Name("switchboard_commit_stalled_seconds")
+                        .Help(
+                            "How long admitted events have waited with none committed (0: "
+                            "none waiting, or commits progressing)")
+                        .Register(reg.prom())
+                        .Add({});
+    reg.on_collect([&depth, &bytes, &stalled, &queue] {
         depth.Set(static_cast<double>(queue.depth()));
         bytes.Set(static_cast<double>(queue.bytes()));
+        stalled.Set(std::chrono::duration<double>(queue.stalled_for()).count());
     });
 }
 

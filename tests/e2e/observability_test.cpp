@@ -108,6 +108,40 @@ TEST(Observability, ReadyzIs503WhilePostgresIsDownAndRecovers) {
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 
+// A writer connected to a Postgres that commits nothing (here: the table locked) looks healthy
+// by its connection; switchboard_commit_stalled_seconds and /readyz's commit_stalled_seconds
+// show how long the admitted events have waited, and go back to 0 once commits resume.
+TEST(Observability, AStallOfTheCommitsIsShown) {
+    test_db db;
+    db.migrate();
+    service_process svc({.env = service_env(db.url(), {{"SWITCHBOARD_ACK_TIMEOUT_MS", "1000"}})});
+    ASSERT_NE(svc.port(), 0);
+    auto stalled = [&] {
+        return metric_value(scrape_metrics(svc.port()), "switchboard_commit_stalled_seconds")
+            .value_or(-1);
+    };
+    EXPECT_EQ(stalled(), 0);
+    std::string error;
+    auto holder = store::pg_connection::connect(db.url(), 10s, error);
+    ASSERT_TRUE(holder) << error;
+    ASSERT_FALSE(holder->exec("BEGIN"));
+    ASSERT_FALSE(holder->exec("LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE"));
+    http_client client("127.0.0.1", svc.port(), 5s);
+    EXPECT_EQ(client.post("/receive", small_webhook("stalled-1"), secret_headers()).status, 503u);
+    std::this_thread::sleep_for(500ms);
+    EXPECT_GE(stalled(), 1.4);
+    const auto ready = client.get("/readyz");
+    EXPECT_GE(std::stod(field(ready.body, "commit_stalled_seconds")), 1.4) << ready.body;
+    ASSERT_FALSE(holder->exec("COMMIT"));
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (stalled() != 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(stalled(), 0);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events WHERE call_id = 'stalled-1'"), "1");
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
 TEST(Observability, MetricsExposeTheServiceSeries) {
     test_db db;
     service_process svc({.env = service_env(db.url())});

@@ -63,6 +63,11 @@ class event_queue {
     std::size_t queued() const noexcept;
     std::size_t queued(std::size_t shard) const noexcept { return shards_[shard]->size_approx(); }
 
+    /// How long admitted events have waited without any being released (committed or given
+    /// up); zero when none is admitted. A writer connected to a Postgres that commits nothing
+    /// (a lock held, a server that stopped answering) looks connected: this shows it.
+    std::chrono::steady_clock::duration stalled_for() const noexcept;
+
     /// True above 90 % of either bound (readiness turns false before requests get 503).
     bool saturated() const noexcept;
 
@@ -80,6 +85,8 @@ class event_queue {
 
     std::atomic<std::size_t> depth_{0};
     std::atomic<std::size_t> bytes_{0};
+    /// When events were last released, or admitted into an empty queue (steady clock ticks).
+    std::atomic<std::chrono::steady_clock::rep> progress_at_{0};
 };
 
 }  // namespace switchboard::ingest
