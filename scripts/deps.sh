@@ -11,12 +11,14 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   postgresql postgresql-client
 )
-# Test-only tools: promtool (checks /metrics) and wrk (load). Node.js and npm (SDK conformance
-# checks) come with the machine image; Debian's own packages are the fallback.
+# Test-only tools: promtool (checks /metrics), wrk (load), python3 (a test's call generator).
+# Node.js and npm (SDK conformance checks, the front-end tests) come with the machine image;
+# Debian's own packages are the fallback, whose Node 18 is too old for the front-end tests
+# (tests/manage-js/run.sh says so and fails).
 # Benchmark-only: nginx (the HTTP ceiling of ../shared/baselines).
 case "${1:-}" in
-  --test) PACKAGES+=(prometheus wrk) ;;
-  --bench) PACKAGES+=(prometheus wrk nginx) ;;
+  --test) PACKAGES+=(prometheus wrk python3) ;;
+  --bench) PACKAGES+=(prometheus wrk nginx python3) ;;
 esac
 if [[ -n "${1:-}" ]]; then command -v npm >/dev/null 2>&1 || PACKAGES+=(nodejs npm); fi
 missing=()

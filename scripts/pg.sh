@@ -22,7 +22,16 @@ start)
     [[ $(id -u) -eq 0 ]] && chown postgres:postgres "$DATA"
     chmod 700 "$DATA"
     # Every folder above DATA must be traversable by the postgres user.
-    if [[ $(id -u) -eq 0 ]]; then d=$(dirname "$DATA"); while [[ $d != / ]]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done; fi
+    # Said, not done silently: this can make e.g. /root traversable by every user.
+    if [[ $(id -u) -eq 0 ]]; then
+      d=$(dirname "$DATA")
+      while [[ $d != / ]]; do
+        if [[ $(( 0$(stat -c %a "$d") & 01 )) -eq 0 ]]; then
+          chmod o+x "$d" && echo "pg.sh: made $d traversable by other users (o+x) so that postgres reaches $DATA" >&2
+        fi
+        d=$(dirname "$d")
+      done
+    fi
     as_owner "$PGBIN/initdb" -D "$DATA" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     as_owner mkdir -p "$SOCK"
   fi

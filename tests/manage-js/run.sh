@@ -12,6 +12,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 : "${SWITCHBOARD_TEST_DATABASE_URL:?SWITCHBOARD_TEST_DATABASE_URL (an admin URL) is required; scripts/test.sh sets it}"
 ADMIN_URL=$SWITCHBOARD_TEST_DATABASE_URL
+NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if ((NODE_MAJOR < 20)); then
+    echo "tests/manage-js needs Node.js 20 or later (@supabase/supabase-js); found $(node --version 2>/dev/null || echo none)" >&2
+    exit 1
+fi
 
 WORK=$(mktemp -d /tmp/manage-js.XXXXXX)
 DB="sbjs_$$_${RANDOM}"
