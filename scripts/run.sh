@@ -16,4 +16,6 @@ fi
 if [[ -z "${SWITCHBOARD_WEBHOOK_SECRET:-}${SWITCHBOARD_WEBHOOK_BEARER_TOKEN:-}${SWITCHBOARD_HMAC_SECRET:-}${SWITCHBOARD_ALLOW_UNAUTHENTICATED:-}" ]]; then
   echo "run: set SWITCHBOARD_WEBHOOK_SECRET (or a bearer token / HMAC secret) to authenticate webhooks" >&2
 fi
+# What a stop cannot write (Postgres unreachable) is kept here and written at the next start.
+export SWITCHBOARD_SPOOL_DIR=${SWITCHBOARD_SPOOL_DIR:-$PWD/.local/spool}
 exec build/release/switchboard "$@"

@@ -3,12 +3,14 @@
 #include "switchboard/base/log.hpp"
 #include "switchboard/base/thread_name.hpp"
 #include "switchboard/http/client.hpp"
+#include "switchboard/http/padded_body.hpp"
 #include "switchboard/http/response.hpp"
 #include "switchboard/http/router.hpp"
 #include "switchboard/http/server.hpp"
 #include "switchboard/ingest/auth.hpp"
 #include "switchboard/ingest/event_queue.hpp"
 #include "switchboard/ingest/metrics.hpp"
+#include "switchboard/ingest/parse.hpp"
 #include "switchboard/ingest/replies.hpp"
 #include "switchboard/ingest/routing.hpp"
 #include "switchboard/ingest/webhook_handler.hpp"
@@ -17,10 +19,17 @@
 #include "switchboard/store/export.hpp"
 #include "switchboard/store/migrations.hpp"
 #include "switchboard/store/routing_listener.hpp"
+#include "switchboard/store/spool.hpp"
 #include "switchboard/store/writer_pool.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -94,6 +103,49 @@ asio::awaitable<http::response> metrics_page(metrics::registry* reg, http::reque
     co_return res;
 }
 
+/// Writes again what the last stop spooled (store/spool): each event as if just received, with
+/// its original receive time; the spool's file goes once all are committed (a repeat of what is
+/// stored already is too), rejected for good, or given up again (and so spooled again).
+asio::awaitable<void> replay_spool(store::spool& spool, std::vector<store::spool::record> records,
+                                   ingest::event_queue& queue) {
+    const auto executor = co_await asio::this_coro::executor;
+    std::vector<std::shared_ptr<ingest::ack_slot>> slots;
+    std::size_t unreadable = 0;
+    for (auto& r : records) {
+        ingest::event ev;
+        r.body.reserve(r.body.size() + http::body_padding);  // what the parse reads past the end
+        if (auto parsed = ingest::parse_webhook(r.body, ev); !parsed) {
+            ++unreadable;  // it was read once: a damaged file
+            log::error("msg=\"spool: a record no longer parses\" error=\"{}\"",
+                       parsed.error().detail);
+            continue;
+        }
+        if (ev.body.empty()) ev.body = std::move(r.body);
+        ev.received_us = r.received_us;
+        auto slot = std::make_shared<ingest::ack_slot>(executor);
+        slot->arm();
+        ev.ack = slot;
+        while (!queue.try_push(ev)) {
+            asio::steady_timer pause(executor, std::chrono::milliseconds(20));
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        slots.push_back(std::move(slot));
+    }
+    log::info("msg=\"spool: writing what the last stop kept\" events={}", slots.size());
+    std::size_t committed = 0, unsettled = 0;
+    for (const auto& slot : slots) {
+        const auto status = co_await slot->wait(std::chrono::hours(24));
+        if (status == ingest::ack_status::committed) ++committed;
+        if (status == ingest::ack_status::timed_out || status == ingest::ack_status::pending) {
+            ++unsettled;
+        }
+    }
+    // A record that does not parse stays in the file, for whoever looks into it.
+    if (unsettled == 0 && unreadable == 0) spool.replayed();
+    log::info("msg=\"spool: replayed\" committed={} other={} unreadable={} kept={}", committed,
+              slots.size() - committed, unreadable, unsettled);
+}
+
 /// Calls `on_timeout` unless `disarm` is called within `timeout` of `arm`.
 class watchdog {
   public:
@@ -148,7 +200,9 @@ int run_service(const config::service_config& cfg) {
 
     metrics::registry registry;
     ingest::event_queue queue(cfg.queue, cfg.store.writers);
-    store::writer_pool writers(cfg.store, queue, registry);
+    store::spool given_up(cfg.store.spool_dir);
+    std::vector<store::spool::record> spooled = given_up.take();
+    store::writer_pool writers(cfg.store, queue, registry, &given_up);
     writers.start();
 
     const ingest::authenticator auth(cfg.auth);
@@ -197,6 +251,10 @@ int run_service(const config::service_config& cfg) {
         endpoint.address().to_string(), endpoint.port(), cfg.http.io_threads, cfg.store.writers,
         cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
 
+    if (!spooled.empty()) {
+        asio::co_spawn(ioc, replay_spool(given_up, std::move(spooled), queue), asio::detached);
+    }
+
     watchdog dog;
     asio::signal_set signals(ioc, SIGINT, SIGTERM);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
@@ -226,7 +284,10 @@ int run_service(const config::service_config& cfg) {
 
     const std::size_t lost = writers.stop(cfg.shutdown_timeout);
     if (lost != 0) {
-        log::error("msg=\"stopped with unwritten events (never acknowledged)\" events={}", lost);
+        // Answered 503, or not at all, except messages that expect a reply: those got it after
+        // --reply-commit-wait-ms (outcome="replied_uncommitted").
+        log::error("msg=\"stopped with unwritten events, lost ({})\" events={}",
+                   given_up.enabled() ? "the spool could not take them" : "no --spool-dir", lost);
         return 1;
     }
     log::info("msg=\"stopped cleanly\" queue_depth={}", queue.depth());

@@ -169,6 +169,10 @@ const option_spec k_options[] = {
      "(default: `*`)."},
     {"shutdown-timeout-s", "30",
      "On SIGTERM, how long to wait for in-flight work before giving up."},
+    {"spool-dir", nullptr,
+     "Directory (one per process) where the events a stop gives up are kept, fsync'd, and "
+     "written at the next start; some were answered already (replies after "
+     "--reply-commit-wait-ms). Default: none, those events are lost."},
     {"log-level", "info", "trace, debug, info, warn, error or off."},
 };
 
@@ -431,6 +435,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     q.retry_after = std::chrono::seconds(r.integer("retry-after-s", 0, 3600));
 
     auto& s = cfg.store;
+    s.spool_dir = r.str("spool-dir");
     s.database_url = r.str("database-url");
     s.writers = static_cast<unsigned>(r.integer("writers", 1, 64));
     s.batch_max_rows = static_cast<std::size_t>(r.integer("batch-max-rows", 1, 10'000));

@@ -1,4 +1,5 @@
 #include "switchboard/store/batch_writer.hpp"
+#include "switchboard/store/spool.hpp"
 
 #include "switchboard/base/check.hpp"
 #include "switchboard/base/log.hpp"
@@ -8,6 +9,8 @@
 #include "switchboard/vapi/call_status.hpp"
 
 #include <algorithm>
+
+#include <sys/socket.h>
 #include <array>
 #include <bit>
 #include <cstring>
@@ -422,6 +425,7 @@ bool batch_writer::connect(std::string& error) {
     auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
     if (!c) return false;
     conn_ = std::move(*c);
+    conn_fd_.store(PQsocket(conn_.get()));
     std::optional<pg_error> e = set_up_session(conn_, {{"sb_events", k_insert_events},
                                                        {"sb_blobs", k_insert_blobs},
                                                        {"sb_runs", k_insert_runs},
@@ -467,6 +471,23 @@ void batch_writer::forget_committed() {
     std::fill(stored_deliveries_.begin(), stored_deliveries_.end(), ingest::digest{});
 }
 
+void batch_writer::abort_connections() noexcept {
+    for (const std::atomic<int>* fd : {&conn_fd_, &derive_fd_}) {
+        if (const int s = fd->load(); s >= 0) ::shutdown(s, SHUT_RDWR);
+    }
+}
+
+void batch_writer::give_up(std::span<ingest::event> events) {
+    if (spool_ != nullptr && spool_->append(events)) {
+        log::warn(
+            "msg=\"events given up, kept in the spool for the next start\" writer={} events={}",
+            id_, events.size());
+    } else {
+        given_up_ += events.size();
+    }
+    complete(events, ingest::ack_status::failed);
+}
+
 bool batch_writer::giving_up() const {
     return stop_ != nullptr && stop_->load() &&
            clock::now().time_since_epoch().count() > give_up_after_->load();
@@ -475,6 +496,7 @@ bool batch_writer::giving_up() const {
 bool batch_writer::reconnect_with_backoff() {
     auto backoff = std::chrono::milliseconds(50);
     for (int attempt = 1;; ++attempt) {
+        if (giving_up()) return false;
         std::string error;
         if (connect(error)) {
             metrics_.reconnects.Increment();
@@ -1108,6 +1130,7 @@ std::optional<pg_error> batch_writer::run_job() {
         std::string error;
         if (auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error)) {
             derive_conn_ = std::move(*c);
+            derive_fd_.store(PQsocket(derive_conn_.get()));
             e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
                                               {"sb_unmark", k_unmark},
                                               {"sb_apply_lock", apply_lock_sql()}});
@@ -1384,8 +1407,7 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
         if (!conn_.ok()) {
             if (connected_.exchange(false)) metrics_.connected_writers.Decrement();
             if (!reconnect_with_backoff()) {
-                complete(events, ingest::ack_status::failed);
-                given_up_ += events.size();
+                give_up(events);
                 return result::gave_up;
             }
         }
@@ -1412,8 +1434,7 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
                 log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
                            error->sqlstate, error->message);
                 if (giving_up()) {
-                    complete(events, ingest::ack_status::failed);
-                    given_up_ += events.size();
+                    give_up(events);
                     return result::gave_up;
                 }
                 std::this_thread::sleep_for(backoff);

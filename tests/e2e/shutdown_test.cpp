@@ -15,9 +15,12 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
+
+#include <unistd.h>
 
 namespace switchboard::test {
 namespace {
@@ -133,7 +136,7 @@ TEST(Shutdown, SigtermWaitsForInFlightWebhooks) {
 }
 
 // With Postgres down, SIGTERM cannot drain the queue: after the shutdown timeout the process
-// gives the unwritten events up and says so with exit code 1. None of them was acknowledged.
+// gives the unwritten events up and says so with exit code 1 (no --spool-dir here).
 TEST(Shutdown, SigtermWithPostgresDownGivesUpAfterTheShutdownTimeout) {
     pg_cluster pg;
     ASSERT_TRUE(pg.started()) << pg.log();
@@ -155,6 +158,62 @@ TEST(Shutdown, SigtermWithPostgresDownGivesUpAfterTheShutdownTimeout) {
     EXPECT_LT(took, 8s) << "did not give up after the shutdown timeout";
     EXPECT_NE(svc.log().find("stopped with unwritten events"), std::string::npos) << svc.log();
     EXPECT_NE(svc.log().find("events=3"), std::string::npos) << svc.log();
+}
+
+// A Postgres that holds the writer's statement (here: a lock on call_events) does not hold
+// the stop past the shutdown timeout. What could not be written goes to the spool, an
+// assistant-request answered before its commit included, and the next start writes it.
+TEST(Shutdown, WhatAStopGivesUpIsSpooledAndWrittenAtTheNextStart) {
+    test_db db;
+    db.migrate();
+    const std::string dir = ::testing::TempDir() + "sb-spool-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    const auto env = service_env(db.url(), {{"SWITCHBOARD_ACK_TIMEOUT_MS", "1000"},
+                                            {"SWITCHBOARD_SHUTDOWN_TIMEOUT_S", "2"},
+                                            {"SWITCHBOARD_SPOOL_DIR", dir}});
+    std::string error;
+    auto holder = store::pg_connection::connect(db.url(), 10s, error);
+    ASSERT_TRUE(holder) << error;
+    {
+        service_process svc({.env = env});
+        ASSERT_NE(svc.port(), 0);
+        ASSERT_FALSE(holder->exec("BEGIN"));
+        ASSERT_FALSE(holder->exec("LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE"));
+        http_client client("127.0.0.1", svc.port(), 10s);
+        // Answered after --reply-commit-wait-ms without its commit.
+        const auto replied = client.post(
+            "/receive", with_call_id(example_file("01-assistant-request.json"), "spooled-reply"),
+            secret_headers());
+        EXPECT_EQ(replied.status, 200u) << replied.body;
+        EXPECT_EQ(client.post("/receive", small_webhook("spooled-503"), secret_headers()).status,
+                  503u);
+        const auto started = steady::now();
+        EXPECT_EQ(svc.stop(SIGTERM, 30s), 0) << svc.log();
+        EXPECT_LT(steady::now() - started, 10s) << "the stop waited for the lock";
+        EXPECT_NE(svc.log().find("kept in the spool"), std::string::npos) << svc.log();
+    }
+    ASSERT_FALSE(holder->exec("ROLLBACK"));
+    EXPECT_TRUE(std::filesystem::exists(dir + "/switchboard.spool"));
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events"), "0");
+
+    service_process again({.env = env});
+    ASSERT_NE(again.port(), 0);
+    const auto deadline = steady::now() + 15s;
+    while (db.scalar("SELECT count(*) FROM call_events") != "2" && steady::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(db.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "spooled-503,spooled-reply");
+    while ((std::filesystem::exists(dir + "/switchboard.spool.replaying") ||
+            std::filesystem::exists(dir + "/switchboard.spool")) &&
+           steady::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_FALSE(std::filesystem::exists(dir + "/switchboard.spool.replaying"));
+    EXPECT_FALSE(std::filesystem::exists(dir + "/switchboard.spool"));
+    EXPECT_NE(again.log().find("spool: replayed"), std::string::npos) << again.log();
+    EXPECT_EQ(again.stop(SIGTERM), 0) << again.log();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -297,6 +297,7 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"jwt-audience", "SWITCHBOARD_JWT_AUDIENCE"},
         {"jwt-issuer", "SWITCHBOARD_JWT_ISSUER"},
         {"max-body-memory", "SWITCHBOARD_MAX_BODY_MEMORY"},
+        {"spool-dir", "SWITCHBOARD_SPOOL_DIR"},
         {"vapi-api-key", "VAPI_API_KEY"},
         {"vapi-base-url", "VAPI_BASE_URL"},
         {"vapi-timeout-ms", "VAPI_TIMEOUT_MS"},

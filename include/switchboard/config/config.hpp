@@ -92,6 +92,9 @@ struct store_config {
     std::chrono::seconds connect_timeout{5};
     std::chrono::milliseconds reconnect_max_backoff{2'000};
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres
+    /// Where the events a stop gives up are kept and written at the next start (store/spool);
+    /// empty: they are lost.
+    std::string spool_dir;
 };
 
 /// Replies to the messages that expect one (spec.md §1.4; ingest/replies.hpp).

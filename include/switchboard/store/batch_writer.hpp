@@ -55,6 +55,16 @@ class batch_writer {
 
     bool connected() const noexcept { return connected_.load(std::memory_order_relaxed); }
 
+    /// From another thread, once the give-up time of a stop has passed: shuts down the sockets
+    /// of the writer's connections, so that a statement waiting on a Postgres that does not
+    /// answer (a lock held, a stopped server) fails at once and the writer gives up. The sockets
+    /// are named by the descriptors of the last connections made; the stop comes after every
+    /// other part of the service has closed its own.
+    void abort_connections() noexcept;
+
+    /// Where given-up events go (may be null, the default: they are lost). Before `run`.
+    void set_spool(class spool* s) noexcept { spool_ = s; }
+
     /// Writes `events` in one transaction (no retry). Public for the integration tests.
     std::optional<pg_error> write_once(std::span<ingest::event> events, long& inserted);
 
@@ -318,7 +328,11 @@ class batch_writer {
     void encode_blob(const ingest::event& ev, std::uint64_t call, const ingest::blob_part& blob);
     std::vector<ingest::object_member> members_;  ///< encode_blob's, reused
     std::string patch_;                           ///< encode_blob's, reused
-    std::size_t given_up_ = 0;
+    std::size_t given_up_ = 0;                    ///< given up and not spooled: lost
+    class spool* spool_ = nullptr;
+    /// Events the writer cannot write (a stop, Postgres unreachable): to the spool, else lost.
+    void give_up(std::span<ingest::event> events);
+    std::atomic<int> conn_fd_{-1}, derive_fd_{-1};  ///< for abort_connections
     const std::atomic<bool>* stop_ = nullptr;
     const std::atomic<std::chrono::steady_clock::rep>* give_up_after_ = nullptr;
     /// When the event partitions were last made ahead of time (steady clock ticks; 0: not yet
