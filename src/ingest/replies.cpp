@@ -8,6 +8,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace switchboard::ingest {
@@ -139,23 +140,152 @@ std::string error_reply(message_type t, const std::vector<reply_facts::tool_call
     }
 }
 
-std::optional<std::string> check_handler_reply(message_type t, std::string_view body) {
-    boost::system::error_code ec;
-    const boost::json::value v = boost::json::parse(body, ec);
-    if (ec) return "the reply is not JSON (" + ec.message() + ")";
-    if (!v.is_object()) return std::string("the reply is not a JSON object");
-    if (t == message_type::tool_calls) {
-        const auto& o = v.get_object();
-        if (const auto* results = o.if_contains("results")) {
-            if (!results->is_array()) return std::string("\"results\" is not an array");
-        } else {
-            const auto* error = o.if_contains("error");
-            if (error == nullptr || !error->is_string()) {
-                return std::string("a tool-calls reply needs a \"results\" array");
+namespace {
+
+namespace json = boost::json;
+
+bool is_string_or_absent(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    return v == nullptr || v->is_string();
+}
+bool is_object_or_absent(const json::object& o, std::string_view key) {
+    const json::value* v = o.if_contains(key);
+    return v == nullptr || v->is_object();
+}
+
+/// ToolCallResult: toolCallId and name (strings, required), result and error (strings: other
+/// JSON is sent as its text, as the SDK asks), message (object), metadata; nothing else. Every
+/// call of `calls` gets a result: one the handler left out is answered with an error.
+std::optional<std::string> conform_tool_results(json::object& reply,
+                                                const std::vector<reply_facts::tool_call>& calls,
+                                                bool& changed) {
+    json::value* results = reply.if_contains("results");
+    if (results == nullptr) {
+        const json::value* error = reply.if_contains("error");
+        if (error == nullptr || !error->is_string()) {
+            return std::string("a tool-calls reply needs a \"results\" array");
+        }
+        return std::nullopt;
+    }
+    if (!results->is_array()) return std::string("\"results\" is not an array");
+    std::vector<std::string_view> answered;
+    for (json::value& item : results->get_array()) {
+        if (!item.is_object()) return std::string("a result is not an object");
+        json::object& r = item.get_object();
+        const json::value* id = r.if_contains("toolCallId");
+        if (id == nullptr || !id->is_string()) {
+            return std::string("a result has no string \"toolCallId\"");
+        }
+        answered.push_back(id->get_string());
+        if (const json::value* name = r.if_contains("name");
+            name == nullptr || !name->is_string()) {
+            const auto call = std::find_if(calls.begin(), calls.end(),
+                                           [&](const auto& c) { return c.id == id->get_string(); });
+            if (call == calls.end()) {
+                return "the result of " + std::string(id->get_string()) + " has no string \"name\"";
+            }
+            r["name"] = call->name;
+            changed = true;
+        }
+        for (const char* key : {"result", "error"}) {
+            if (json::value* v = r.if_contains(key); v != nullptr && !v->is_string()) {
+                *v = json::string(json::serialize(*v));
+                changed = true;
+            }
+        }
+        if (!is_object_or_absent(r, "message"))
+            return std::string("a result's \"message\" is not an object");
+        for (auto it = r.begin(); it != r.end();) {
+            const std::string_view key = it->key();
+            if (key == "toolCallId" || key == "name" || key == "result" || key == "error" ||
+                key == "message" || key == "metadata") {
+                ++it;
+            } else {
+                it = r.erase(it);
+                changed = true;
             }
         }
     }
+    json::array& list = results->get_array();
+    for (const auto& call : calls) {
+        if (std::find(answered.begin(), answered.end(), call.id) != answered.end()) continue;
+        list.push_back(
+            json::object{{"toolCallId", call.id},
+                         {"name", call.name},
+                         {"error", "the tool-calls handler returned no result for this call"}});
+        changed = true;
+    }
     return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> conform_handler_reply(message_type t, std::string& body,
+                                                 const std::vector<reply_facts::tool_call>& calls) {
+    boost::system::error_code ec;
+    json::value v = json::parse(body, ec);
+    if (ec) return "the reply is not JSON (" + ec.message() + ")";
+    if (!v.is_object()) return std::string("the reply is not a JSON object");
+    json::object& o = v.get_object();
+    bool changed = false;
+    switch (t) {
+        case message_type::tool_calls:
+            if (auto why = conform_tool_results(o, calls, changed)) return why;
+            if (!is_string_or_absent(o, "error")) return std::string("\"error\" is not a string");
+            break;
+        case message_type::handoff_destination_request: {
+            const json::value* d = o.if_contains("destination");
+            if (d == nullptr || !d->is_object()) {
+                return std::string("a handoff reply needs a \"destination\" object");
+            }
+            if (!is_string_or_absent(o, "result") || !is_string_or_absent(o, "error")) {
+                return std::string("\"result\" and \"error\" must be strings");
+            }
+            break;
+        }
+        case message_type::transfer_destination_request: {
+            if (const json::value* d = o.if_contains("destination")) {
+                const json::value* type =
+                    d->is_object() ? d->get_object().if_contains("type") : nullptr;
+                if (type == nullptr || !type->is_string()) {
+                    return std::string("\"destination\" needs a string \"type\"");
+                }
+            }
+            if (!is_object_or_absent(o, "message") || !is_string_or_absent(o, "error")) {
+                return std::string("\"message\" must be an object and \"error\" a string");
+            }
+            break;
+        }
+        case message_type::knowledge_base_request: {
+            if (const json::value* docs = o.if_contains("documents")) {
+                if (!docs->is_array()) return std::string("\"documents\" is not an array");
+                for (const json::value& d : docs->get_array()) {
+                    const json::object* doc = d.if_object();
+                    const json::value* content =
+                        doc != nullptr ? doc->if_contains("content") : nullptr;
+                    const json::value* similarity =
+                        doc != nullptr ? doc->if_contains("similarity") : nullptr;
+                    if (content == nullptr || !content->is_string() || similarity == nullptr ||
+                        !similarity->is_number()) {
+                        return std::string(
+                            "a document needs a string \"content\" and a number \"similarity\"");
+                    }
+                }
+            }
+            if (!is_object_or_absent(o, "message"))
+                return std::string("\"message\" is not an object");
+            break;
+        }
+        default:
+            break;
+    }
+    if (changed) body = json::serialize(v);
+    return std::nullopt;
+}
+
+std::optional<std::string> check_handler_reply(message_type t, std::string_view body) {
+    std::string copy(body);
+    return conform_handler_reply(t, copy, {});
 }
 
 reply_metrics::reply_metrics(metrics::registry& reg) {
@@ -300,7 +430,7 @@ boost::asio::awaitable<reply> replier::relay(message_type t, std::string body,
     } else if (res->status < 200 || res->status > 299) {
         out.outcome = reply_outcome::relay_failed;
         problem = "it answered HTTP " + std::to_string(res->status);
-    } else if (auto why = check_handler_reply(t, res->body)) {
+    } else if (auto why = conform_handler_reply(t, res->body, calls)) {
         out.outcome = reply_outcome::relay_invalid;
         problem = *why;
     } else {

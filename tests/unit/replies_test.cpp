@@ -130,6 +130,50 @@ TEST(HandlerReply, ToolCallsNeedAResultsArray) {
     EXPECT_TRUE(check_handler_reply(message_type::tool_calls, R"({"error":42})"));
 }
 
+// What the SDK's reply types require, checked or made so (conformance of what Vapi gets).
+TEST(HandlerReply, ToolResultsAreMadeToConformAndAnswerEveryCall) {
+    const std::vector<reply_facts::tool_call> calls = {{"c1", "lookup"}, {"c2", "book"}};
+    std::string body = R"({"results":[{"toolCallId":"c1","result":{"found":true},"foo":1}]})";
+    ASSERT_FALSE(conform_handler_reply(message_type::tool_calls, body, calls));
+    const auto v = boost::json::parse(body);
+    const auto& results = v.at("results").as_array();
+    ASSERT_EQ(results.size(), 2u);
+    EXPECT_EQ(
+        results[0],
+        boost::json::parse(R"({"toolCallId":"c1","result":"{\"found\":true}","name":"lookup"})"));
+    EXPECT_EQ(results[1].at("toolCallId"), "c2");
+    EXPECT_EQ(results[1].at("name"), "book");
+    EXPECT_TRUE(results[1].at("error").is_string());
+
+    // A conforming reply goes out byte for byte.
+    const std::string as_sent = R"({"results":[{"toolCallId":"c1","name":"lookup","result":"ok"},)"
+                                R"({"toolCallId":"c2","name":"book","error":"full"}]})";
+    body = as_sent;
+    ASSERT_FALSE(conform_handler_reply(message_type::tool_calls, body, calls));
+    EXPECT_EQ(body, as_sent);
+
+    for (const char* bad : {R"({"results":[1]})", R"({"results":[{"name":"x"}]})",
+                            R"({"results":[{"toolCallId":"c9"}]})",
+                            R"({"results":[{"toolCallId":"c1","message":"hi"}]})"}) {
+        body = bad;
+        EXPECT_TRUE(conform_handler_reply(message_type::tool_calls, body, calls)) << bad;
+    }
+}
+
+TEST(HandlerReply, OtherTypesNeedTheirRequiredMembers) {
+    using enum message_type;
+    EXPECT_TRUE(check_handler_reply(handoff_destination_request, "{}"));
+    EXPECT_TRUE(check_handler_reply(handoff_destination_request, R"({"destination":"x"})"));
+    EXPECT_FALSE(
+        check_handler_reply(handoff_destination_request,
+                            R"({"destination":{"type":"assistant","assistantName":"b"}})"));
+    EXPECT_TRUE(check_handler_reply(transfer_destination_request, R"({"destination":{}})"));
+    EXPECT_FALSE(check_handler_reply(transfer_destination_request, R"({"error":"no one free"})"));
+    EXPECT_TRUE(check_handler_reply(knowledge_base_request, R"({"documents":[{"content":"a"}]})"));
+    EXPECT_FALSE(check_handler_reply(knowledge_base_request,
+                                     R"({"documents":[{"content":"a","similarity":0.8}]})"));
+}
+
 // --- routing table -----------------------------------------------------------------------------
 
 phone_route row(std::string id, std::string number, std::optional<route> target,

@@ -86,8 +86,17 @@ std::string predial(bool eligible);
 std::string error_reply(vapi::message_type t, const std::vector<reply_facts::tool_call>& calls,
                         std::string_view message);
 
-/// Checks a handler's 2xx body for type `t`: a JSON object; for tool-calls, `results` must be an
-/// array (or absent with a string `error`). Returns why it is not acceptable, nullopt when it is.
+/// Makes a handler's 2xx body for type `t` what the SDK's reply type allows, or says why it
+/// cannot be: a JSON object; tool-calls: `results` (or a string `error` alone), each result an
+/// object with a string `toolCallId` and `name` (taken from `calls` when missing), `result` and
+/// `error` sent as strings (other JSON as its text), unknown members dropped, and a call of
+/// `calls` left unanswered answered with an error; handoff: a `destination` object; transfer:
+/// a `destination` with a string `type`, if any; knowledge base: documents with a string
+/// `content` and a number `similarity`. `body` is rewritten only when something changed.
+/// Returns why the reply is not acceptable (then the error reply is sent), nullopt when it is.
+std::optional<std::string> conform_handler_reply(vapi::message_type t, std::string& body,
+                                                 const std::vector<reply_facts::tool_call>& calls);
+/// conform_handler_reply on a copy, with no calls to answer.
 std::optional<std::string> check_handler_reply(vapi::message_type t, std::string_view body);
 
 /// Prometheus series of the replies, resolved once.
