@@ -40,7 +40,7 @@ const char* const k_upsert =
     "assistant_id = EXCLUDED.assistant_id, workflow_id = EXCLUDED.workflow_id, "
     "squad_id = EXCLUDED.squad_id, updated_at = now() "
     "WHERE phone_numbers.owner = EXCLUDED.owner "
-    "RETURNING " SB_OVERLAY;
+    "RETURNING " SB_OVERLAY ", xmin::text";
 const char* const k_refresh =
     "UPDATE phone_numbers SET number = v->>'number', provider = v->>'provider', "
     "name = v->>'name', vapi = v, updated_at = now() FROM (SELECT $3::jsonb AS v) s "
@@ -49,6 +49,9 @@ const char* const k_route =
     "UPDATE phone_numbers SET assistant_id = $3, workflow_id = $4, squad_id = $5, "
     "updated_at = now() WHERE id = $1 AND owner = $2 RETURNING " SB_OVERLAY;
 const char* const k_delete = "DELETE FROM phone_numbers WHERE id = $1 AND owner = $2";
+// The row as one claim wrote it ($3: its xmin), not as a later request left it.
+const char* const k_delete_written =
+    "DELETE FROM phone_numbers WHERE id = $1 AND owner = $2 AND xmin::text = $3";
 const char* const k_list = "SELECT " SB_OVERLAY
                            " FROM phone_numbers WHERE owner = $1 "
                            "AND ($2::timestamptz IS NULL OR created_at < $2) "
@@ -166,6 +169,7 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
         {id, c.owner, json::serialize(*got), r.assistant_id, r.workflow_id, r.squad_id, "true"});
     if (!m) co_return m.error();
     if (m->empty()) co_return not_found("phone number", id);  // taken meanwhile
+    const std::string written = (*m)[0][1].value_or("");      // this claim's version of the row
     json::object patch = unroute_patch(*got);
     auto name = string_field(c.payload, "name");
     if (!name) co_return name.error();
@@ -181,12 +185,35 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
         if (before == nullptr || *before != *sv) patch["server"] = *sv;
     }
     if (!patch.empty()) {
+        const json::object sent = patch;  // what may have to be put back
         auto patched = co_await vapi_call(s, verb::patch, item_path(vapi::paths::phone_number, id),
                                           {}, json::value(std::move(patch)));
         if (!patched) {
-            // Vapi still routes the number as before: the claim did not happen.
+            // A refusal (4xx) changed nothing in Vapi. Without an answer (5xx, timeout) the
+            // change may have been made: Vapi's fields are put back as they were.
+            const unsigned status = patched.error().status;
+            if (status == 0 || status >= 500) {
+                json::object restore;
+                const json::object* before = got->if_object();
+                for (const auto& field : sent) {
+                    const json::value* v =
+                        before != nullptr ? before->if_contains(field.key()) : nullptr;
+                    restore[field.key()] = v != nullptr ? *v : json::value(nullptr);
+                }
+                auto undone =
+                    co_await vapi_call(s, verb::patch, item_path(vapi::paths::phone_number, id), {},
+                                       json::value(std::move(restore)));
+                if (!undone) {
+                    log::error(
+                        "msg=\"claim: Vapi did not answer the change and its number could not be "
+                        "put back: restore it by hand\" id={} was=\"{}\"",
+                        id, redacted_text(s.webhook_auth, json::serialize(*got)));
+                }
+            }
+            // The claim did not happen: the row goes, unless it was the caller's before or a
+            // later request (the caller's own concurrent claim) has written it since.
             if (!mine) {
-                if (auto d = sql_exec(s, k_delete, {id, c.owner}); !d) {
+                if (auto d = sql_exec(s, k_delete_written, {id, c.owner, written}); !d) {
                     log::error("msg=\"claim: Vapi refused the change and the row stays\" id={}",
                                id);
                 }

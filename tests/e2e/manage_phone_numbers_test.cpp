@@ -161,6 +161,72 @@ TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
     (void)n1;
 }
 
+// A claim whose change Vapi did not answer (5xx after the retries) may have been made there:
+// the number's fields are put back as they were, and the row goes.
+TEST(ManagePhoneNumbers, AClaimVapiDidNotAnswerPutsTheNumberBack) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const std::string asst = [&] {
+        http_client c("127.0.0.1", m.fake().port());
+        auto r = c.post("/assistant", R"({"name":"ops"})",
+                        {{"Authorization", "Bearer " + m.fake().api_key()},
+                         {"Content-Type", "application/json"}});
+        return std::string(json::parse(r.body).at("id").as_string());
+    }();
+    const std::string n = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550111",
+        "twilioAccountSid":"AC1","assistantId":")" +
+                                                   asst + R"("})");
+    m.fake().clear_requests();
+    m.fake().add_faults(
+        json::parse(R"({"method":"PATCH","path":"^/phone-number/","status":502,"times":3})"));
+    auto claimed = m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n + R"("})");
+    EXPECT_EQ(claimed.status, 502u) << claimed.body;
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers"), "0");
+    // The last PATCH put the route back; Vapi's number routes as before.
+    json::value last_patch;
+    const json::value requests = m.fake().requests();
+    for (const auto& r : requests.as_array()) {
+        if (r.at("method") == "PATCH") last_patch = r.at("body");
+    }
+    ASSERT_TRUE(last_patch.is_object()) << json::serialize(m.fake().requests());
+    EXPECT_EQ(last_patch.at("assistantId"), json::value(asst));
+    for (const auto& p : fake_objects(m.fake(), "phoneNumbers")) {
+        if (p.at("id").as_string() == n) {
+            EXPECT_EQ(p.at("assistantId"), json::value(asst));
+        }
+    }
+}
+
+// Two claims of one number by the same caller: the first renames it, and Vapi refuses that
+// slowly; the second (nothing to change in Vapi) lands meanwhile. The first's undo must not
+// delete the row the second wrote.
+TEST(ManagePhoneNumbers, AFailedClaimDoesNotUndoTheCallersOtherClaim) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const std::string n = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550112",
+        "twilioAccountSid":"AC1","server":{"url":"https://switchboard.example/receive",
+        "headers":{"X-Vapi-Secret":")" + std::string(k_secret) +
+                                                   R"("}}})");
+    m.fake().add_faults(json::parse(
+        R"({"method":"PATCH","path":"^/phone-number/","delayMs":1500,"status":400,"times":1})"));
+    std::thread first([&] {  // a client of its own: m.call's is not for two threads
+        http_client own("127.0.0.1", m.port(), std::chrono::seconds(30));
+        auto r =
+            own.request("POST", "/functions/v1/phone-numbers",
+                        R"({"phoneNumberId":")" + n + R"(","name":"renamed"})",
+                        {{"Authorization", "Bearer " + a}, {"Content-Type", "application/json"}});
+        EXPECT_EQ(r.status, 422u) << r.body;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    auto second = m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n + R"("})");
+    EXPECT_EQ(second.status, 201u) << second.body;
+    first.join();
+    EXPECT_EQ(m.db().scalar("SELECT owner FROM phone_numbers WHERE id = '" + n + "'"), "alice");
+    EXPECT_EQ(m.call("GET", "phone-numbers/" + n, a).status, 200u);
+}
+
 TEST(ManagePhoneNumbers, AssignRoutesTheServicesOwnAssistantRequestReply) {
     manage_service m;
     ASSERT_NE(m.port(), 0);
