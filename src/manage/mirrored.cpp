@@ -21,6 +21,10 @@ struct kind {
     const char* upsert_sql;  ///< $1 id, $2 owner, $3 the Vapi object
     const char* list_sql;    ///< $1 owner, $2 createdAtLt, $3 createdAtGt, $4 limit[, $5 purpose]
     const char* delete_sql;  ///< $1 id, $2 owner
+    /// $1 id, $2 owner, $3 the Vapi object as a get or an update read it: the row as it is
+    /// now, never inserted again (a delete may have come between) and never older than what
+    /// it holds (of two concurrent updates, Vapi's later version stays).
+    const char* refresh_sql;
 };
 
 // Lifted columns come from the Vapi object itself, in SQL, so there is one write per kind. The
@@ -39,7 +43,11 @@ const kind k_assistants{
     "AND ($2::timestamptz IS NULL OR created_at < $2) "
     "AND ($3::timestamptz IS NULL OR created_at > $3) "
     "ORDER BY created_at DESC, id DESC LIMIT $4",
-    "DELETE FROM assistants WHERE id = $1 AND owner = $2"};
+    "DELETE FROM assistants WHERE id = $1 AND owner = $2",
+    "UPDATE assistants SET name = v->>'name', vapi = v, updated_at = now() FROM (SELECT $3::jsonb "
+    "AS v) s "
+    "WHERE id = $1 AND owner = $2 AND coalesce((v->>'updatedAt')::timestamptz, 'infinity') "
+    ">= coalesce((assistants.vapi->>'updatedAt')::timestamptz, '-infinity')"};
 
 const kind k_workflows{
     "workflows",
@@ -55,7 +63,11 @@ const kind k_workflows{
     "AND ($2::timestamptz IS NULL OR created_at < $2) "
     "AND ($3::timestamptz IS NULL OR created_at > $3) "
     "ORDER BY created_at DESC, id DESC LIMIT $4",
-    "DELETE FROM workflows WHERE id = $1 AND owner = $2"};
+    "DELETE FROM workflows WHERE id = $1 AND owner = $2",
+    "UPDATE workflows SET name = v->>'name', vapi = v, updated_at = now() FROM (SELECT $3::jsonb "
+    "AS v) s "
+    "WHERE id = $1 AND owner = $2 AND coalesce((v->>'updatedAt')::timestamptz, 'infinity') "
+    ">= coalesce((workflows.vapi->>'updatedAt')::timestamptz, '-infinity')"};
 
 const kind k_files{
     "files",
@@ -73,7 +85,11 @@ const kind k_files{
     "AND ($3::timestamptz IS NULL OR created_at > $3) "
     "AND ($5::text IS NULL OR purpose = $5) "
     "ORDER BY created_at DESC, id DESC LIMIT $4",
-    "DELETE FROM files WHERE id = $1 AND owner = $2"};
+    "DELETE FROM files WHERE id = $1 AND owner = $2",
+    "UPDATE files SET name = v->>'name', bytes = (v->>'bytes')::bigint, mimetype = v->>'mimetype', "
+    "purpose = v->>'purpose', vapi = v, updated_at = now() FROM (SELECT $3::jsonb AS v) s "
+    "WHERE id = $1 AND owner = $2 AND coalesce((v->>'updatedAt')::timestamptz, 'infinity') "
+    ">= coalesce((files.vapi->>'updatedAt')::timestamptz, '-infinity')"};
 
 const kind k_knowledge_bases{
     "knowledge-bases",
@@ -89,7 +105,11 @@ const kind k_knowledge_bases{
     "AND ($2::timestamptz IS NULL OR created_at < $2) "
     "AND ($3::timestamptz IS NULL OR created_at > $3) "
     "ORDER BY created_at DESC, id DESC LIMIT $4",
-    "DELETE FROM knowledge_bases WHERE id = $1 AND owner = $2"};
+    "DELETE FROM knowledge_bases WHERE id = $1 AND owner = $2",
+    "UPDATE knowledge_bases SET name = v->>'name', description = v->>'description', vapi = v - "
+    "'files', updated_at = now() FROM (SELECT $3::jsonb AS v) s "
+    "WHERE id = $1 AND owner = $2 AND coalesce((v->>'updatedAt')::timestamptz, 'infinity') "
+    ">= coalesce((knowledge_bases.vapi->>'updatedAt')::timestamptz, '-infinity')"};
 
 const kind* kind_of(std::string_view function) {
     for (const kind* k : {&k_assistants, &k_workflows, &k_files, &k_knowledge_bases}) {
@@ -262,7 +282,7 @@ asio::awaitable<outcome> get(services& s, const kind& k, call_context& c) {
         if (r.error().status == 404) (void)sql_exec(s, k.delete_sql, {c.id, c.owner});
         co_return from_vapi(r.error());
     }
-    if (auto m = sql_exec(s, k.upsert_sql, {c.id, c.owner, json::serialize(*r)}); !m) {
+    if (auto m = sql_exec(s, k.refresh_sql, {c.id, c.owner, json::serialize(*r)}); !m) {
         log::warn("msg=\"mirror refresh failed\" function={} id={}", k.function, c.id);
     }
     co_return ok_json(*r);
@@ -282,7 +302,7 @@ asio::awaitable<outcome> update(services& s, const kind& k, call_context& c) {
         if (r.error().status == 404) (void)sql_exec(s, k.delete_sql, {c.id, c.owner});
         co_return from_vapi(r.error());
     }
-    auto m = sql_exec(s, k.upsert_sql, {c.id, c.owner, json::serialize(*r)});
+    auto m = sql_exec(s, k.refresh_sql, {c.id, c.owner, json::serialize(*r)});
     if (!m) {
         co_return api_error{http::status::service_unavailable,
                             "updated in Vapi but not recorded (database unavailable); the "
@@ -311,6 +331,21 @@ asio::awaitable<outcome> remove(services& s, const kind& k, call_context& c) {
     if (!r && !gone) co_return from_vapi(r.error());
     auto m = sql_exec(s, k.delete_sql, {c.id, c.owner});
     if (!m) co_return m.error();
+    if (&k == &k_assistants || &k == &k_workflows) {
+        // An assign that found the object before its row went may have routed a number to it
+        // since the check above; with the row gone no new one can (phone_numbers.cpp, k_route).
+        auto cleared = sql(s,
+                           &k == &k_assistants
+                               ? "UPDATE phone_numbers SET assistant_id = NULL, updated_at = now() "
+                                 "WHERE assistant_id = $1 RETURNING id"
+                               : "UPDATE phone_numbers SET workflow_id = NULL, updated_at = now() "
+                                 "WHERE workflow_id = $1 RETURNING id",
+                           {c.id});
+        if (cleared && !cleared->empty()) {
+            log::warn("msg=\"deleted {} was routed to meanwhile: routes cleared\" id={} numbers={}",
+                      k.noun, c.id, cleared->size());
+        }
+    }
     if (&k == &k_files) {
         (void)sql_exec(s, "DELETE FROM knowledge_base_files WHERE file_id = $1 AND owner = $2",
                        {c.id, c.owner});

@@ -45,9 +45,15 @@ const char* const k_refresh =
     "UPDATE phone_numbers SET number = v->>'number', provider = v->>'provider', "
     "name = v->>'name', vapi = v, updated_at = now() FROM (SELECT $3::jsonb AS v) s "
     "WHERE id = $1 AND owner = $2 RETURNING " SB_OVERLAY;
+// The target must still be the caller's when the route is written, in the same statement: an
+// assistant or workflow deleted meanwhile is not routed to (its delete clears the routes it
+// finds afterwards, mirrored.cpp).
 const char* const k_route =
     "UPDATE phone_numbers SET assistant_id = $3, workflow_id = $4, squad_id = $5, "
-    "updated_at = now() WHERE id = $1 AND owner = $2 RETURNING " SB_OVERLAY;
+    "updated_at = now() WHERE id = $1 AND owner = $2 "
+    "AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM assistants WHERE id = $3 AND owner = $2)) "
+    "AND ($4::text IS NULL OR EXISTS (SELECT 1 FROM workflows WHERE id = $4 AND owner = $2)) "
+    "RETURNING " SB_OVERLAY;
 const char* const k_delete = "DELETE FROM phone_numbers WHERE id = $1 AND owner = $2";
 // The row as one claim wrote it ($3: its xmin), not as a later request left it.
 const char* const k_delete_written =
@@ -276,6 +282,14 @@ asio::awaitable<outcome> provision(services& s, call_context& c) {
     co_return co_await mirror_new(s, c, *r, std::move(created));
 }
 
+/// The route was not written: its target was deleted after take_route found it (the number is
+/// the caller's, checked before).
+api_error route_target_gone(const route& r) {
+    if (r.assistant_id) return not_found("assistant", *r.assistant_id);
+    if (r.workflow_id) return not_found("workflow", *r.workflow_id);
+    return not_found(k_noun, "");
+}
+
 asio::awaitable<outcome> assign(services& s, call_context& c) {
     if (auto e = require_owned(s, c)) co_return *e;
     json::object p = c.payload;
@@ -288,7 +302,7 @@ asio::awaitable<outcome> assign(services& s, call_context& c) {
     }
     auto m = sql(s, k_route, {c.id, c.owner, r->assistant_id, r->workflow_id, r->squad_id});
     if (!m) co_return m.error();
-    if (m->empty()) co_return not_found(k_noun, c.id);
+    if (m->empty()) co_return route_target_gone(*r);
     co_return raw_json(s, (*m)[0][0].value_or("null"));
 }
 
@@ -328,6 +342,7 @@ asio::awaitable<outcome> update(services& s, call_context& c) {
     if (r->given) {
         auto m = sql(s, k_route, {c.id, c.owner, r->assistant_id, r->workflow_id, r->squad_id});
         if (!m) co_return m.error();
+        if (m->empty()) co_return route_target_gone(*r);
     }
     auto m = sql(s, k_select, {c.id, c.owner});
     if (!m) co_return m.error();

@@ -227,6 +227,74 @@ TEST(ManagePhoneNumbers, AFailedClaimDoesNotUndoTheCallersOtherClaim) {
     EXPECT_EQ(m.call("GET", "phone-numbers/" + n, a).status, 200u);
 }
 
+// An assistant deleted while a number is assigned to it: Vapi is slow to delete it, the assign
+// comes in between. No number may stay routed to the deleted assistant; and an object read
+// while it is deleted does not come back into the mirror.
+TEST(ManagePhoneNumbers, ADeleteAndAnAssignOrAGetInBetweenLeaveNothingBehind) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    auto asst = m.call("POST", "assistants", a, R"({"name":"doomed"})");
+    ASSERT_EQ(asst.status, 201u) << asst.body;
+    const std::string asst_id = id_of(asst);
+    auto bought = m.call("POST", "phone-numbers", a, R"({"provider":"vapi","areaCode":"212"})");
+    ASSERT_EQ(bought.status, 201u) << bought.body;
+    const std::string number = id_of(bought);
+
+    auto in_thread = [&](const std::string& method, const std::string& path) {
+        return std::thread([&m, &a, method, path] {  // a client of its own per thread
+            http_client own("127.0.0.1", m.port(), std::chrono::seconds(30));
+            auto r = own.request(method, "/functions/v1/" + path, "",
+                                 {{"Authorization", "Bearer " + a}});
+            EXPECT_EQ(r.status, 200u) << method << " " << path << ": " << r.body;
+        });
+    };
+    m.fake().add_faults(
+        json::parse(R"({"method":"DELETE","path":"^/assistant/","delayMs":1500,"times":1})"));
+    std::thread deleting = in_thread("DELETE", "assistants/" + asst_id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto assigned = m.call("POST", "phone-numbers/" + number + "/assign", a,
+                           R"({"assistantId":")" + asst_id + R"("})");
+    EXPECT_EQ(assigned.status, 200u) << assigned.body;
+    deleting.join();
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM assistants"), "0");
+    EXPECT_EQ(m.db().scalar("SELECT coalesce(assistant_id, 'none') FROM phone_numbers"), "none");
+    // Assigning it now: it is gone.
+    EXPECT_EQ(m.call("POST", "phone-numbers/" + number + "/assign", a,
+                     R"({"assistantId":")" + asst_id + R"("})")
+                  .status,
+              404u);
+
+    // A get that Vapi answers after the delete committed does not bring the row back, and of
+    // two updates the later version in Vapi is the one mirrored.
+    auto second = m.call("POST", "assistants", a, R"({"name":"read while deleted"})");
+    ASSERT_EQ(second.status, 201u) << second.body;
+    const std::string second_id = id_of(second);
+    m.fake().add_faults(
+        json::parse(R"({"method":"PATCH","path":"^/assistant/","delayAnswerMs":1500,"times":1})"));
+    std::thread renaming([&] {
+        http_client own("127.0.0.1", m.port(), std::chrono::seconds(30));
+        auto r =
+            own.request("PATCH", "/functions/v1/assistants/" + second_id, R"({"name":"first"})",
+                        {{"Authorization", "Bearer " + a}, {"Content-Type", "application/json"}});
+        EXPECT_EQ(r.status, 200u) << r.body;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(m.call("PATCH", "assistants/" + second_id, a, R"({"name":"second"})").status, 200u);
+    renaming.join();
+    EXPECT_EQ(m.db().scalar("SELECT name FROM assistants WHERE id = '" + second_id + "'"),
+              "second");
+
+    m.fake().add_faults(
+        json::parse(R"({"method":"GET","path":"^/assistant/","delayAnswerMs":1500,"times":1})"));
+    std::thread reading = in_thread("GET", "assistants/" + second_id);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    EXPECT_EQ(m.call("DELETE", "assistants/" + second_id, a).status, 200u);
+    reading.join();
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM assistants"), "0");
+    EXPECT_EQ(json_of(m.call("GET", "assistants", a)).as_array().size(), 0u);
+}
+
 TEST(ManagePhoneNumbers, AssignRoutesTheServicesOwnAssistantRequestReply) {
     manage_service m;
     ASSERT_NE(m.port(), 0);

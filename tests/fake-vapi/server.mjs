@@ -825,8 +825,10 @@ async function handle(fake, req, res) {
         }
     }
 
-    const respond = (status, value, headers) => {
+    const respond = async (status, value, headers) => {
         entry.status = status;
+        // A fault's `delayAnswerMs`: the request is carried out, its answer comes late.
+        if (fault && fault.delayAnswerMs) await sleep(fault.delayAnswerMs);
         sendJson(res, status, value, headers);
     };
 
