@@ -5,7 +5,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
@@ -33,7 +35,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <functional>
+#include <mutex>
 #include <optional>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 
 namespace switchboard::http {
@@ -238,8 +244,136 @@ asio::awaitable<exchange_outcome> exchange(Stream& stream, beast::flat_buffer& b
 
 }  // namespace
 
+/// Addresses by "host:port", and the lookups in flight with the requests waiting for them.
+struct client::dns_cache {
+    struct waiter {
+        asio::any_io_executor strand;
+        std::function<void(error_code, const std::vector<tcp::endpoint>&)> done;
+    };
+    struct host {
+        std::vector<tcp::endpoint> endpoints;
+        clock_type::time_point fetched{};
+        bool in_flight = false;
+        std::vector<waiter> waiters;
+    };
+    std::mutex mutex;
+    std::unordered_map<std::string, host> hosts;
+    bool closed = false;  ///< the client is gone: nothing is posted any more
+};
+
+namespace {
+
+error_code system_lookup(const std::string& host, std::uint16_t port,
+                         std::vector<std::string>& addresses) {
+    asio::io_context local;  // a blocking resolve needs no running context
+    tcp::resolver resolver(local);
+    error_code ec;
+    const auto results = resolver.resolve(host, std::to_string(port), ec);
+    if (ec) return ec;
+    for (const auto& r : results) addresses.push_back(r.endpoint().address().to_string());
+    return {};
+}
+
+}  // namespace
+
+asio::awaitable<result<std::vector<tcp::endpoint>>> client::resolve(
+    const target& where, clock_type::time_point deadline) {
+    const auto strand = co_await asio::this_coro::executor;
+    const std::string key = where.host + ":" + std::to_string(where.port);
+    struct lookup_wait {
+        explicit lookup_wait(const asio::any_io_executor& on) : wake(on) {}
+        asio::steady_timer wake;
+        bool done = false;
+        error_code ec;
+        std::vector<tcp::endpoint> endpoints;
+    };
+    auto state = std::make_shared<lookup_wait>(strand);
+    bool start = false;
+    {
+        std::lock_guard lock(dns_->mutex);
+        auto& h = dns_->hosts[key];
+        const bool fresh = clock_type::now() - h.fetched < options_.dns_ttl;
+        if (!h.endpoints.empty() && (fresh || h.in_flight)) {
+            state->done = true;
+            state->endpoints = h.endpoints;
+        } else if (!h.endpoints.empty()) {
+            start = !h.in_flight;  // stale: used now, looked up again for the next requests
+            h.in_flight = true;
+            state->done = true;
+            state->endpoints = h.endpoints;
+        } else {
+            // A weak reference: the lookup thread must never be the one to destroy the timer
+            // (its io_context may be gone by then).
+            h.waiters.push_back(
+                {strand, [weak = std::weak_ptr<lookup_wait>(state)](
+                             error_code ec, const std::vector<tcp::endpoint>& found) {
+                     const auto waiting = weak.lock();
+                     if (!waiting) return;  // the request ended (its deadline) before
+                     waiting->done = true;
+                     waiting->ec = ec;
+                     waiting->endpoints = found;
+                     waiting->wake.expires_at(clock_type::now());  // wakes a wait, now or later
+                 }});
+            start = !h.in_flight;
+            h.in_flight = true;
+        }
+    }
+    if (start) {
+        // getaddrinfo cannot be interrupted: it gets a thread, which may outlive the request
+        // (and the client: the cache is shared, and nothing is posted once the client is gone).
+        std::thread([cache = dns_, key, host = where.host, port = where.port,
+                     lookup = options_.lookup] {
+            std::vector<std::string> addresses;
+            const error_code ec =
+                lookup ? lookup(host, port, addresses) : system_lookup(host, port, addresses);
+            std::vector<tcp::endpoint> found;
+            for (const auto& a : addresses) {
+                error_code bad;
+                const auto address = asio::ip::make_address(a, bad);
+                if (!bad) found.emplace_back(address, port);
+            }
+            std::lock_guard lock(cache->mutex);
+            auto& h = cache->hosts[key];
+            h.in_flight = false;
+            if (!ec && !found.empty()) {
+                h.endpoints = found;
+                h.fetched = clock_type::now();
+            } else if (!h.endpoints.empty()) {
+                found = h.endpoints;  // the last addresses known, rather than none
+            }
+            const error_code outcome =
+                found.empty() ? (ec ? ec : asio::error::host_not_found) : error_code{};
+            std::vector<dns_cache::waiter> waiters;
+            waiters.swap(h.waiters);
+            if (cache->closed) return;
+            for (auto& w : waiters) {
+                const asio::any_io_executor on = w.strand;  // before `w` moves into the handler
+                asio::post(on,
+                           [done = std::move(w.done), outcome, found] { done(outcome, found); });
+            }
+        }).detach();
+    }
+    if (!state->done) {
+        state->wake.expires_at(deadline);
+        co_await state->wake.async_wait(use_tuple);
+    }
+    if (!state->done) {
+        log::debug("msg=\"http client lookup timed out\" origin={}", where.origin);
+        co_return client_errc::timeout;
+    }
+    if (state->ec || state->endpoints.empty()) {
+        log::debug("msg=\"http client lookup failed\" origin={} error=\"{}\"", where.origin,
+                   state->ec.message());
+        co_return clock_type::now() >= deadline ? client_errc::timeout
+                                                : client_errc::resolve_failed;
+    }
+    co_return state->endpoints;
+}
+
 client::client(asio::any_io_executor executor, client_options options)
-    : executor_(std::move(executor)), options_(std::move(options)) {
+    : executor_(std::move(executor)),
+      options_(std::move(options)),
+      dns_(std::make_shared<dns_cache>()) {
     tls_ = std::make_unique<ssl::context>(ssl::context::tls_client);
     tls_->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
@@ -260,7 +394,13 @@ client::client(asio::any_io_executor executor, client_options options)
     }
 }
 
-client::~client() = default;
+client::~client() {
+    // A lookup still running outlives the client: it must find no executor of ours to post
+    // to, or to destroy once the io_context is gone.
+    std::lock_guard lock(dns_->mutex);
+    dns_->closed = true;
+    for (auto& [key, h] : dns_->hosts) h.waiters.clear();
+}
 
 std::size_t client::idle_connections() const {
     std::lock_guard lock(pool_mutex_);
@@ -407,42 +547,9 @@ asio::awaitable<result<std::unique_ptr<client::connection>>> client::open(
     if (where.host_is_address) {
         endpoints.emplace_back(asio::ip::make_address(where.host), where.port);
     } else {
-        // getaddrinfo cannot be interrupted: the lookup runs on Asio's resolver thread and
-        // wakes us through a timer, which also fires at the deadline. A lookup still running
-        // then finishes into the shared state, which nobody reads any more.
-        struct lookup {
-            lookup(const asio::any_io_executor& io, const asio::any_io_executor& on)
-                : resolver(io), wake(on) {}
-            tcp::resolver resolver;
-            asio::steady_timer wake;
-            bool done = false;
-            error_code ec;
-            tcp::resolver::results_type results;
-        };
-        auto state = std::make_shared<lookup>(executor_, strand);
-        state->wake.expires_at(deadline);
-        state->resolver.async_resolve(
-            where.host, std::to_string(where.port),
-            asio::bind_executor(
-                strand, [state](const error_code& ec, tcp::resolver::results_type results) {
-                    state->done = true;
-                    state->ec = ec;
-                    state->results = std::move(results);
-                    state->wake.expires_at(clock_type::now());  // wakes a wait, now or later
-                }));
-        co_await state->wake.async_wait(use_tuple);
-        if (!state->done) {
-            state->resolver.cancel();
-            log::debug("msg=\"http client lookup timed out\" origin={}", where.origin);
-            co_return client_errc::timeout;
-        }
-        if (state->ec || state->results.empty()) {
-            log::debug("msg=\"http client lookup failed\" origin={} error=\"{}\"", where.origin,
-                       state->ec.message());
-            co_return clock_type::now() >= deadline ? client_errc::timeout
-                                                    : client_errc::resolve_failed;
-        }
-        for (const auto& entry : state->results) endpoints.push_back(entry.endpoint());
+        const auto found = co_await resolve(where, deadline);
+        if (!found) co_return found.error();
+        endpoints = *found;
     }
 
     auto conn = std::make_unique<connection>();

@@ -624,6 +624,45 @@ TEST(HttpClient, FreshConnectionClosedBeforeAnswerIsNotRetried) {
     EXPECT_EQ(server.accepted(), 1);
 }
 
+// A host whose DNS hangs holds up its own requests only: another host's lookup runs beside it
+// (Asio's resolver would queue it behind), and a host looked up once is not looked up again
+// within the TTL.
+TEST(HttpClient, AHostWhoseDnsHangsDoesNotHoldUpAnother) {
+    test_server server(echo);
+    asio::io_context ioc;
+    std::atomic<int> fast_lookups{0};
+    client_options options;
+    options.lookup = [&](const std::string& host, std::uint16_t,
+                         std::vector<std::string>& addresses) -> boost::system::error_code {
+        if (host == "slow.test") {
+            std::this_thread::sleep_for(2s);
+            return asio::error::host_not_found;
+        }
+        ++fast_lookups;
+        addresses.push_back("127.0.0.1");
+        return {};
+    };
+    client c(ioc.get_executor(), options);
+    std::optional<send_result> slow, fast;
+    std::optional<std::chrono::milliseconds> fast_took;
+    const auto start = steady::now();
+    asio::co_spawn(ioc, c.send(get(server.url("/s", "slow.test")), steady::now() + 1s),
+                   [&](std::exception_ptr, send_result r) { slow = std::move(r); });
+    asio::co_spawn(ioc, c.send(get(server.url("/f", "fast.test")), steady::now() + 5s),
+                   [&](std::exception_ptr, send_result r) {
+                       fast = std::move(r);
+                       fast_took = since(start);
+                   });
+    ioc.run();
+    ASSERT_TRUE(fast && slow);
+    ASSERT_TRUE(fast->has_value()) << fast->error().message();
+    EXPECT_LT(*fast_took, 500ms);
+    ASSERT_FALSE(slow->has_value());
+    EXPECT_EQ(slow->error(), client_errc::timeout);
+    ASSERT_TRUE(fetch(ioc, c, get(server.url("/again", "fast.test"))).has_value());
+    EXPECT_EQ(fast_lookups.load(), 1);
+}
+
 TEST(HttpClient, DeadlineCoversAServerThatNeverAnswers) {
     test_server server([](const seen_request&) {
         reply r;

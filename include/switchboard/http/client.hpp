@@ -5,6 +5,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/system/error_code.hpp>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +63,14 @@ struct client_options {
     std::string user_agent = "switchboard/0.1";
     std::uint64_t max_response_body = 16u << 20;
     std::uint32_t max_response_header = 64u << 10;
+    /// A host's addresses are reused for this long; after it they are still used while a new
+    /// lookup runs (and when it fails).
+    std::chrono::seconds dns_ttl{60};
+    /// Looks a host name up, blocking (run on a thread of its own). Empty: getaddrinfo. Tests
+    /// put a slow or failing DNS here.
+    std::function<boost::system::error_code(const std::string& host, std::uint16_t port,
+                                            std::vector<std::string>& addresses)>
+        lookup;
 };
 
 /// An outgoing request. `url` is absolute (http or https); its fragment is not sent. The client
@@ -90,8 +100,11 @@ struct client_response {
 /// pool is guarded by a mutex that is never held across a suspension. A connection belongs to
 /// exactly one request at a time.
 ///
-/// Nothing blocks a thread: DNS resolution is raced against the deadline (a lookup that hangs
-/// past it is abandoned, not waited for).
+/// Nothing blocks a thread: DNS lookups run on threads of their own, one per host at a time, and
+/// are raced against the deadline (a lookup that hangs past it is abandoned, not waited for).
+/// Asio's resolver would run every lookup on one thread, so a host whose DNS hangs would hold
+/// up the lookups of every other host. Addresses are cached (`dns_ttl`, then used stale while a
+/// new lookup runs, or when it fails).
 ///
 /// Stale connections: a pooled connection that the server closed is detected when taken from
 /// the pool; if the server closes it in the instant after, the request is retried once on a
@@ -127,6 +140,8 @@ class client {
         client_request req, std::chrono::steady_clock::time_point deadline);
     boost::asio::awaitable<boost::system::result<std::unique_ptr<connection>>> open(
         const target& where, std::chrono::steady_clock::time_point deadline);
+    boost::asio::awaitable<boost::system::result<std::vector<boost::asio::ip::tcp::endpoint>>>
+    resolve(const target& where, std::chrono::steady_clock::time_point deadline);
     std::unique_ptr<connection> take_idle(const std::string& origin);
     static bool idempotent(boost::beast::http::verb method) noexcept;
     void give_back(std::unique_ptr<connection> conn);
@@ -134,6 +149,8 @@ class client {
     boost::asio::any_io_executor executor_;
     client_options options_;
     std::unique_ptr<boost::asio::ssl::context> tls_;
+    struct dns_cache;  // shared with the lookup threads, which may outlive the client
+    std::shared_ptr<dns_cache> dns_;
     mutable std::mutex pool_mutex_;
     /// Per origin, oldest first; the newest is reused first (the most likely to be alive).
     std::unordered_map<std::string, std::vector<std::unique_ptr<connection>>> idle_;
