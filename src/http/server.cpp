@@ -201,11 +201,12 @@ asio::awaitable<void> server::accept_loop() {
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
                 "Retry-After: 1\r\nConnection: close\r\nContent-Length: 38\r\n\r\n"
                 "{\"error\":\"too many open connections\"}\n";
+            // Counted first: once the client reads the answer, a scrape must show it.
+            metrics_.connections_refused.Increment();
+            metrics_.response_sent(503);
             socket.write_some(asio::buffer(k_busy), ignored);
             socket.shutdown(tcp::socket::shutdown_both, ignored);
             socket.close(ignored);
-            metrics_.connections_refused.Increment();
-            metrics_.response_sent(503);
             continue;
         }
         auto conn = std::make_shared<connection>(std::move(socket));
