@@ -827,8 +827,12 @@ async function handle(fake, req, res) {
 
     const respond = async (status, value, headers) => {
         entry.status = status;
-        // A fault's `delayAnswerMs`: the request is carried out, its answer comes late.
-        if (fault && fault.delayAnswerMs) await sleep(fault.delayAnswerMs);
+        // A fault's `delayAnswerMs`: the request is carried out, its answer comes late, with
+        // the object as the request left it (as Vapi's would), not as later requests made it.
+        if (fault && fault.delayAnswerMs) {
+            value = value === undefined ? value : JSON.parse(JSON.stringify(value));
+            await sleep(fault.delayAnswerMs);
+        }
         sendJson(res, status, value, headers);
     };
 
