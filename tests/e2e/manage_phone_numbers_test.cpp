@@ -21,6 +21,15 @@ using ::testing::Not;
 using namespace std::chrono_literals;
 
 /// Creates an org number directly in the fake (as if bought in Vapi's dashboard).
+/// An assistant created in Vapi directly (the org's, not mirrored); its id.
+std::string org_assistant(fake_vapi& fake, const std::string& name) {
+    http_client c("127.0.0.1", fake.port());
+    auto r = c.post(
+        "/assistant", R"({"name":")" + name + R"("})",
+        {{"Authorization", "Bearer " + fake.api_key()}, {"Content-Type", "application/json"}});
+    return std::string(json::parse(r.body).at("id").as_string());
+}
+
 std::string org_number(fake_vapi& fake, const std::string& body) {
     http_client c("127.0.0.1", fake.port());
     auto r = c.post(
@@ -108,13 +117,7 @@ TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
     const std::string n2 = org_number(
         m.fake(), R"({"provider":"vapi","numberDesiredAreaCode":"617","name":"Boston"})");
     // An org number that routes by itself in Vapi: claiming clears that route.
-    const std::string asst_in_vapi = [&] {
-        http_client c("127.0.0.1", m.fake().port());
-        auto r = c.post("/assistant", R"({"name":"dashboard"})",
-                        {{"Authorization", "Bearer " + m.fake().api_key()},
-                         {"Content-Type", "application/json"}});
-        return std::string(json::parse(r.body).at("id").as_string());
-    }();
+    const std::string asst_in_vapi = org_assistant(m.fake(), "dashboard");
     const std::string n3 = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550100",
         "twilioAccountSid":"AC1","name":"Legacy","assistantId":")" +
                                                     asst_in_vapi + R"("})");
@@ -167,13 +170,7 @@ TEST(ManagePhoneNumbers, AClaimVapiDidNotAnswerPutsTheNumberBack) {
     manage_service m;
     ASSERT_NE(m.port(), 0);
     const auto a = hs256_token("alice");
-    const std::string asst = [&] {
-        http_client c("127.0.0.1", m.fake().port());
-        auto r = c.post("/assistant", R"({"name":"ops"})",
-                        {{"Authorization", "Bearer " + m.fake().api_key()},
-                         {"Content-Type", "application/json"}});
-        return std::string(json::parse(r.body).at("id").as_string());
-    }();
+    const std::string asst = org_assistant(m.fake(), "ops");
     const std::string n = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550111",
         "twilioAccountSid":"AC1","assistantId":")" +
                                                    asst + R"("})");

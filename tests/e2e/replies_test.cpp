@@ -498,9 +498,9 @@ TEST(Replies, AChangeAnnouncedWhileTheTableLoadsIsApplied) {
     // The announcement arrived with the load's result: it is acted on without another one.
     EXPECT_EQ(wait_for(changed_rows, before + 1), before + 1);
     http_client client("127.0.0.1", svc.port());
-    const auto reply = client.post("/receive", with_call_id(example_file("01-assistant-request.json"),
-                                                            "during-load-1"),
-                                   secret_headers());
+    const auto reply = client.post(
+        "/receive", with_call_id(example_file("01-assistant-request.json"), "during-load-1"),
+        secret_headers());
     EXPECT_EQ(js(reply.body), js(R"({"assistantId":"during-load"})")) << reply.body;
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }

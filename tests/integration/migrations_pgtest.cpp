@@ -204,11 +204,12 @@ TEST(Migrations, ADatabaseOfAnEarlyTextOf004IsUpgraded) {
                         " IS NOT NULL"),
               "f");
     EXPECT_EQ(db.scalar("SELECT to_regclass('call_events_received_at') IS NOT NULL"), "f");
-    EXPECT_EQ(db.scalar("SELECT string_agg(attrelid::regclass || '.' || attname || '=' ||"
-                        " attcompression::text, ',' ORDER BY attrelid::regclass::text) FROM pg_attribute"
-                        " WHERE attrelid IN ('call_blobs'::regclass, 'call_events'::regclass)"
-                        " AND attname IN ('body', 'skeleton')"),
-              "call_blobs.body=l,call_events.skeleton=l");
+    EXPECT_EQ(
+        db.scalar("SELECT string_agg(attrelid::regclass || '.' || attname || '=' ||"
+                  " attcompression::text, ',' ORDER BY attrelid::regclass::text) FROM pg_attribute"
+                  " WHERE attrelid IN ('call_blobs'::regclass, 'call_events'::regclass)"
+                  " AND attname IN ('body', 'skeleton')"),
+        "call_blobs.body=l,call_events.skeleton=l");
     // Any other changed text is still refused.
     auto changed = store::embedded_migrations();
     const std::string other = std::string(changed[3].sql) + "\n-- changed\n";
