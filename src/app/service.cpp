@@ -140,10 +140,10 @@ asio::awaitable<void> replay_spool(store::spool& spool, std::vector<store::spool
             ++unsettled;
         }
     }
-    // A record that does not parse stays in the file, for whoever looks into it.
-    if (unsettled == 0 && unreadable == 0) spool.replayed();
     log::info("msg=\"spool: replayed\" committed={} other={} unreadable={} kept={}", committed,
               slots.size() - committed, unreadable, unsettled);
+    // A record that does not parse stays in the file, for whoever looks into it.
+    if (unsettled == 0 && unreadable == 0) spool.replayed();
 }
 
 /// Calls `on_timeout` unless `disarm` is called within `timeout` of `arm`.

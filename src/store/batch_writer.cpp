@@ -165,6 +165,18 @@ std::optional<pg_error> set_up_session(
     std::optional<pg_error> e = conn.exec(
         "SET enable_seqscan = off; SET enable_hashjoin = off; SET enable_mergejoin = off;"
         " SET enable_memoize = off; SET default_toast_compression = lz4");
+    // A writer sends a batch whole (BEGIN ... COMMIT in one pipeline). Should the writer let go
+    // of a connection whose statement is held (a lock, at a stop that gave up: abort_connections),
+    // its backend would still run the batch to its COMMIT once the lock goes, long after the
+    // events went to the spool or to a 503. Postgres 14 and later look for the client while a
+    // statement runs and end such a backend instead. Not every platform has the check (a
+    // server there refuses the value): the writer then goes on without it.
+    if (!e && PQserverVersion(conn.get()) >= 140000) {
+        if (auto unsupported = conn.exec("SET client_connection_check_interval = '1s'")) {
+            log::warn("msg=\"server does not check for a lost client\" error=\"{}\"",
+                      unsupported->message);
+        }
+    }
     for (const auto& [name, sql] : statements) {
         if (!e) e = conn.prepare(name, sql);
     }

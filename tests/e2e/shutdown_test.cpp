@@ -192,6 +192,16 @@ TEST(Shutdown, WhatAStopGivesUpIsSpooledAndWrittenAtTheNextStart) {
         EXPECT_LT(steady::now() - started, 10s) << "the stop waited for the lock";
         EXPECT_NE(svc.log().find("kept in the spool"), std::string::npos) << svc.log();
     }
+    // The backend that ran the writer's batch notices its client gone (abort_connections) and
+    // ends: were it still waiting for the lock, it would commit the batch once the lock goes.
+    const auto orphans_by = steady::now() + 10s;
+    const std::string waiting =
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()";
+    while (db.scalar(waiting) != "0" && steady::now() < orphans_by) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(db.scalar(waiting), "0") << "a backend of the stopped service still waits";
     ASSERT_FALSE(holder->exec("ROLLBACK"));
     EXPECT_TRUE(std::filesystem::exists(dir + "/switchboard.spool"));
     EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events"), "0");
