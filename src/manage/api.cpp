@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 
 namespace switchboard::manage {
 namespace asio = boost::asio;
@@ -36,6 +37,9 @@ using http::verb;
 namespace {
 
 constexpr std::string_view k_prefix = "/functions/v1";
+constexpr std::string_view k_not_configured =
+    "management API not configured (no JWT key: set SUPABASE_JWT_SECRET, SUPABASE_JWKS_URL or "
+    "SUPABASE_JWKS_FILE)";
 constexpr std::string_view k_missing_bearer =
     "missing bearer token (Authorization: Bearer <token>)";
 constexpr std::array<std::string_view, 6> k_functions = {
@@ -252,7 +256,8 @@ std::optional<api_error> decide_action(verb method, call_context& c, bool has_bo
         case verb::post:
             if (has_body_action) return std::nullopt;
             if (has_path_id) {
-                c.action = c.payload.empty() ? "get" : "update";
+                // Calls are read-only: a POST to one reads it, whatever its body.
+                c.action = c.payload.empty() || fn == "calls" ? "get" : "update";
             } else if (fn == "calls") {
                 c.action = c.id.empty() ? "list" : "get";
             } else if (numbers) {
@@ -287,7 +292,7 @@ std::optional<api_error> decide_action(verb method, call_context& c, bool has_bo
 std::optional<api_error> read_body(const http::request& req, call_context& c,
                                    bool& has_body_action) {
     const std::string& body = req.body();
-    if (c.content_type.starts_with("multipart/form-data")) return std::nullopt;
+    if (c.media_type == "multipart/form-data") return std::nullopt;
     const bool blank = std::all_of(body.begin(), body.end(), [](unsigned char ch) {
         return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
     });
@@ -295,9 +300,9 @@ std::optional<api_error> read_body(const http::request& req, call_context& c,
     boost::system::error_code ec;
     json::value v = json::parse(body, ec);
     if (ec) {
-        const bool json_type = c.content_type.empty() ||
-                               c.content_type.find("json") != std::string_view::npos ||
-                               c.content_type.starts_with("text/plain");
+        const bool json_type = c.media_type.empty() ||
+                               c.media_type.find("json") != std::string::npos ||
+                               c.media_type == "text/plain";
         if (!json_type) {
             return api_error{status::unsupported_media_type,
                              "the body must be JSON (or multipart/form-data for uploads)"};
@@ -363,10 +368,7 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
             if (seg.size() >= 3) c.sub = seg[2];
             if (seg.size() >= 4) c.sub_id = seg[3];
             if (!m->verifier) {
-                failure =
-                    api_error{status::service_unavailable,
-                              "management API not configured (no JWT key: set "
-                              "SUPABASE_JWT_SECRET, SUPABASE_JWKS_URL or SUPABASE_JWKS_FILE)"};
+                failure = api_error{status::service_unavailable, std::string(k_not_configured)};
             }
         }
         if (!failure) {
@@ -385,6 +387,18 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
         if (!failure) {
             c.request = &req;
             c.content_type = req[boost::beast::http::field::content_type];
+            // Media types are case-insensitive (RFC 9110 8.3.1); the parameters (a multipart
+            // boundary) are not, so the header itself is kept as it came.
+            std::string_view type = c.content_type.substr(0, c.content_type.find(';'));
+            while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
+                type.remove_suffix(1);
+            }
+            while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) {
+                type.remove_prefix(1);
+            }
+            c.media_type.assign(type);
+            std::transform(c.media_type.begin(), c.media_type.end(), c.media_type.begin(),
+                           [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
             if (const auto q = target.find('?'); q != std::string_view::npos) {
                 if (!parse_query(target.substr(q + 1), c.query)) {
                     failure = detail::bad_request("the query string is malformed");
@@ -393,6 +407,14 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
         }
         if (!failure) failure = read_body(req, c, has_body_action);
         if (!failure) failure = decide_action(req.method(), c, has_body_action, seg);
+        // A form is read as a file upload, nowhere else: elsewhere it would pass for an empty
+        // JSON body (an assistant created with nothing in it).
+        if (!failure && c.media_type == "multipart/form-data" &&
+            !(c.function == "files" && (c.action == "upload" || c.action == "create"))) {
+            failure = api_error{status::unsupported_media_type,
+                                "multipart/form-data is only for uploads (POST files); this "
+                                "request takes a JSON body"};
+        }
         if (!failure) {
             auto r = co_await dispatch(*m, c);
             if (r) {
@@ -479,17 +501,24 @@ void api::register_routes(http::router& routes) {
     options.decorate = [m](const http::request::header_type& h, http::response& res) {
         add_cors(m->cfg.manage, h, res);
     };
-    // A request without a well-formed bearer token is refused before its body is read (up to
-    // --max-upload-bytes): no caller without one makes the listener hold a body.
+    // A request without a valid bearer token is refused before its body is read (up to
+    // --max-upload-bytes): no caller without one makes the listener hold a body. The token is
+    // verified with the keys at hand (its signature and its claims); only one that needs a
+    // fetch of the JWKS URL first is left to the handler.
     options.check = [m](const http::request::header_type& h) -> std::optional<http::response> {
-        if (h.method() == verb::options || !m->verifier) return std::nullopt;
-        const std::optional<token_error> e = precheck(h[boost::beast::http::field::authorization]);
-        if (!e) return std::nullopt;
-        http::response res = error_response(
-            api_error{status::unauthorized, *e == token_error::missing
-                                                ? std::string(k_missing_bearer)
-                                                : "invalid token: " + std::string(to_string(*e))},
-            h.version());
+        if (h.method() == verb::options) return std::nullopt;
+        std::optional<api_error> refusal;
+        if (!m->verifier) {
+            refusal = api_error{status::service_unavailable, std::string(k_not_configured)};
+        } else if (const std::optional<token_error> e =
+                       m->verifier->check_now(h[boost::beast::http::field::authorization])) {
+            refusal = api_error{status::unauthorized,
+                                *e == token_error::missing
+                                    ? std::string(k_missing_bearer)
+                                    : "invalid token: " + std::string(to_string(*e))};
+        }
+        if (!refusal) return std::nullopt;
+        http::response res = error_response(*refusal, h.version());
         add_cors(m->cfg.manage, h, res);
         return res;
     };

@@ -1,6 +1,7 @@
 // calls: the caller's calls from switchboard's own tables (calls, call_messages, call_events).
 // A call is the caller's when its assistant, workflow or phone number is one of the caller's.
 #include "detail/context.hpp"
+#include "switchboard/ingest/parse.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -12,8 +13,11 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Members without a value are left out (switchboard_strip_top_nulls: at the top level only,
+// not inside stored values such as structuredData), except `status`, which the contract
+// requires (null when unknown).
 #define SB_CALL_JSON                                                                             \
-    "jsonb_strip_nulls(jsonb_build_object("                                                      \
+    "(jsonb_build_object('status', c.status) || switchboard_strip_top_nulls(jsonb_build_object(" \
     "'id', c.id, 'orgId', c.org_id, 'type', c.type, 'status', c.status, "                        \
     "'endedReason', c.ended_reason, 'assistantId', c.assistant_id, "                             \
     "'workflowId', c.workflow_id, 'squadId', c.squad_id, 'phoneNumberId', c.phone_number_id, "   \
@@ -27,12 +31,13 @@ namespace {
     "'endedAt', switchboard_iso(c.ended_at), 'updatedAt', switchboard_iso(c.updated_at), "       \
     "'durationSeconds', c.duration_seconds, 'endedMessage', c.ended_message, "                   \
     "'destination', c.destination, "                                                             \
-    "'analysis', nullif(jsonb_strip_nulls(jsonb_build_object('summary', c.summary, "             \
+    "'analysis', nullif(switchboard_strip_top_nulls(jsonb_build_object('summary', c.summary, "   \
     "  'structuredData', c.structured_data, 'successEvaluation', c.success_evaluation)), "       \
     "  '{}'::jsonb), "                                                                           \
-    "'artifact', nullif(jsonb_strip_nulls(jsonb_build_object('transcript', c.transcript, "       \
-    "  'recordingUrl', c.recording_url, 'stereoRecordingUrl', c.stereo_recording_url, "          \
-    "  'videoRecordingUrl', c.video_recording_url, 'logUrl', c.log_url)), '{}'::jsonb)))"
+    "'artifact', nullif(switchboard_strip_top_nulls(jsonb_build_object('transcript', "           \
+    "  c.transcript, 'recordingUrl', c.recording_url, "                                          \
+    "  'stereoRecordingUrl', c.stereo_recording_url, "                                           \
+    "  'videoRecordingUrl', c.video_recording_url, 'logUrl', c.log_url)), '{}'::jsonb))))"
 
 #define SB_CALL_OWNED                                                          \
     "(c.assistant_id IN (SELECT id FROM assistants WHERE owner = $1) "         \
@@ -61,8 +66,8 @@ const char* const k_list =
     "AND ($3::text IS NULL OR c.phone_number_id = $3) "
     "AND ($4::text IS NULL OR c.workflow_id = $4) "
     "AND ($5::text IS NULL OR c.status = $5) "
-    "AND ($6::timestamptz IS NULL OR c.created_at >= $6) "
-    "AND ($7::timestamptz IS NULL OR c.created_at < $7) "
+    "AND ($6::timestamptz IS NULL OR coalesce(c.created_at, c.inserted_at) >= $6) "
+    "AND ($7::timestamptz IS NULL OR coalesce(c.created_at, c.inserted_at) < $7) "
     "AND ($8::bigint IS NULL OR (coalesce(c.created_at, c.inserted_at), c.id) < "
     "  ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::text)) "
     "ORDER BY coalesce(c.created_at, c.inserted_at) DESC, c.id DESC LIMIT $10";
@@ -71,7 +76,7 @@ const char* const k_get =
     "SELECT " SB_CALL_JSON "::text FROM calls c WHERE c.id = $2 AND " SB_CALL_OWNED;
 
 const char* const k_messages =
-    "SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object("
+    "SELECT coalesce(jsonb_agg(switchboard_strip_top_nulls(jsonb_build_object("
     "'role', role, 'message', message, 'time', (extract(epoch FROM time) * 1000)::bigint, "
     "'endTime', (extract(epoch FROM end_time) * 1000)::bigint, "
     "'secondsFromStart', seconds_from_start, 'duration', duration, 'toolCalls', tool_calls, "
@@ -85,6 +90,19 @@ const char* const k_events =
 
 #undef SB_CALL_JSON
 #undef SB_CALL_OWNED
+
+/// A call's id as ingest takes it (any text up to ingest::k_max_call_id_bytes: Vapi's ids, a
+/// chat's or a session's, "campaign:…"), not only the ids switchboard's own objects have.
+std::optional<api_error> check_call_id(std::string_view id, std::string_view field) {
+    if (id.empty()) return bad_request(std::string(field) + " is required");
+    if (id.size() > ingest::k_max_call_id_bytes) {
+        return bad_request(std::string(field) + " is too long");
+    }
+    if (id.find('\0') != std::string_view::npos) {
+        return bad_request(std::string(field) + " is not a valid id");
+    }
+    return std::nullopt;
+}
 
 const char k_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -127,7 +145,7 @@ std::string make_cursor(const std::string& micros, const std::string& id) {
 }
 
 bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id) {
-    if (cursor.empty() || cursor.size() > 400) return false;
+    if (cursor.empty() || cursor.size() > 512) return false;
     auto text = unb64url(cursor);
     if (!text) return false;
     const auto dot = text->find('.');
@@ -136,7 +154,8 @@ bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id)
     id = text->substr(dot + 1);
     long long v = 0;
     auto [ptr, ec] = std::from_chars(micros.data(), micros.data() + micros.size(), v);
-    return ec == std::errc{} && ptr == micros.data() + micros.size() && !check_id(id, "cursor");
+    return ec == std::errc{} && ptr == micros.data() + micros.size() &&
+           !check_call_id(id, "cursor");
 }
 
 asio::awaitable<outcome> list(services& s, call_context& c) {
@@ -168,8 +187,10 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
                   std::to_string(*limit + 1)});
     if (!r) {
         api_error e = r.error();
-        if (e.status == http::status::bad_request)
-            e.message = "a time filter (createdAtGe, createdAtLt) is not valid: " + e.message;
+        if (e.status == http::status::bad_request) {
+            e.message =
+                "a filter (createdAtGe, createdAtLt) or the cursor is not valid: " + e.message;
+        }
         co_return e;
     }
     std::string body = "{\"data\":[";
@@ -191,7 +212,7 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
 }
 
 asio::awaitable<outcome> get(services& s, call_context& c) {
-    if (auto e = check_id(c.id, "id")) co_return *e;
+    if (auto e = check_call_id(c.id, "id")) co_return *e;
     auto call = sql(s, k_get, {c.owner, c.id});
     if (!call) co_return call.error();
     if (call->empty()) co_return not_found("call", c.id);

@@ -70,6 +70,8 @@ asio::awaitable<vapi::rest_client::reply> vapi_call(services& s, verb method, st
         if (slash != std::string_view::npos) operation += "/{id}";
         if (p.ends_with("/file") && slash != std::string_view::npos) operation += "/file";
     }
+    const bool phone_number = path.starts_with(vapi::paths::phone_number) ||
+                              path.starts_with(vapi::paths::phone_number_v2);
     const auto start = std::chrono::steady_clock::now();
     auto r = co_await s.vapi.call(method, std::move(path), std::move(query), std::move(body));
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -78,8 +80,29 @@ asio::awaitable<vapi::rest_client::reply> vapi_call(services& s, verb method, st
              prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
                                                      60})
         .Observe(took.count());
-    if (r) redact_credentials(s.webhook_auth, *r);
+    if (r) {
+        redact_credentials(s.webhook_auth, *r);
+        if (phone_number) redact_provider_secrets(*r);
+    }
     co_return r;
+}
+
+void redact_provider_secrets(json::value& v) {
+    if (json::array* arr = v.if_array()) {
+        for (auto& item : *arr) redact_provider_secrets(item);
+        return;
+    }
+    json::object* o = v.if_object();
+    if (o == nullptr) return;
+    if (json::value* page = o->if_contains("results"); page != nullptr && page->is_array()) {
+        redact_provider_secrets(*page);  // a paginated list (/v2/phone-number)
+        return;
+    }
+    o->erase("twilioAuthToken");
+    o->erase("twilioApiSecret");
+    if (json::value* a = o->if_contains("authentication")) {
+        if (json::object* auth = a->if_object()) auth->erase("password");
+    }
 }
 
 namespace {

@@ -568,17 +568,55 @@ token_verifier::token_verifier(jwt_config cfg, http::client* client)
 
 token_verifier::~token_verifier() = default;
 
-std::optional<token_error> precheck(std::string_view authorization) noexcept {
-    const std::optional<std::string_view> bearer = bearer_token(authorization);
-    if (!bearer) return token_error::missing;
-    if (bearer->size() > max_token_bytes) return token_error::malformed;
-    if (const auto header = parse_header(*bearer); !header) return header.error();
-    return std::nullopt;
-}
-
 const jwt_config& token_verifier::config() const noexcept {
     return impl_->cfg;
 }
+
+namespace {
+
+/// The verification once the keys are chosen: the signature with one of `pick`'s candidates,
+/// then the claims. `url_keys_loaded`: a JWKS of the URL is at hand (else no candidate may just
+/// mean it could not be loaded).
+verify_result verify_with(const std::string& compact, const token_header& header,
+                          const selection& pick, bool uses_url, bool url_keys_loaded,
+                          const jwt_config& cfg) {
+    // The key fixes the algorithm: a token naming an RS/ES key with another alg is refused even
+    // when an HS256 secret is configured too.
+    if (pick.kid_other_alg) return token_error::unsupported_algorithm;
+    if (pick.candidates.empty()) {
+        if (uses_url && !url_keys_loaded) return token_error::keys_unavailable;
+        return pick.alg_known ? token_error::unknown_key : token_error::unsupported_algorithm;
+    }
+    // The signature's length is the algorithm's (RFC 7518 3.2, 3.4): R || S of P-256, and the
+    // whole SHA-256 HMAC (cjose is not left to compare a shorter one).
+    if ((header.alg == algorithm::es256 || header.alg == algorithm::hs256) &&
+        header.signature_size != (header.alg == algorithm::es256 ? 64 : 32)) {
+        return token_error::bad_signature;
+    }
+
+    cjose_err err{};
+    const jws_ptr jws(cjose_jws_import(compact.data(), compact.size(), &err));
+    if (!jws) return token_error::malformed;
+    // cjose picks its verification routine from its own reading of the header: it must agree
+    // with ours (duplicate "alg" members, for one, could otherwise be read two ways).
+    const char* cjose_alg =
+        cjose_header_get(cjose_jws_get_protected(jws.get()), CJOSE_HDR_ALG, &err);
+    if (cjose_alg == nullptr || algorithm_name(header.alg) != cjose_alg) {
+        return token_error::malformed;
+    }
+    const bool verified =
+        std::any_of(pick.candidates.begin(), pick.candidates.end(),
+                    [&](const key* k) { return cjose_jws_verify(jws.get(), k->jwk.get(), &err); });
+    if (!verified) return token_error::bad_signature;
+    std::uint8_t* payload = nullptr;
+    std::size_t payload_size = 0;
+    if (!cjose_jws_get_plaintext(jws.get(), &payload, &payload_size, &err)) {
+        return token_error::malformed;
+    }
+    return check_claims({reinterpret_cast<const char*>(payload), payload_size}, cfg);
+}
+
+}  // namespace
 
 asio::awaitable<verify_result> token_verifier::verify(std::string_view authorization) const {
     const std::optional<std::string_view> bearer = bearer_token(authorization);
@@ -597,37 +635,34 @@ asio::awaitable<verify_result> token_verifier::verify(std::string_view authoriza
         fetched = co_await self.jwks(true, fetched.keys.get());  // rotated keys? rate-limited
         pick = select_keys(*header, self.file_keys, fetched.keys.get(), self.secret);
     }
-    // The key fixes the algorithm: a token naming an RS/ES key with another alg is refused even
-    // when an HS256 secret is configured too.
-    if (pick.kid_other_alg) co_return token_error::unsupported_algorithm;
-    if (pick.candidates.empty()) {
-        if (self.uses_url() && !fetched.keys) co_return token_error::keys_unavailable;
-        co_return pick.alg_known ? token_error::unknown_key : token_error::unsupported_algorithm;
-    }
-    if (header->alg == algorithm::es256 && header->signature_size != 64) {
-        co_return token_error::bad_signature;  // R || S of P-256 (RFC 7518 3.4)
-    }
+    co_return verify_with(compact, *header, pick, self.uses_url(), fetched.keys != nullptr,
+                          self.cfg);
+}
 
-    cjose_err err{};
-    const jws_ptr jws(cjose_jws_import(compact.data(), compact.size(), &err));
-    if (!jws) co_return token_error::malformed;
-    // cjose picks its verification routine from its own reading of the header: it must agree
-    // with ours (duplicate "alg" members, for one, could otherwise be read two ways).
-    const char* cjose_alg =
-        cjose_header_get(cjose_jws_get_protected(jws.get()), CJOSE_HDR_ALG, &err);
-    if (cjose_alg == nullptr || algorithm_name(header->alg) != cjose_alg) {
-        co_return token_error::malformed;
+std::optional<token_error> token_verifier::check_now(std::string_view authorization) const {
+    const std::optional<std::string_view> bearer = bearer_token(authorization);
+    if (!bearer) return token_error::missing;
+    if (bearer->size() > max_token_bytes) return token_error::malformed;
+    const std::string compact(*bearer);
+    const auto header = parse_header(compact);
+    if (!header) return header.error();
+
+    impl& self = *impl_;
+    std::shared_ptr<const key_list> cached;
+    if (self.uses_url()) {
+        std::lock_guard lock(self.mutex);
+        cached = self.url_keys;
     }
-    const bool verified =
-        std::any_of(pick.candidates.begin(), pick.candidates.end(),
-                    [&](const key* k) { return cjose_jws_verify(jws.get(), k->jwk.get(), &err); });
-    if (!verified) co_return token_error::bad_signature;
-    std::uint8_t* payload = nullptr;
-    std::size_t payload_size = 0;
-    if (!cjose_jws_get_plaintext(jws.get(), &payload, &payload_size, &err)) {
-        co_return token_error::malformed;
+    const selection pick = select_keys(*header, self.file_keys, cached.get(), self.secret);
+    // What only the JWKS URL can tell (no keys fetched yet, a kid it may have rotated in) is
+    // left to verify, which fetches.
+    if (self.uses_url() && (!cached || (pick.candidates.empty() && !pick.kid_other_alg))) {
+        return std::nullopt;
     }
-    co_return check_claims({reinterpret_cast<const char*>(payload), payload_size}, self.cfg);
+    const verify_result r =
+        verify_with(compact, *header, pick, self.uses_url(), cached != nullptr, self.cfg);
+    if (r) return std::nullopt;
+    return r.error();
 }
 
 }  // namespace switchboard::manage

@@ -182,15 +182,21 @@ asio::awaitable<outcome> mirror_created(services& s, const kind& k, const call_c
     }
     const std::string vapi_id(id->get_string());
     auto m = sql_exec(s, k.upsert_sql, {vapi_id, c.owner, json::serialize(obj)});
-    if (!m || *m == 0) {
+    if (m && *m == 0) {
+        // Vapi answered with the id of an object recorded for someone else: that object is
+        // theirs, and is not deleted here.
+        log::error(
+            "msg=\"Vapi create answered with an id recorded for another owner\" "
+            "function={} id={}",
+            k.function, vapi_id);
+        co_return api_error{http::status::bad_gateway, "Vapi answered with the id of an existing " +
+                                                           std::string(k.noun) +
+                                                           "; nothing was recorded for you"};
+    }
+    if (!m) {
         log::error("msg=\"mirror write failed after Vapi create\" function={} id={} error=\"{}\"",
-                   k.function, vapi_id, m ? "id owned by another caller" : m.error().message);
+                   k.function, vapi_id, m.error().message);
         co_await compensate(s, verb::delete_, item_path(k.collection, vapi_id));
-        if (m) {  // Vapi answered with the id of an object recorded for someone else
-            co_return api_error{http::status::bad_gateway,
-                                "Vapi answered with the id of an existing " + std::string(k.noun) +
-                                    "; nothing was created"};
-        }
         co_return api_error{http::status::service_unavailable,
                             "the " + std::string(k.noun) +
                                 " could not be recorded (database unavailable); it was not "
@@ -217,7 +223,7 @@ asio::awaitable<outcome> create(services& s, const kind& k, call_context& c) {
 }
 
 asio::awaitable<outcome> upload(services& s, const kind& k, call_context& c) {
-    if (c.request == nullptr || !c.content_type.starts_with("multipart/form-data")) {
+    if (c.request == nullptr || c.media_type != "multipart/form-data") {
         co_return api_error{http::status::unsupported_media_type,
                             "upload a file as multipart/form-data with a part named file"};
     }

@@ -11,10 +11,13 @@ std::optional<store::pg_error> pg_pool::ensure_connected(store::pg_connection& c
     std::string error;
     auto fresh = store::pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error);
     if (!fresh) return store::pg_error{store::pg_error::kind::connection, {}, error};
-    // A locked table or a stuck server must not hold a management thread forever.
+    // A locked table or a stuck server must not hold a management thread forever. A time a
+    // caller gives without an offset (a filter such as createdAtGe) is UTC, as every time the
+    // API returns is, whatever the server's own time zone.
     const std::string settings =
         "SET statement_timeout = " + std::to_string(cfg_.statement_timeout.count()) +
-        "; SET lock_timeout = " + std::to_string(cfg_.lock_timeout.count());
+        "; SET lock_timeout = " + std::to_string(cfg_.lock_timeout.count()) +
+        "; SET TimeZone = 'UTC'";
     if (auto e = fresh->exec(settings.c_str())) return e;
     conn = std::move(*fresh);
     return std::nullopt;

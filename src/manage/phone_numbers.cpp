@@ -4,6 +4,7 @@
 #include "detail/context.hpp"
 #include "switchboard/base/log.hpp"
 
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -28,7 +29,8 @@ const char* const k_select =
 // Created or claimed: a new row, or the caller's own again. A row of another caller or of an
 // operator (owner NULL) is left as it is (no row returned). $7: the number is taken from the
 // org's inventory (a claim), so its calls are the caller's from now on (schemas/sql/016); a
-// number the caller created has no calls before it.
+// number the caller created has no calls before it. $8: the request gave a route; a claim of
+// the caller's own number that gives none keeps the route it has.
 const char* const k_upsert =
     "INSERT INTO phone_numbers (id, owner, number, provider, name, assistant_id, workflow_id, "
     "squad_id, vapi, created_at, owned_since) "
@@ -37,8 +39,12 @@ const char* const k_upsert =
     "FROM (SELECT $3::jsonb AS v) s "
     "ON CONFLICT (id) DO UPDATE SET number = EXCLUDED.number, "
     "provider = EXCLUDED.provider, name = EXCLUDED.name, vapi = EXCLUDED.vapi, "
-    "assistant_id = EXCLUDED.assistant_id, workflow_id = EXCLUDED.workflow_id, "
-    "squad_id = EXCLUDED.squad_id, updated_at = now() "
+    "assistant_id = CASE WHEN $8::bool THEN EXCLUDED.assistant_id "
+    "ELSE phone_numbers.assistant_id END, "
+    "workflow_id = CASE WHEN $8::bool THEN EXCLUDED.workflow_id "
+    "ELSE phone_numbers.workflow_id END, "
+    "squad_id = CASE WHEN $8::bool THEN EXCLUDED.squad_id ELSE phone_numbers.squad_id END, "
+    "updated_at = now() "
     "WHERE phone_numbers.owner = EXCLUDED.owner "
     "RETURNING " SB_OVERLAY ", xmin::text";
 const char* const k_refresh =
@@ -121,16 +127,37 @@ reply raw_json(const services& s, std::string text, bool created = false) {
                  redacted_text(s.webhook_auth, std::move(text))};
 }
 
-/// The Vapi fields that would make Vapi route by itself: cleared so it asks switchboard.
-json::object unroute_patch(const json::value& vapi_number) {
-    json::object patch;
-    if (const json::object* o = vapi_number.if_object()) {
-        for (const char* f : k_route_fields) {
-            const json::value* v = o->if_contains(f);
-            if (v != nullptr && !v->is_null()) patch[f] = nullptr;
-        }
+/// Whether an org number without a row is in use all the same: Vapi routes it by itself (an
+/// assistant, workflow or squad set on it) or sends its calls to another server than
+/// switchboard. Such a number is live somewhere: search does not offer it and a claim answers
+/// as for a number that does not exist, so no caller can take over its calls.
+bool in_use_in_vapi(const services& s, const json::value& vapi_number) {
+    const json::object* o = vapi_number.if_object();
+    if (o == nullptr) return true;
+    for (const char* f : k_route_fields) {
+        const json::value* v = o->if_contains(f);
+        if (v != nullptr && !v->is_null()) return true;
     }
-    return patch;
+    const std::string ours = s.cfg.public_url + "/receive";
+    const auto elsewhere = [&ours](const json::value* url) {
+        return url != nullptr && url->is_string() && !url->get_string().empty() &&
+               url->get_string() != ours;
+    };
+    if (elsewhere(o->if_contains("serverUrl"))) return true;
+    const json::value* server = o->if_contains("server");
+    return server != nullptr && server->is_object() &&
+           elsewhere(server->get_object().if_contains("url"));
+}
+
+/// What search shows of a number nobody has claimed: what a caller needs to choose it, nothing
+/// of its configuration (its provider's account, its server's headers).
+json::object search_view(const json::object& n) {
+    json::object out;
+    for (const char* f :
+         {"id", "number", "name", "provider", "status", "sipUri", "createdAt", "updatedAt"}) {
+        if (const json::value* v = n.if_contains(f)) out[f] = *v;
+    }
+    return out;
 }
 
 asio::awaitable<outcome> mirror_new(services& s, const call_context& c, const route& r,
@@ -145,8 +172,20 @@ asio::awaitable<outcome> mirror_new(services& s, const call_context& c, const ro
     const std::string vapi_id(id->get_string());
     auto m = sql(s, k_upsert,
                  {vapi_id, c.owner, json::serialize(*created), r.assistant_id, r.workflow_id,
-                  r.squad_id, "false"});
-    if (!m || m->empty()) {
+                  r.squad_id, "false", "true"});
+    if (m && m->empty()) {
+        // The id has a row of another caller or an operator's already (Vapi answered with an
+        // existing number's id, or someone claimed the new number before this row was
+        // written): whatever Vapi holds under it is theirs, and is not released here.
+        log::error(
+            "msg=\"Vapi create answered with a number recorded for another owner\" "
+            "function=phone-numbers id={}",
+            vapi_id);
+        co_return api_error{http::status::bad_gateway,
+                            "Vapi answered with the id of a number recorded for another "
+                            "account; nothing was recorded for you"};
+    }
+    if (!m) {
         log::error("msg=\"mirror write failed after Vapi create\" function=phone-numbers id={}",
                    vapi_id);
         co_await compensate(s, verb::delete_, item_path(vapi::paths::phone_number, vapi_id));
@@ -168,15 +207,16 @@ asio::awaitable<outcome> claim(services& s, call_context& c, route r, std::strin
     auto got = co_await vapi_call(s, verb::get, item_path(vapi::paths::phone_number, id));
     if (!got && got.error().status == 404) co_return not_found("phone number", id);
     if (!got) co_return from_vapi(got.error());
+    if (!mine && in_use_in_vapi(s, *got)) co_return not_found("phone number", id);
     // The row first, then Vapi: of two callers claiming one number, the one whose row lands
     // takes it and the other changes nothing in Vapi; and a claim Vapi refuses is undone here.
-    auto m = sql(
-        s, k_upsert,
-        {id, c.owner, json::serialize(*got), r.assistant_id, r.workflow_id, r.squad_id, "true"});
+    auto m = sql(s, k_upsert,
+                 {id, c.owner, json::serialize(*got), r.assistant_id, r.workflow_id, r.squad_id,
+                  "true", r.given ? "true" : "false"});
     if (!m) co_return m.error();
     if (m->empty()) co_return not_found("phone number", id);  // taken meanwhile
     const std::string written = (*m)[0][1].value_or("");      // this claim's version of the row
-    json::object patch = unroute_patch(*got);
+    json::object patch;
     auto name = string_field(c.payload, "name");
     if (!name) co_return name.error();
     if (*name) patch["name"] = **name;
@@ -319,15 +359,51 @@ asio::awaitable<outcome> get(services& s, call_context& c) {
     co_return raw_json(s, (*m)[0][0].value_or("null"));
 }
 
+/// A number's SIP `authentication` is shown without its password (redact_provider_secrets). An
+/// update that sends it back as it was read, without a password, would replace Vapi's with one
+/// that has none: such an unchanged `authentication` is left out of the update, and a changed
+/// one must give its password.
+std::optional<api_error> keep_sip_password(services& s, const call_context& c, json::object& p) {
+    const json::value* given = p.if_contains("authentication");
+    if (given == nullptr || !given->is_object() || given->get_object().contains("password")) {
+        return std::nullopt;
+    }
+    auto m = sql(s,
+                 "SELECT (vapi->'authentication') - 'password' FROM phone_numbers "
+                 "WHERE id = $1 AND owner = $2",
+                 {c.id, c.owner});
+    if (!m) return m.error();
+    boost::system::error_code ec;
+    const json::value stored =
+        !m->empty() && (*m)[0][0] ? json::parse(*(*m)[0][0], ec) : json::value();
+    if (!ec && stored == *given) {
+        p.erase("authentication");
+        return std::nullopt;
+    }
+    return bad_request(
+        "authentication.password is required to change authentication (it is "
+        "never shown)");
+}
+
 asio::awaitable<outcome> update(services& s, call_context& c) {
     if (auto e = require_owned(s, c)) co_return *e;
     json::object p = c.payload;
     for (const char* f : {"id", "orgId", "createdAt", "updatedAt"}) p.erase(f);
     auto r = take_route(s, c, p);
     if (!r) co_return r.error();
-    if (p.contains("provider")) co_return bad_request("provider cannot be changed");
+    if (const json::value* provider = p.if_contains("provider")) {
+        // The number sent back as it was read names its provider: that one is no change.
+        auto held = sql(s, "SELECT provider FROM phone_numbers WHERE id = $1 AND owner = $2",
+                        {c.id, c.owner});
+        if (!held) co_return held.error();
+        const bool same = !held->empty() && (*held)[0][0] && provider->is_string() &&
+                          provider->get_string() == *(*held)[0][0];
+        if (!same) co_return bad_request("provider cannot be changed");
+        p.erase("provider");
+    }
     if (auto name = string_field(p, "name"); !name) co_return name.error();
     if (p.contains("server")) inject_server(s, p);
+    if (auto e = keep_sip_password(s, c, p)) co_return *e;
     if (!p.empty()) {
         auto patched =
             co_await vapi_call(s, verb::patch, item_path(vapi::paths::phone_number, c.id), {},
@@ -433,7 +509,8 @@ asio::awaitable<outcome> search(services& s, call_context& c) {
         }
         if (*area && !number.starts_with("+1" + **area)) continue;
         if (*provider && field("provider") != **provider) continue;
-        out.push_back(n);
+        if (in_use_in_vapi(s, n)) continue;
+        out.push_back(search_view(*o));
         if (out.size() >= static_cast<std::size_t>(*limit)) break;
     }
     co_return ok_json(out);

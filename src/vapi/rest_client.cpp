@@ -80,16 +80,18 @@ std::string attempts_text(unsigned attempts) {
     return attempts == 1 ? "1 attempt" : std::to_string(attempts) + " attempts";
 }
 
-/// RFC 7578 §4.2 as browsers do it: a quoted value with ", CR and LF percent-encoded.
+/// RFC 7578 §4.2 as browsers do it: a quoted value with ", CR and LF percent-encoded; also
+/// the backslash, which parsers that read quoted-string escapes (RFC 9110 5.6.4) would take
+/// for one (`"a\"` never ends), and the other control bytes.
 std::string quoted(std::string_view value) {
     std::string out = "\"";
     for (const char c : value) {
-        if (c == '"') {
-            out += "%22";
-        } else if (c == '\r') {
-            out += "%0D";
-        } else if (c == '\n') {
-            out += "%0A";
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\' || byte < 0x20 || byte == 0x7F) {
+            constexpr char hex[] = "0123456789ABCDEF";
+            out += '%';
+            out += hex[byte >> 4];
+            out += hex[byte & 0xF];
         } else {
             out += c;
         }

@@ -74,29 +74,72 @@ TEST(ManageTransport, RefusesMissingAndBadTokens) {
     EXPECT_EQ(m.fake().requests().as_array().size(), 0u);
 }
 
-// Without a well-formed bearer token a request is refused from its header: the listener never
-// reads (or invites, with 100-continue) an upload from a caller who cannot be anyone.
-TEST(ManageTransport, ARequestWithoutATokenIsRefusedBeforeItsBody) {
-    manage_service m;
-    ASSERT_NE(m.port(), 0);
+/// Sends a large upload's header only (the body never comes) and reads the answer.
+raw_connection::read_result refused_from_the_header(std::uint16_t port, const std::string& auth) {
     const std::string head =
         "POST /functions/v1/files HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example\r\n"
         "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 20000000\r\n";
-    for (const std::string& auth :
-         {std::string(), std::string("Authorization: Bearer not-a-token\r\n"),
-          std::string("Authorization: Bearer a.b\r\n")}) {
-        SCOPED_TRACE(auth);
-        raw_connection conn(m.port());
-        ASSERT_TRUE(conn.connected());
-        ASSERT_TRUE(conn.send(head + auth + "\r\n"));  // the header only; the body never comes
-        const auto r = conn.read_until_closed(std::chrono::seconds(5));
+    raw_connection conn(port);
+    EXPECT_TRUE(conn.connected());
+    EXPECT_TRUE(conn.send(head + auth + "\r\n"));
+    return conn.read_until_closed(std::chrono::seconds(5));
+}
+
+// Without a valid bearer token a request is refused from its header: the listener never reads
+// (or invites, with 100-continue) an upload from a caller who cannot be anyone. That covers a
+// token that merely looks like one: its signature and its expiry are checked there too.
+TEST(ManageTransport, ARequestWithoutAValidTokenIsRefusedBeforeItsBody) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const std::string forged = hs256_token("u1", "another-secret-of-enough-length!!");
+    const std::string expired = hs256_token("u1", k_jwt_secret, "authenticated", -600);
+    // A well-formed HS256 header and payload with a one-byte signature.
+    std::string short_signature = hs256_token("u1");
+    short_signature = short_signature.substr(0, short_signature.rfind('.') + 1) + "AA";
+    const std::pair<std::string, std::string> cases[] = {
+        {"", "missing bearer token"},       {"not-a-token", "malformed token"},
+        {"a.b", "malformed token"},         {forged, "bad signature"},
+        {short_signature, "bad signature"}, {expired, "expired"},
+    };
+    for (const auto& [token, why] : cases) {
+        SCOPED_TRACE(token);
+        const auto r = refused_from_the_header(
+            m.port(), token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n");
         EXPECT_FALSE(r.timed_out) << r.data;
         EXPECT_EQ(r.data.rfind("HTTP/1.1 401", 0), 0u) << r.data;
         EXPECT_THAT(r.data, HasSubstr("WWW-Authenticate: Bearer"));
         EXPECT_THAT(r.data, HasSubstr("Access-Control-Allow-Origin: *"));
-        EXPECT_THAT(r.data, HasSubstr(auth.empty() ? "missing bearer token" : "malformed token"));
+        EXPECT_THAT(r.data, HasSubstr(why));
     }
     EXPECT_EQ(m.fake().requests().as_array().size(), 0u);
+    // Without any key configured, every request is refused from its header as well.
+    manage_service off(env_list{{"SUPABASE_JWT_SECRET", ""}});
+    ASSERT_NE(off.port(), 0);
+    const auto r =
+        refused_from_the_header(off.port(), "Authorization: Bearer " + hs256_token("u1") + "\r\n");
+    EXPECT_FALSE(r.timed_out) << r.data;
+    EXPECT_EQ(r.data.rfind("HTTP/1.1 503", 0), 0u) << r.data;
+    EXPECT_THAT(r.data, HasSubstr("not configured"));
+}
+
+// A form is for file uploads only; media types are compared without regard to case.
+TEST(ManageTransport, MultipartOnlyForUploadsAndMediaTypesIgnoreCase) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("u1");
+    const std::string form =
+        "--b\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\nx\r\n--b--\r\n";
+    auto r = m.call("POST", "assistants", t, form,
+                    {{"Content-Type", "multipart/form-data; boundary=b"}});
+    EXPECT_EQ(r.status, 415u) << r.body;
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM assistants"), "0");
+    r = m.call("POST", "assistants", t, "{not json", {{"Content-Type", "Application/JSON"}});
+    EXPECT_EQ(r.status, 400u) << r.body;
+    const std::string upload =
+        "--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"n.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\nnotes\r\n--b--\r\n";
+    r = m.call("POST", "files", t, upload, {{"Content-Type", "Multipart/Form-Data; boundary=b"}});
+    EXPECT_EQ(r.status, 201u) << r.body;
 }
 
 TEST(ManageTransport, WithoutJwtKeyOrVapiKeyAnswers503) {

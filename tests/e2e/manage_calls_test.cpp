@@ -8,6 +8,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <set>
 #include <thread>
 
@@ -148,6 +149,78 @@ TEST(ManageCalls, GetHasTurnsAndEventsFromIngestedWebhooks) {
     auto post = m.call("POST", "calls", a, R"({"action":"get","id":")" + call_id + R"("})");
     EXPECT_EQ(post.status, 200u) << post.body;
     EXPECT_EQ(m.call("GET", "calls/" + call_id, hs256_token("bob")).status, 404u);
+}
+
+// What the API gives back of a call is what was stored: nulls inside stored values stay, the
+// status is there even when unknown; any call id ingest takes can be read and paged past; a
+// number an operator gives to someone else shows them its calls from then on only.
+TEST(ManageCalls, StoredValuesIdsAndOwnersAsTheyAre) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const auto b = hs256_token("bob");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"A"})"));
+    ASSERT_FALSE(asst.empty());
+
+    insert_call(m.db(), "with-nulls", asst, "", "ended", 1);
+    m.db().exec(R"(UPDATE calls SET status = NULL, structured_data = '{"date": null, "name": "x"}',
+                   costs = '[{"type": "model", "minutes": null}]' WHERE id = 'with-nulls')");
+    auto got = m.call("GET", "calls/with-nulls", a);
+    ASSERT_EQ(got.status, 200u) << got.body;
+    auto v = json_of(got);
+    EXPECT_TRUE(v.at("status").is_null()) << got.body;
+    EXPECT_EQ(v.at("analysis").at("structuredData"), json::parse(R"({"date": null, "name": "x"})"));
+    EXPECT_EQ(v.at("costs"), json::parse(R"([{"type": "model", "minutes": null}])"));
+    EXPECT_FALSE(v.as_object().contains("endedReason")) << got.body;  // no value: left out
+    // A POST to a call reads it, whatever its body.
+    EXPECT_EQ(m.call("POST", "calls/with-nulls", a, R"({"x":1})").status, 200u);
+
+    // A long id with spaces and slashes (a chat's, say), the newest call: read by its id, and
+    // the page before it ends with a cursor that leads on.
+    const std::string odd = "chat / " + std::string(150, 'z') + " ?#%";
+    insert_call(m.db(), "placeholder", asst, "", "ended", 30);
+    m.db().exec("UPDATE calls SET id = '" + odd + "' WHERE id = 'placeholder'");
+    std::string encoded;
+    for (unsigned char ch : odd) {
+        static const char hex[] = "0123456789ABCDEF";
+        if (std::isalnum(ch) != 0) {
+            encoded += static_cast<char>(ch);
+        } else {
+            encoded += '%';
+            encoded += hex[ch >> 4];
+            encoded += hex[ch & 0xF];
+        }
+    }
+    auto long_one = m.call("GET", "calls/" + encoded, a);
+    ASSERT_EQ(long_one.status, 200u) << long_one.body;
+    EXPECT_EQ(json_of(long_one).at("id").as_string(), odd);
+    auto first = m.call("GET", "calls?limit=1", a);
+    ASSERT_EQ(first.status, 200u) << first.body;
+    EXPECT_EQ(json_of(first).at("data").as_array()[0].at("id").as_string(), odd);
+    const std::string cursor(json_of(first).at("nextCursor").as_string());
+    auto second = m.call("GET", "calls?limit=1&cursor=" + cursor, a);
+    ASSERT_EQ(second.status, 200u) << second.body;
+    EXPECT_EQ(json_of(second).at("data").as_array()[0].at("id").as_string(), "with-nulls");
+    auto bad = m.call("GET", "calls?cursor=" + std::string(40, 'A'), a);
+    EXPECT_EQ(bad.status, 400u) << bad.body;
+
+    // Alice's number, with a call; the operator gives it to Bob in SQL.
+    const std::string pn = id_of(m.call("POST", "phone-numbers", a, R"({"provider":"vapi"})"));
+    ASSERT_FALSE(pn.empty());
+    insert_call(m.db(), "on-alices-number", "", pn, "ended", 40);
+    m.db().exec(
+        "UPDATE calls SET created_at = now() - interval '1 minute' "
+        "WHERE id = 'on-alices-number'");
+    EXPECT_EQ(m.call("GET", "calls/on-alices-number", a).status, 200u);
+    m.db().exec("UPDATE phone_numbers SET owner = 'bob' WHERE id = '" + pn + "'");
+    EXPECT_EQ(m.call("GET", "calls/on-alices-number", b).status, 404u);
+    EXPECT_EQ(json_of(m.call("GET", "calls?phoneNumberId=" + pn, b)).at("data").as_array().size(),
+              0u);
+    insert_call(m.db(), "on-bobs-number", "", pn, "ended", 41);
+    m.db().exec(
+        "UPDATE calls SET created_at = now() + interval '1 minute' "
+        "WHERE id = 'on-bobs-number'");
+    EXPECT_EQ(m.call("GET", "calls/on-bobs-number", b).status, 200u);
 }
 
 }  // namespace

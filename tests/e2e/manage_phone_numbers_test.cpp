@@ -107,6 +107,60 @@ TEST(ManagePhoneNumbers, BuyImportListGetUpdateRelease) {
     EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers"), "0");
 }
 
+// A SIP number's password is write-only: given in a create or an update, never shown or
+// mirrored. The number sent back as it was read (without it) keeps it in Vapi; a changed
+// `authentication` must give its password.
+TEST(ManagePhoneNumbers, TheSipPasswordIsNeverShownAndSurvivesARoundTrip) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-sip");
+    auto made = m.call("POST", "phone-numbers", t,
+                       R"({"provider":"vapi","sipUri":"sip:desk@example.sip.vapi.ai",
+                           "authentication":{"username":"desk","password":"sip-secret-1"}})");
+    ASSERT_EQ(made.status, 201u) << made.body;
+    const std::string id = id_of(made);
+    EXPECT_THAT(made.body, Not(HasSubstr("sip-secret-1")));
+    EXPECT_EQ(json_of(made).at("authentication").at("username"), json::value("desk"));
+    auto got = m.call("GET", "phone-numbers/" + id, t);
+    ASSERT_EQ(got.status, 200u) << got.body;
+    EXPECT_THAT(got.body, Not(HasSubstr("sip-secret-1")));
+    EXPECT_THAT(m.call("GET", "phone-numbers", t).body, Not(HasSubstr("sip-secret-1")));
+    EXPECT_EQ(
+        m.db().scalar("SELECT count(*) FROM phone_numbers WHERE vapi::text LIKE '%sip-secret%'"),
+        "0");
+    const auto password_in_vapi = [&] {
+        for (const auto& p : fake_objects(m.fake(), "phoneNumbers")) {
+            if (p.at("id").as_string() == id) {
+                const json::value* pw = p.at("authentication").as_object().if_contains("password");
+                return pw != nullptr ? std::string(pw->as_string()) : std::string("(none)");
+            }
+        }
+        return std::string("(no number)");
+    };
+
+    // Sent back as read, with a new name: the password stays in Vapi.
+    json::object back = json_of(got).as_object();
+    back["name"] = "Front desk";
+    for (const char* read_only : {"status", "number"}) back.erase(read_only);
+    auto round = m.call("PATCH", "phone-numbers/" + id, t, json::serialize(back));
+    ASSERT_EQ(round.status, 200u) << round.body;
+    EXPECT_EQ(json_of(round).at("name"), json::value("Front desk"));
+    EXPECT_EQ(password_in_vapi(), "sip-secret-1");
+
+    // A changed authentication without its password is refused; with one it is made.
+    auto partial =
+        m.call("PATCH", "phone-numbers/" + id, t, R"({"authentication":{"username":"reception"}})");
+    EXPECT_EQ(partial.status, 400u) << partial.body;
+    EXPECT_THAT(error_of(partial), HasSubstr("authentication.password"));
+    EXPECT_EQ(password_in_vapi(), "sip-secret-1");
+    auto changed =
+        m.call("PATCH", "phone-numbers/" + id, t,
+               R"({"authentication":{"username":"reception","password":"sip-secret-2"}})");
+    ASSERT_EQ(changed.status, 200u) << changed.body;
+    EXPECT_THAT(changed.body, Not(HasSubstr("sip-secret-2")));
+    EXPECT_EQ(password_in_vapi(), "sip-secret-2");
+}
+
 TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
     manage_service m;
     ASSERT_NE(m.port(), 0);
@@ -116,15 +170,38 @@ TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
         m.fake(), R"({"provider":"vapi","numberDesiredAreaCode":"303","name":"Denver"})");
     const std::string n2 = org_number(
         m.fake(), R"({"provider":"vapi","numberDesiredAreaCode":"617","name":"Boston"})");
-    // An org number that routes by itself in Vapi: claiming clears that route.
-    const std::string asst_in_vapi = org_assistant(m.fake(), "dashboard");
+    // An imported Twilio number: search shows what it is, not the account behind it.
     const std::string n3 = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550100",
-        "twilioAccountSid":"AC1","name":"Legacy","assistantId":")" +
-                                                    asst_in_vapi + R"("})");
+        "twilioAccountSid":"AC1","twilioAuthToken":"operators-token","name":"Legacy",
+        "server":{"url":"https://switchboard.example/receive",
+                  "headers":{"X-Operator":"operators-header"}}})");
+    // Numbers live elsewhere: one Vapi routes by itself (an assistant set in the dashboard),
+    // one whose calls go to another server. Neither is offered nor can be claimed.
+    const std::string asst_in_vapi = org_assistant(m.fake(), "dashboard");
+    const std::string routed = org_number(m.fake(), R"({"provider":"vapi",
+        "numberDesiredAreaCode":"303","name":"Live","assistantId":")" +
+                                                        asst_in_vapi + R"("})");
+    const std::string elsewhere = org_number(m.fake(), R"({"provider":"vapi",
+        "numberDesiredAreaCode":"303","name":"Other system",
+        "server":{"url":"https://other.example/hooks"}})");
 
     auto all = m.call("POST", "phone-numbers/search", a);
     ASSERT_EQ(all.status, 200u) << all.body;
-    EXPECT_EQ(json_of(all).as_array().size(), 3u);
+    EXPECT_EQ(json_of(all).as_array().size(), 3u) << all.body;
+    EXPECT_THAT(all.body, Not(HasSubstr(routed)));
+    EXPECT_THAT(all.body, Not(HasSubstr(elsewhere)));
+    EXPECT_THAT(all.body, Not(HasSubstr("operators-token")));
+    EXPECT_THAT(all.body, Not(HasSubstr("operators-header")));
+    EXPECT_THAT(all.body, Not(HasSubstr("AC1")));
+    const json::value offered = json_of(all);
+    for (const auto& n : offered.as_array()) {
+        EXPECT_FALSE(n.as_object().contains("server")) << json::serialize(n);
+        EXPECT_TRUE(n.as_object().contains("number")) << json::serialize(n);
+    }
+    for (const std::string& live : {routed, elsewhere}) {
+        auto taken = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":")" + live + R"("})");
+        EXPECT_EQ(taken.status, 404u) << taken.body;
+    }
     auto denver = m.call("GET", "phone-numbers/search?areaCode=303", a);
     ASSERT_EQ(denver.status, 200u) << denver.body;
     EXPECT_EQ(json_of(denver).as_array().size(), 2u);  // n1 (vapi) and n3 (+1303…)
@@ -142,16 +219,35 @@ TEST(ManagePhoneNumbers, SearchAndClaimOrgNumbers) {
     auto claimed =
         m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n3 + R"(","name":"Mine"})");
     ASSERT_EQ(claimed.status, 201u) << claimed.body;
+    // The claimer owns the number, not the operator's Twilio account: its token is neither
+    // shown nor mirrored (it stays in Vapi).
+    EXPECT_THAT(claimed.body, Not(HasSubstr("operators-token")));
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers WHERE vapi::text LIKE "
+                            "'%operators-token%'"),
+              "0");
     auto in_fake = fake_objects(m.fake(), "phoneNumbers");
     for (const auto& p : in_fake) {
         if (p.at("id").as_string() != n3) continue;
-        EXPECT_FALSE(p.as_object().contains("assistantId")) << json::serialize(p);
         EXPECT_EQ(p.at("server").at("url").as_string(), "https://switchboard.example/receive");
         EXPECT_EQ(p.at("name").as_string(), "Mine");
+        EXPECT_EQ(p.at("twilioAuthToken").as_string(), "operators-token");
     }
+    // Claiming it again without a route keeps the route it has.
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"desk"})"));
+    ASSERT_EQ(
+        m.call("POST", "phone-numbers/" + n3 + "/assign", a, R"({"assistantId":")" + asst + R"("})")
+            .status,
+        200u);
+    auto reclaimed =
+        m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n3 + R"(","name":"Again"})");
+    ASSERT_EQ(reclaimed.status, 201u) << reclaimed.body;
+    EXPECT_EQ(json_of(reclaimed).at("assistantId"), json::value(asst)) << reclaimed.body;
+    EXPECT_EQ(m.db().scalar("SELECT assistant_id FROM phone_numbers WHERE id = '" + n3 + "'"),
+              asst);
     // Claimed numbers disappear from search, for everyone; Bob cannot claim it again,
     // and cannot tell it from a number that does not exist.
     EXPECT_EQ(json_of(m.call("GET", "phone-numbers/search", b)).as_array().size(), 2u);
+    EXPECT_EQ(json_of(m.call("GET", "phone-numbers/search", a)).as_array().size(), 2u);
     auto again = m.call("POST", "phone-numbers", b, R"({"phoneNumberId":")" + n3 + R"("})");
     EXPECT_EQ(again.status, 404u) << again.body;  // as if it did not exist
     EXPECT_THAT(again.body, HasSubstr("phone number " + n3 + " not found"));
@@ -170,27 +266,29 @@ TEST(ManagePhoneNumbers, AClaimVapiDidNotAnswerPutsTheNumberBack) {
     manage_service m;
     ASSERT_NE(m.port(), 0);
     const auto a = hs256_token("alice");
-    const std::string asst = org_assistant(m.fake(), "ops");
     const std::string n = org_number(m.fake(), R"({"provider":"twilio","number":"+13035550111",
-        "twilioAccountSid":"AC1","assistantId":")" +
-                                                   asst + R"("})");
+        "twilioAccountSid":"AC1","name":"Pool 7"})");
     m.fake().clear_requests();
     m.fake().add_faults(
         json::parse(R"({"method":"PATCH","path":"^/phone-number/","status":502,"times":3})"));
-    auto claimed = m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n + R"("})");
+    auto claimed =
+        m.call("POST", "phone-numbers", a, R"({"phoneNumberId":")" + n + R"(","name":"Mine"})");
     EXPECT_EQ(claimed.status, 502u) << claimed.body;
     EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers"), "0");
-    // The last PATCH put the route back; Vapi's number routes as before.
+    // The last PATCH put the name and the server back; Vapi's number is as before.
     json::value last_patch;
     const json::value requests = m.fake().requests();
     for (const auto& r : requests.as_array()) {
         if (r.at("method") == "PATCH") last_patch = r.at("body");
     }
     ASSERT_TRUE(last_patch.is_object()) << json::serialize(m.fake().requests());
-    EXPECT_EQ(last_patch.at("assistantId"), json::value(asst));
+    EXPECT_EQ(last_patch.at("name"), json::value("Pool 7"));
+    EXPECT_TRUE(last_patch.at("server").is_null()) << json::serialize(last_patch);
     for (const auto& p : fake_objects(m.fake(), "phoneNumbers")) {
         if (p.at("id").as_string() == n) {
-            EXPECT_EQ(p.at("assistantId"), json::value(asst));
+            EXPECT_EQ(p.at("name"), json::value("Pool 7"));
+            EXPECT_FALSE(p.as_object().contains("server") && !p.at("server").is_null())
+                << json::serialize(p);
         }
     }
 }

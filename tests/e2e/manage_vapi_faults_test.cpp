@@ -145,6 +145,41 @@ TEST(ManageVapiFaults, MirrorFailureIsCompensatedInVapi) {
     EXPECT_EQ(metric_value(scrape_metrics(m.port()), "switchboard_manage_unreconciled"), 0.0);
 }
 
+// A create whose answer names an id the mirror holds for another caller (a Vapi anomaly, or a
+// number someone claimed before the creator's row was written): nothing is recorded for the
+// creator, and the other caller's object is not deleted or released in Vapi.
+TEST(ManageVapiFaults, ACreateAnsweredWithAnotherOwnersIdDeletesNothing) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto alice = hs256_token("alice");
+    const auto bob = hs256_token("bob");
+    const std::string bobs = id_of(m.call("POST", "assistants", bob, R"({"name":"Bob's"})"));
+    ASSERT_FALSE(bobs.empty());
+    const std::string bobs_number =
+        id_of(m.call("POST", "phone-numbers", bob, R"({"provider":"vapi","name":"Bob's"})"));
+    ASSERT_FALSE(bobs_number.empty());
+    const json::value answer = fake_objects(m.fake(), "assistants").at(0);
+    const json::value number_answer = fake_objects(m.fake(), "phoneNumbers").at(0);
+    m.fake().add_faults(json::value{
+        {"method", "POST"}, {"path", "^/assistant$"}, {"status", 201}, {"body", answer}});
+    m.fake().add_faults(json::value{
+        {"method", "POST"}, {"path", "^/phone-number$"}, {"status", 201}, {"body", number_answer}});
+    m.fake().clear_requests();
+
+    auto a = m.call("POST", "assistants", alice, R"({"name":"Alice's"})");
+    EXPECT_EQ(a.status, 502u) << a.body;
+    auto n = m.call("POST", "phone-numbers", alice, R"({"provider":"vapi"})");
+    EXPECT_EQ(n.status, 502u) << n.body;
+    EXPECT_EQ(count_requests(m.fake(), "DELETE", "/assistant/" + bobs), 0u);
+    EXPECT_EQ(count_requests(m.fake(), "DELETE", "/phone-number/" + bobs_number), 0u);
+    EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), 1u);
+    EXPECT_EQ(fake_objects(m.fake(), "phoneNumbers").size(), 1u);
+    EXPECT_EQ(m.call("GET", "assistants/" + bobs, bob).status, 200u);
+    EXPECT_EQ(m.call("GET", "phone-numbers/" + bobs_number, bob).status, 200u);
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM assistants WHERE owner = 'alice'"), "0");
+    EXPECT_EQ(m.db().scalar("SELECT count(*) FROM phone_numbers WHERE owner = 'alice'"), "0");
+}
+
 TEST(ManageVapiFaults, PostgresStoppedBetweenVapiAndMirrorIsCompensated) {
     pg_cluster pg;
     ASSERT_TRUE(pg.started());

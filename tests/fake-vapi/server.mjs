@@ -665,8 +665,13 @@ function parseQuery(search) {
     return out;
 }
 
+/// A quoted Content-Disposition value as multipart parsers read it: quoted-string escapes
+/// first (a backslash takes the next character as it is, as busboy does), then the bytes
+/// browsers percent-encode (", CR, LF; also \\ and the other control bytes).
 function unescapeDispositionValue(v) {
-    return v.replace(/%22/g, '"').replace(/%0D/gi, "\r").replace(/%0A/gi, "\n");
+    return v
+        .replace(/\\(.)/g, "$1")
+        .replace(/%(22|5C|[01][0-9A-F]|7F)/gi, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /// Parses a multipart/form-data body; returns [{name, filename?, contentType?, data: Buffer}] or
@@ -695,7 +700,7 @@ export function parseMultipart(body, contentType) {
         }
         const disposition = part.headers["content-disposition"] ?? "";
         const name = /(?:^|;)\s*name="([^"]*)"/i.exec(disposition);
-        const filename = /(?:^|;)\s*filename="([^"]*)"/i.exec(disposition);
+        const filename = /(?:^|;)\s*filename="((?:[^"\\]|\\.)*)"/i.exec(disposition);
         if (!name) return null;
         part.name = unescapeDispositionValue(name[1]);
         if (filename) part.filename = unescapeDispositionValue(filename[1]);

@@ -166,6 +166,10 @@ TEST(Migrations, NoCommittedMigrationEverChanges) {
          "e0650b03b0ba026366019676a4d5b3fe16c948341521d703bc26c73ba3763445"},
         {"019_routing_truncate_and_updated_at.sql",
          "0811ca687f85109fb7eba773a6c04b5472e42e18db0c05b20b7210ec7ba883be"},
+        {"020_phone_number_secrets.sql",
+         "c356be633dcc1979b27420095b92fd968c1b79b5e61cc8f640831d64b810e24e"},
+        {"021_number_owner_change_and_call_json.sql",
+         "d72fa812391d88c2fa977f54d19aed7c391034921e4754e6231e78b01a08f7a4"},
     };
     const auto& all = store::embedded_migrations();
     ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";

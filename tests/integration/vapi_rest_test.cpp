@@ -569,6 +569,22 @@ TEST_F(VapiRest, UploadsBinaryFileContent) {
     EXPECT_EQ(str(parts.as_array()[0], "data"), f.data);
 }
 
+// A backslash ends no quoted filename early (a parser that reads quoted-string escapes would
+// take `"a\"` for an unended value), and control bytes are not sent raw.
+TEST_F(VapiRest, FilenamesWithBackslashesAndControlBytesArriveIntact) {
+    rest_client client(runner_.http(), config_for(fake_));
+    for (const std::string name : {std::string("ends in a backslash\\"),
+                                   std::string("tab\there \\\"both\\\" \x01\x7f.txt")}) {
+        SCOPED_TRACE(name);
+        file_upload f;
+        f.filename = name;
+        f.data = "x";
+        const reply r = runner_.run(client.upload_file(f));
+        ASSERT_TRUE(r) << r.error().message;
+        EXPECT_EQ(str(*r, "name"), name);
+    }
+}
+
 TEST_F(VapiRest, EncodesQueryAndPathLikeTheSdk) {
     EXPECT_EQ(encode_uri_component("a b&c=d/e?f+g%h"), "a%20b%26c%3Dd%2Fe%3Ff%2Bg%25h");
     EXPECT_EQ(encode_uri_component("-_.!~*'()AZaz09"), "-_.!~*'()AZaz09");

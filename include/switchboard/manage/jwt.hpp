@@ -61,12 +61,6 @@ enum class token_error {
 
 std::string_view to_string(token_error e) noexcept;
 
-/// What can be told of an Authorization header without keys or claims: `missing` (no "Bearer
-/// <token>"), `malformed` (over 16 KiB, not three base64url parts, a header that is not a JSON
-/// object), `unsupported_algorithm`, `bad_signature` (empty); nullopt when it may be a token.
-/// The listener uses it to refuse a request before reading its body (`verify` checks it again).
-std::optional<token_error> precheck(std::string_view authorization) noexcept;
-
 /// Lifetime: built at start-up, kept until no `verify` is in progress (a request waiting for a
 /// JWKS fetch is parked inside it). The JWKS URL is fetched by the first `verify` that needs it,
 /// not by the constructor.
@@ -83,6 +77,12 @@ class token_verifier {
     /// when the returned awaitable starts, so it must live until it is awaited.
     boost::asio::awaitable<boost::system::result<identity, token_error>> verify(
         std::string_view authorization) const;
+
+    /// `verify` without waiting: with the keys at hand (the secret, the JWKS file, the JWKS
+    /// fetched last), the token's error, or nullopt when it verifies or only a fetch of the
+    /// JWKS URL could tell (no keys fetched yet, a kid not among them). The listener uses it to
+    /// refuse a request with a forged or expired token before reading its body.
+    std::optional<token_error> check_now(std::string_view authorization) const;
 
     const jwt_config& config() const noexcept;
 

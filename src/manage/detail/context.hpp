@@ -51,6 +51,7 @@ struct call_context {
     std::vector<std::pair<std::string, std::string>> query;  ///< decoded query parameters
     const http::request* request = nullptr;                  ///< for multipart uploads
     std::string_view content_type;
+    std::string media_type;  ///< content_type's type/subtype, lower case ("multipart/form-data")
 };
 
 /// What handlers share. Lifetime: owned by manage::api, outlives every request.
@@ -129,6 +130,12 @@ void inject_server(const services& s, json::object& payload);
 /// Removes from `v` every member whose value is switchboard's webhook secret or bearer token
 /// (what inject_server puts in server.headers): Vapi returns them, callers must not see them.
 void redact_credentials(const config::auth_config& a, json::value& v);
+/// Removes the secrets of a phone number's provider from a Vapi number (or an array of them):
+/// `twilioAuthToken`, `twilioApiSecret` and the SIP `authentication.password`. They are
+/// write-only for callers: given in a create or update, never shown, never mirrored. A number
+/// read, changed and sent back without them keeps them in Vapi (an update changes only what it
+/// names). vapi_call applies it to every answer on Vapi's phone-number paths.
+void redact_provider_secrets(json::value& v);
 /// `text` (a JSON document) redacted the same way; parsed only when it mentions a credential.
 std::string redacted_text(const config::auth_config& a, std::string text);
 
