@@ -224,6 +224,44 @@ TEST(Migrations, ADatabaseOfAnEarlyTextOf004IsUpgraded) {
     EXPECT_THROW(store::migrate(c2, changed), std::runtime_error);
 }
 
+// 020 takes the provider secrets out of numbers mirrored before it, and leaves their
+// updated_at (which decides between two rows of one number) and their route as they were.
+TEST(Migrations, TheUpgradeTo020TakesTheSecretsOutOfMirroredNumbers) {
+    test_db db;
+    auto conn = connect(db.url());
+    const auto& all = store::embedded_migrations();
+    std::size_t upto = 0;
+    while (upto < all.size() && all[upto].name < "020") ++upto;
+    ASSERT_EQ(upto, 19u);
+    store::migrate(conn, std::vector<store::migration>(all.begin(), all.begin() + upto));
+    db.exec(R"(INSERT INTO phone_numbers (id, owner, provider, assistant_id, vapi, updated_at)
+               VALUES ('twilio-1', 'alice', 'twilio', 'asst-1',
+                       '{"id": "twilio-1", "twilioAccountSid": "AC1", "twilioAuthToken": "tok",
+                         "twilioApiKey": "SK1", "twilioApiSecret": "sec"}',
+                       timestamptz '2026-01-02 03:04:05+00'),
+                      ('sip-1', 'bob', 'vapi', NULL,
+                       '{"id": "sip-1", "authentication": {"username": "u", "password": "pw"}}',
+                       timestamptz '2026-01-02 03:04:05+00'),
+                      ('plain-1', 'bob', 'vapi', NULL, '{"id": "plain-1", "name": "n"}',
+                       timestamptz '2026-01-02 03:04:05+00'))");
+    store::migrate(conn, all);
+    EXPECT_EQ(db.scalar("SELECT vapi::text FROM phone_numbers WHERE id = 'twilio-1'"),
+              R"({"id": "twilio-1", "twilioApiKey": "SK1", "twilioAccountSid": "AC1"})");
+    EXPECT_EQ(db.scalar("SELECT vapi::text FROM phone_numbers WHERE id = 'sip-1'"),
+              R"({"id": "sip-1", "authentication": {"username": "u"}})");
+    EXPECT_EQ(db.scalar("SELECT vapi::text FROM phone_numbers WHERE id = 'plain-1'"),
+              R"({"id": "plain-1", "name": "n"})");
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM phone_numbers "
+                        "WHERE updated_at = timestamptz '2026-01-02 03:04:05+00'"),
+              "3");
+    EXPECT_EQ(db.scalar("SELECT assistant_id FROM phone_numbers WHERE id = 'twilio-1'"), "asst-1");
+    // The trigger that moves updated_at is on again after it.
+    db.exec("UPDATE phone_numbers SET name = 'x' WHERE id = 'plain-1'");
+    EXPECT_EQ(db.scalar("SELECT updated_at > now() - interval '1 minute' FROM phone_numbers "
+                        "WHERE id = 'plain-1'"),
+              "t");
+}
+
 TEST(Migrations, FailedMigrationIsRolledBackAndNotRecorded) {
     test_db db;
     auto conn = connect(db.url());
