@@ -205,10 +205,63 @@ asio::awaitable<outcome> mirror_created(services& s, const kind& k, const call_c
     co_return ok_json(obj, true);
 }
 
+/// The ids of the caller's own objects that an assistant or workflow may name: the files and
+/// knowledge bases it uses (`fileIds`/`fileId` at any depth, in a query tool's knowledge base
+/// or a model's, and `knowledgeBaseId`/`knowledgeBaseIds`). Each must be the caller's: another
+/// caller's file would otherwise be read out to the caller's calls, and Vapi's answer (400 or
+/// 201) would tell whether an id exists. Answered as for an id that does not exist.
+void collect_references(const json::value& v, json::array& files, json::array& kbs) {
+    const auto take = [](const json::value& x, json::array& into) {
+        if (x.is_string()) into.push_back(x);
+        if (const json::array* a = x.if_array()) {
+            for (const auto& item : *a) {
+                if (item.is_string()) into.push_back(item);
+            }
+        }
+    };
+    if (const json::object* o = v.if_object()) {
+        for (const auto& [key, value] : *o) {
+            if (key == "fileIds" || key == "fileId") {
+                take(value, files);
+            } else if (key == "knowledgeBaseId" || key == "knowledgeBaseIds") {
+                take(value, kbs);
+            } else {
+                collect_references(value, files, kbs);
+            }
+        }
+    } else if (const json::array* a = v.if_array()) {
+        for (const auto& item : *a) collect_references(item, files, kbs);
+    }
+}
+
+std::optional<api_error> check_references(services& s, const call_context& c,
+                                          const json::object& payload) {
+    json::array files, kbs;
+    collect_references(payload, files, kbs);
+    const std::pair<const json::array*, const char*> lists[] = {{&files, "file"},
+                                                                {&kbs, "knowledge base"}};
+    for (const auto& [ids, noun] : lists) {
+        if (ids->empty()) continue;
+        const char* query = ids == &files ? "SELECT x FROM jsonb_array_elements_text($2::jsonb) x "
+                                            "WHERE NOT EXISTS (SELECT 1 FROM files f "
+                                            "WHERE f.id = x AND f.owner = $1) LIMIT 1"
+                                          : "SELECT x FROM jsonb_array_elements_text($2::jsonb) x "
+                                            "WHERE NOT EXISTS (SELECT 1 FROM knowledge_bases b "
+                                            "WHERE b.id = x AND b.owner = $1) LIMIT 1";
+        auto missing = sql(s, query, {c.owner, json::serialize(*ids)});
+        if (!missing) return missing.error();
+        if (!missing->empty()) return not_found(noun, (*missing)[0][0].value_or(""));
+    }
+    return std::nullopt;
+}
+
 asio::awaitable<outcome> create(services& s, const kind& k, call_context& c) {
     strip_read_only(c.payload);
     if (auto e = check_payload(k, c.payload, true)) co_return *e;
-    if (&k == &k_assistants || &k == &k_workflows) inject_server(s, c.payload);
+    if (&k == &k_assistants || &k == &k_workflows) {
+        if (auto e = check_references(s, c, c.payload)) co_return *e;
+        inject_server(s, c.payload);
+    }
     json::value body = c.payload;
     if (&k == &k_knowledge_bases) {
         // Vapi whitelists these two fields.
@@ -298,6 +351,9 @@ asio::awaitable<outcome> update(services& s, const kind& k, call_context& c) {
     if (auto e = require_owned(s, k, c)) co_return *e;
     strip_read_only(c.payload);
     if (auto e = check_payload(k, c.payload, false)) co_return *e;
+    if (&k == &k_assistants || &k == &k_workflows) {
+        if (auto e = check_references(s, c, c.payload)) co_return *e;
+    }
     // An object sent back as it was read has switchboard's server without its header.
     if ((&k == &k_assistants || &k == &k_workflows) && c.payload.contains("server")) {
         inject_server(s, c.payload);

@@ -167,6 +167,35 @@ TEST(ManageIsolation, FilesAndKnowledgeBasesOfAnotherUserAre404) {
     EXPECT_EQ(m.call("DELETE", "knowledge-bases/" + a_kb, b).status, 404u);
     EXPECT_EQ(fake_objects(m.fake(), "knowledgeBases").size(), 2u);
     EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
+
+    // ...nor have his assistants read Alice's file or knowledge base to his callers.
+    const auto with_file = [](const std::string& file) {
+        return R"({"name":"reader","model":{"provider":"openai","model":"gpt-4o",
+                   "tools":[{"type":"query","knowledgeBases":[{"name":"kb","provider":"google",
+                   "description":"d","fileIds":[")" +
+               file + R"("]}]}]}})";
+    };
+    auto reader = m.call("POST", "assistants", b, with_file(a_file));
+    EXPECT_EQ(reader.status, 404u) << reader.body;
+    EXPECT_THAT(reader.body, HasSubstr("file " + a_file + " not found"));
+    const std::string b_asst = id_of(m.call("POST", "assistants", b, R"({"name":"own"})"));
+    ASSERT_FALSE(b_asst.empty());
+    auto patched = m.call("PATCH", "assistants/" + b_asst, b,
+                          R"({"model":{"provider":"openai","model":"gpt-4o",
+                              "knowledgeBaseId":")" +
+                              a_kb + R"("}})");
+    EXPECT_EQ(patched.status, 404u) << patched.body;
+    auto workflow = m.call("POST", "workflows", b,
+                           R"({"name":"w","nodes":[{"type":"conversation","name":"start",
+                               "model":{"provider":"openai","model":"gpt-4o",
+                               "knowledgeBaseId":")" +
+                               a_kb + R"("}}],"edges":[]})");
+    EXPECT_EQ(workflow.status, 404u) << workflow.body;
+    EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), 1u);  // only Bob's "own"
+    EXPECT_EQ(fake_objects(m.fake(), "workflows").size(), 0u);
+    // Alice may use her own.
+    auto hers = m.call("POST", "assistants", a, with_file(a_file));
+    EXPECT_EQ(hers.status, 201u) << hers.body;
 }
 
 }  // namespace
