@@ -48,29 +48,40 @@ namespace {
 
 // $1 owner, $2 assistantId, $3 phoneNumberId, $4 workflowId, $5 status, $6 createdAtGe,
 // $7 createdAtLt, $8/$9 the cursor (sort time in microseconds since the epoch, id), $10 limit.
-// The caller's calls are found from the caller's assistants, workflows and numbers (their
-// indexes on calls), not by walking every call newest first and testing each one: a caller with
-// few calls among many would make that a scan of the whole table.
+// The caller's calls are found from the caller's assistants, workflows and numbers: for each,
+// its newest calls past the cursor that pass the filters, at most a page of them, read in order
+// from the index on (assistant_id | workflow_id | phone_number_id, sort time, id)
+// (schemas/sql/022); of all those, the newest page. A page costs the caller's number of
+// assistants, workflows and numbers times the page size, however many calls they have and
+// however deep the page.
+// clang-format off
+#define SB_SORT_TIME "coalesce(c.created_at, c.inserted_at)"
+#define SB_PAGE_OF(source_column, source_table, extra)                                          \
+    "SELECT x.id, x.k FROM " source_table " s CROSS JOIN LATERAL ("                             \
+    "SELECT c.id, " SB_SORT_TIME " AS k FROM calls c WHERE c." source_column " = s.id " extra   \
+    "AND ($2::text IS NULL OR c.assistant_id = $2) "                                            \
+    "AND ($3::text IS NULL OR c.phone_number_id = $3) "                                         \
+    "AND ($4::text IS NULL OR c.workflow_id = $4) "                                             \
+    "AND ($5::text IS NULL OR c.status = $5) "                                                  \
+    "AND ($6::timestamptz IS NULL OR " SB_SORT_TIME " >= $6) "                                  \
+    "AND ($7::timestamptz IS NULL OR " SB_SORT_TIME " < $7) "                                   \
+    "AND ($8::bigint IS NULL OR (" SB_SORT_TIME ", c.id) < "                                    \
+    "  ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::text)) "              \
+    "ORDER BY " SB_SORT_TIME " DESC, c.id DESC LIMIT $10) x WHERE s.owner = $1 "
 const char* const k_list =
-    "WITH mine AS ("
-    "SELECT c.id FROM assistants a JOIN calls c ON c.assistant_id = a.id WHERE a.owner = $1 "
-    "UNION SELECT c.id FROM workflows w JOIN calls c ON c.workflow_id = w.id WHERE w.owner = $1 "
-    "UNION SELECT c.id FROM phone_numbers p JOIN calls c ON c.phone_number_id = p.id "
-    "WHERE p.owner = $1 AND coalesce(c.created_at, c.inserted_at) >= "
-    "coalesce(p.owned_since, '-infinity')) "
-    "SELECT " SB_CALL_JSON
-    "::text, "
-    "(extract(epoch FROM coalesce(c.created_at, c.inserted_at)) * 1000000)::bigint, c.id "
-    "FROM mine JOIN calls c ON c.id = mine.id WHERE "
-    "($2::text IS NULL OR c.assistant_id = $2) "
-    "AND ($3::text IS NULL OR c.phone_number_id = $3) "
-    "AND ($4::text IS NULL OR c.workflow_id = $4) "
-    "AND ($5::text IS NULL OR c.status = $5) "
-    "AND ($6::timestamptz IS NULL OR coalesce(c.created_at, c.inserted_at) >= $6) "
-    "AND ($7::timestamptz IS NULL OR coalesce(c.created_at, c.inserted_at) < $7) "
-    "AND ($8::bigint IS NULL OR (coalesce(c.created_at, c.inserted_at), c.id) < "
-    "  ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::text)) "
-    "ORDER BY coalesce(c.created_at, c.inserted_at) DESC, c.id DESC LIMIT $10";
+    "WITH page AS ("
+    SB_PAGE_OF("assistant_id", "assistants", "")
+    " UNION "
+    SB_PAGE_OF("workflow_id", "workflows", "")
+    " UNION "
+    SB_PAGE_OF("phone_number_id", "phone_numbers",
+               "AND " SB_SORT_TIME " >= coalesce(s.owned_since, '-infinity') ")
+    "ORDER BY k DESC, id DESC LIMIT $10) "
+    "SELECT " SB_CALL_JSON "::text, (extract(epoch FROM page.k) * 1000000)::bigint, c.id "
+    "FROM page JOIN calls c ON c.id = page.id ORDER BY page.k DESC, page.id DESC";
+// clang-format on
+#undef SB_PAGE_OF
+#undef SB_SORT_TIME
 
 const char* const k_get =
     "SELECT " SB_CALL_JSON "::text FROM calls c WHERE c.id = $2 AND " SB_CALL_OWNED;

@@ -212,6 +212,13 @@ TEST(ManageCalls, StoredValuesIdsAndOwnersAsTheyAre) {
         "UPDATE calls SET created_at = now() - interval '1 minute' "
         "WHERE id = 'on-alices-number'");
     EXPECT_EQ(m.call("GET", "calls/on-alices-number", a).status, 200u);
+    // A call that is hers two ways (her assistant on her number) is listed once.
+    insert_call(m.db(), "both-ways", asst, pn, "ended", 50);
+    const json::value listed = json_of(m.call("GET", "calls?limit=200", a));
+    int both = 0;
+    for (const auto& call : listed.at("data").as_array()) both += call.at("id") == "both-ways";
+    EXPECT_EQ(both, 1) << json::serialize(listed);
+    EXPECT_EQ(listed.at("data").as_array().size(), 4u) << json::serialize(listed);
     m.db().exec("UPDATE phone_numbers SET owner = 'bob' WHERE id = '" + pn + "'");
     EXPECT_EQ(m.call("GET", "calls/on-alices-number", b).status, 404u);
     EXPECT_EQ(json_of(m.call("GET", "calls?phoneNumberId=" + pn, b)).at("data").as_array().size(),

@@ -170,6 +170,8 @@ TEST(Migrations, NoCommittedMigrationEverChanges) {
          "c356be633dcc1979b27420095b92fd968c1b79b5e61cc8f640831d64b810e24e"},
         {"021_number_owner_change_and_call_json.sql",
          "d72fa812391d88c2fa977f54d19aed7c391034921e4754e6231e78b01a08f7a4"},
+        {"022_calls_by_owner_in_list_order.sql",
+         "36dbcb553692d5564f3a0ca4e54e945c7875de8857b9d71046cd954935226348"},
     };
     const auto& all = store::embedded_migrations();
     ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";
