@@ -376,16 +376,23 @@ asio::awaitable<outcome> update(services& s, const kind& k, call_context& c) {
 asio::awaitable<outcome> remove(services& s, const kind& k, call_context& c) {
     if (auto e = require_owned(s, k, c)) co_return *e;
     if (&k == &k_assistants || &k == &k_workflows) {
+        // Any number routed to it counts, an operator's too (a row without owner); only the
+        // caller's own number is named.
         auto used =
             sql(s,
-                &k == &k_assistants ? "SELECT id FROM phone_numbers WHERE assistant_id = $1 LIMIT 1"
-                                    : "SELECT id FROM phone_numbers WHERE workflow_id = $1 LIMIT 1",
-                {c.id});
+                &k == &k_assistants ? "SELECT id, owner IS NOT DISTINCT FROM $2 FROM phone_numbers "
+                                      "WHERE assistant_id = $1 ORDER BY 2 DESC LIMIT 1"
+                                    : "SELECT id, owner IS NOT DISTINCT FROM $2 FROM phone_numbers "
+                                      "WHERE workflow_id = $1 ORDER BY 2 DESC LIMIT 1",
+                {c.id, c.owner});
         if (!used) co_return used.error();
         if (!used->empty()) {
+            const bool mine = (*used)[0][1].value_or("") == "t";
             co_return api_error{http::status::conflict,
-                                "the " + std::string(k.noun) + " is assigned to phone number " +
-                                    (*used)[0][0].value_or("") + "; unassign it first"};
+                                "the " + std::string(k.noun) + " is assigned to " +
+                                    (mine ? "phone number " + (*used)[0][0].value_or("")
+                                          : std::string("a phone number of the operator's")) +
+                                    "; unassign it first"};
         }
     }
     auto r = co_await vapi_call(s, verb::delete_, item_path(k.collection, c.id));

@@ -459,9 +459,20 @@ TEST(ManagePhoneNumbers, AssignRoutesTheServicesOwnAssistantRequestReply) {
     // The workflow is in use: deleting it is a conflict.
     auto in_use = m.call("DELETE", "workflows/" + wf, a);
     EXPECT_EQ(in_use.status, 409u) << in_use.body;
+    EXPECT_THAT(in_use.body, HasSubstr("phone number " + pn));
     // Unroute.
     auto off = m.call("POST", "phone-numbers/" + pn + "/assign", a, R"({"workflowId":null})");
     ASSERT_EQ(off.status, 200u) << off.body;
+    // An operator's number routed to it (in SQL) holds it too, and is not named.
+    m.db().exec(
+        "INSERT INTO phone_numbers (id, owner, provider, workflow_id) VALUES "
+        "('operators-line-7', NULL, 'vapi', '" +
+        wf + "')");
+    auto operators = m.call("DELETE", "workflows/" + wf, a);
+    EXPECT_EQ(operators.status, 409u) << operators.body;
+    EXPECT_THAT(operators.body, Not(HasSubstr("operators-line-7")));
+    EXPECT_THAT(operators.body, HasSubstr("operator"));
+    m.db().exec("DELETE FROM phone_numbers WHERE id = 'operators-line-7'");
     EXPECT_EQ(m.db().scalar("SELECT coalesce(workflow_id, 'none') FROM phone_numbers WHERE id = '" +
                             pn + "'"),
               "none");
