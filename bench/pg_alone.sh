@@ -14,7 +14,7 @@ PORT=61454
 RATES=${RATES:-5000 10000}; DURATION=${DURATION:-20}; CLIENTS=${CLIENTS:-32}; ROWS=${ROWS:-1}
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 WORK=$(mktemp -d /tmp/switchboard-pgalone.XXXXXX)
-trap '"$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap '"$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK" "/tmp/steer-pg-$PORT"' EXIT
 
 echo "| target events/s | rows per commit | committed/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -18,7 +18,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
-LONG=0; [[ "${1:-}" == "--long" ]] && LONG=1
+LONG=0
+case "${1:-}" in
+  "") ;;
+  --long) LONG=1 ;;
+  *) echo "usage: bench/run.sh [--long]   (writes BENCHMARKS.md; see bench/README.md)" >&2; exit 2 ;;
+esac
 OUT=$ROOT/BENCHMARKS.md
 WORK=$(mktemp -d /tmp/switchboard-bench.XXXXXX)
 # The Postgres ports of the bench (61450-61454) are above Linux's ephemeral range (32768-60999):
@@ -31,6 +36,14 @@ DB=postgresql://postgres@127.0.0.1:$PGPORT/app
 export LC_ALL=C
 
 cd "$ROOT"
+# Each scenario's Postgres writes up to a few GB (the soak about 6) under /tmp; its directory is
+# removed after it stops, but the soak needs the room while it runs.
+NEED_GB=$((LONG ? 10 : 5))
+FREE_GB=$(df -P -BG /tmp | awk 'NR == 2 {print int($4)}')
+if ((FREE_GB < NEED_GB)); then
+  echo "bench: /tmp has ${FREE_GB} GB free; the run needs about ${NEED_GB} GB" >&2
+  exit 1
+fi
 scripts/deps.sh --bench
 cmake --preset release -DSWITCHBOARD_TESTS=OFF -DSWITCHBOARD_BENCH=ON >/dev/null
 cmake --build --preset release >/dev/null
@@ -43,12 +56,18 @@ source "$ROOT/bench/host.sh"
 
 SB_PID=""; NODE_PID=""
 cleanup() {
+  local rc=$?
   host_restore
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
   [[ -n $NODE_PID ]] && kill "$NODE_PID" 2>/dev/null || true
   [[ -f /tmp/steer-nginx.pid ]] && kill "$(cat /tmp/steer-nginx.pid)" 2>/dev/null || true
-  "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  declare -F stop_pg >/dev/null && stop_pg
+  # A run that failed keeps its logs (the service's, the load generator's, wrk's) for a look.
+  if ((rc != 0)); then
+    echo "bench: failed (exit $rc); its logs are kept in $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
@@ -71,8 +90,12 @@ wrk_mix() {  # url → prints requests/s, non-2xx count
   echo "$rps $non2xx"
 }
 
-start_pg() {
+stop_pg() {  # and its data directory (baselines/pg.sh leaves it: GBs after a scenario)
   "$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+  rm -rf "/tmp/steer-pg-$PGPORT"
+}
+start_pg() {
+  declare -F stop_pg >/dev/null && stop_pg
   "$SHARED/baselines/pg.sh" start $PGPORT durable
   "$ROOT/bench/warm_wal.sh" $PGPORT  # the steady state of a server past its first checkpoints
 }
@@ -119,16 +142,20 @@ for round in $(seq "$WRK_ROUNDS"); do
   nginx -c "$SHARED/baselines/nginx/ceiling.conf"
   sleep 0.5
   read -r NGINX_RPS _ < <(wrk_mix "http://127.0.0.1:$NGINXPORT/receive")
+  [[ -n $NGINX_RPS ]] || { log "wrk against nginx gave no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
   kill "$(cat /tmp/steer-nginx.pid)"; sleep 0.5
 
   log "wrk mix, round $round of $WRK_ROUNDS: naive node handler"
   (cd "$WORK/node" && DATABASE_URL=$DB PORT=$NODEPORT exec node server.mjs) > "$WORK/node.log" 2>&1 &
   NODE_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$NODEPORT/" && break; sleep 0.1; done
+  curl -s -o /dev/null "http://127.0.0.1:$NODEPORT/" ||
+    { log "the naive Node handler did not start:"; cat "$WORK/node.log" >&2; exit 1; }
   read -r NODE_RPS NODE_NON2XX < <(wrk_mix "http://127.0.0.1:$NODEPORT/receive")
   kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
 
   log "wrk mix, round $round of $WRK_ROUNDS: switchboard"
+  start_pg >/dev/null  # its own fresh Postgres, not the one Node has just written to
   start_sb
   T0=$(cpu_ticks "$SB_PID"); P0=$(pg_ticks)
   read -r SB_RPS SB_NON2XX < <(wrk_mix "http://127.0.0.1:$SBPORT/receive")
@@ -136,6 +163,9 @@ for round in $(seq "$WRK_ROUNDS"); do
   SB_WRK_ACKED=$(curl -s "http://127.0.0.1:$SBPORT/metrics" | awk '/^switchboard_webhooks_total\{outcome="stored"/ {s += $2} END {print s}')
   SB_WRK_HWM=$(hwm_kb "$SB_PID")
   stop_sb
+  for rate in "$NODE_RPS" "$SB_RPS"; do
+    [[ -n $rate && $rate != 0* ]] || { log "wrk gave no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
+  done
   python3 -c "import json; print(json.dumps({'nginx': $NGINX_RPS, 'node': $NODE_RPS, 'node_bad': $NODE_NON2XX,
     'sb': $SB_RPS, 'sb_bad': $SB_NON2XX, 'sb_hwm_kb': $SB_WRK_HWM,
     'sb_cpu': round(($T1-$T0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1), 'sb_pg': round(($P1-$P0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1)}))" \
@@ -172,14 +202,26 @@ r["cpu_us_per_ack"] = round((int(t1) - int(t0)) / int(tick) * 1e6 / max(1, r["ac
 r["pg_cpu_us_per_ack"] = round((int(p1) - int(p0)) / int(tick) * 1e6 / max(1, r["acked"]), 1)
 r["peak_rss_mb"] = round(int(hwm) / 1024, 1)
 rss = [int(l) for l in open(path.replace(".json", ".rss")) if l.strip().isdigit()]
+# One sample a second from the service's start: keep those of the sending (warm-up and run),
+# not of the drain and the ledger check after it.
+rss = rss[:int(r.get("warmup_s", 0) + r.get("duration_s", len(rss))) + 1]
 if len(rss) >= 120:  # the largest RSS of the first and of the last minute of the run
     r["rss_first_min_mb"] = round(max(rss[:60]) / 1024, 1)
     r["rss_last_min_mb"] = round(max(rss[-60:]) / 1024, 1)
 r["exit_code"] = int(rc)
+# A run that acknowledged nothing balances its ledger trivially (everything refused): void.
+if r["acked"] == 0:
+    r["ledger"]["valid"] = False
 print(json.dumps(r))
 PY
+  if ((rc != 0)) || ! tail -1 "$WORK/scenarios.jsonl" | python3 -c \
+      "import json,sys; sys.exit(0 if json.loads(sys.stdin.read())['ledger']['valid'] else 1)"; then
+    log "scenario $name: ledger VOID or bench/load failed (exit $rc); see BENCHMARKS.md"
+    FAILED=1
+  fi
 }
 
+FAILED=0
 : > "$WORK/scenarios.jsonl"
 # The open-loop runs send 5 s before the measured 30 s (--warmup): the service's and Postgres'
 # first moments (connections opened, first plans, empty tables and caches) are reported on their
@@ -205,7 +247,6 @@ fi
 
 # The parts below are reported in BENCHMARKS.md even when one fails (after twenty minutes of
 # scenarios, one broken part must not lose the rest); the script then exits 1.
-FAILED=0
 part() {  # title, output file, command...
   local title=$1 out=$2; shift 2
   if ! "$@" > "$out" 2> "$out.log"; then
@@ -218,7 +259,7 @@ part() {  # title, output file, command...
 
 # --- 2b. reply latency of assistant-request, alone and under load (bench/replies.sh) -----------
 log "assistant-request reply latency"
-"$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+stop_pg
 part "bench/replies.sh" "$WORK/replies.md" env DURATION=10 LOAD_RATE=2000 "$ROOT/bench/replies.sh"
 
 # --- 2c. webhook latency with and without management traffic (bench/manage_interference.sh) ---
@@ -228,7 +269,7 @@ part "bench/manage_interference.sh" "$WORK/manage.md" \
 
 # --- 2d. stored bytes per call (bench/storage.sh) -----------------------------------------------
 log "stored bytes per call"
-"$SHARED/baselines/pg.sh" stop $PGPORT >/dev/null 2>&1 || true
+stop_pg
 part "bench/storage.sh" "$WORK/storage.md" "$ROOT/bench/storage.sh"
 
 # --- 2e. Postgres alone, one durable INSERT per event (bench/pg_alone.sh) ---------------------
@@ -261,11 +302,19 @@ for base, group in groups.items():
     pick["label"] = base if len(group) == 1 else f"{base}, its median run"
     pick["base"] = base
     rows.append(pick)
+def package_version(name):
+    try:
+        return json.load(open(os.path.join(os.path.dirname(scen), "node", "node_modules", name, "package.json")))["version"]
+    except Exception:
+        return "?"
+node_versions = (f"The naive handler ran on Node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()} "
+                 f"with express {package_version('express')} and pg {package_version('pg')} (the latest of the ranges its "
+                 "package.json allows on the day: `npm install` in a copy of ../shared/baselines/node-naive).")
 cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
 L = []
 L.append("# BENCHMARKS\n")
 L.append(f"Measured by `bench/run.sh` on {datetime.date.today()}, on this project's machine kind "
-         f"(2 cores, {cpu}), everything local: the load generator, the server and a durable "
+         f"({os.cpu_count()} cores, {cpu}), everything local: the load generator, the server and a durable "
          "Postgres 15 (fsync on, synchronous_commit on) share the two cores. "
          + (f"Postgres' shared memory is on 2 MB pages ({int(os.environ['HUGE_PAGES'])} reserved, "
             "as docs/postgres.md recommends). " if int(os.environ.get("HUGE_PAGES", "0")) >= 600 else
@@ -287,8 +336,9 @@ if "start" in probe and "end" in probe:
 L.append("## The same load against the three servers\n")
 L.append(f"`wrk -t1 -c64 -d{secs}s -s ../shared/baselines/wrk/mix.lua` (the Vapi example bodies, weighted like "
          f"real traffic, a fresh call id per block), in {len(wrk)} alternated rounds (nginx, Node, switchboard, "
-         "each round on a fresh Postgres); requests/s are each server's median over the rounds, the ratios those "
-         "of the medians, non-2xx the sum over the rounds.\n")
+         "Node and switchboard each on a fresh Postgres); requests/s are each server's median over the rounds, "
+         "the ratios those of the medians, non-2xx the sum over the rounds. "
+         + node_versions + "\n")
 L.append("| server | requests/s | non-2xx | vs nginx | vs naive Node |")
 L.append("|---|---:|---:|---:|---:|")
 L.append(f"| nginx, 200 without work (ceiling) | {nginx:,.0f} | 0 | 1.00 | {nginx/node:.1f}x |")
@@ -362,6 +412,10 @@ L.append("\nReproduce: `bench/run.sh` (add `--long` for the 10-minute soak).\n")
 import os
 analysis = os.path.join(os.path.dirname(out), "bench", "analysis.md")
 if os.path.exists(analysis):
+    L.append("---\n")
+    L.append("*Everything below is bench/analysis.md, written by hand: its figures are those of the runs it "
+             "names (dated, with their commits), not necessarily those of the tables above, which are this "
+             "run's.*\n")
     L.append(open(analysis).read())
 open(out, "w").write("\n".join(L) + "\n")
 PY

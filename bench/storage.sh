@@ -8,7 +8,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
 PORT=61451; SB=8094; DB=postgresql://postgres@127.0.0.1:$PORT/app
 WORK=$(mktemp -d /tmp/switchboard-storage.XXXXXX)
-trap 'kill $PID 2>/dev/null || true; "$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+trap 'kill $PID 2>/dev/null || true; "$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true; rm -rf "$WORK" "/tmp/steer-pg-$PORT"' EXIT
 "$SHARED/baselines/pg.sh" start $PORT durable
 DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=s SWITCHBOARD_LISTEN=127.0.0.1:$SB SWITCHBOARD_PORT_FILE=$WORK/port \
   SWITCHBOARD_LOG_LEVEL=warn "$ROOT/build/release/switchboard" > "$WORK/log" 2>&1 &
