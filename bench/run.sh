@@ -73,9 +73,14 @@ trap cleanup EXIT
 
 log() { echo "bench: $*" >&2; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-pg_ticks() {  # CPU ticks of every Postgres process (server, backends, WAL writer, checkpointer)
-  local t=0 p
-  for p in $(pgrep -u postgres -x postgres); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
+pg_ticks() {  # CPU ticks of the bench's Postgres: the server and every process it runs
+  # The live ones (backends, WAL writer, checkpointer, autovacuum workers) from their own stat,
+  # and those that have exited (a backend that closed, an autovacuum worker done) from the
+  # server's cutime + cstime, which the kernel adds them to when they are reaped.
+  local t=0 p pm
+  pm=$(head -1 "/tmp/steer-pg-$PGPORT/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$pm/stat" 2>/dev/null || echo 0)
+  for p in $(pgrep -P "$pm"); do t=$((t + $(cpu_ticks "$p" 2>/dev/null || echo 0))); done
   echo "$t"
 }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
