@@ -573,8 +573,8 @@ TEST_F(VapiRest, UploadsBinaryFileContent) {
 // take `"a\"` for an unended value), and control bytes are not sent raw.
 TEST_F(VapiRest, FilenamesWithBackslashesAndControlBytesArriveIntact) {
     rest_client client(runner_.http(), config_for(fake_));
-    for (const std::string name : {std::string("ends in a backslash\\"),
-                                   std::string("tab\there \\\"both\\\" \x01\x7f.txt")}) {
+    for (const std::string& name : {std::string("ends in a backslash\\"),
+                                    std::string("tab\there \\\"both\\\" \x01\x7f.txt")}) {
         SCOPED_TRACE(name);
         file_upload f;
         f.filename = name;
