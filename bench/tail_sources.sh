@@ -57,7 +57,7 @@ stop_servers() {
 cleanup() {
   [[ -n $SB_PID ]] && kill "$SB_PID" 2>/dev/null || true
   stop_servers
-  rm -rf "/dev/shm/steer-pg-$PGPORT" "/tmp/steer-pg-wal-$PGPORT"
+  rm -rf "/dev/shm/steer-pg-$PGPORT" "/tmp/steer-pg-wal-$PGPORT" "/tmp/steer-pg-$PGPORT"
   host_restore
   rm -rf "$WORK"
 }
