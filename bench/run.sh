@@ -135,22 +135,26 @@ log "machine probe (start)"
 machine_probe start
 
 # --- 1. the same wrk mix against the three servers --------------------------------------------
-# In WRK_ROUNDS alternated rounds (nginx, Node, switchboard, each on a fresh Postgres): this
-# machine's speed moves by a quarter within minutes (nginx alone gave 39,783 to 58,069/s in three
-# rounds of one session, bench/analysis.md), so one run of each is a ratio of two moments. The
-# table gives each server's median and every round.
+# In WRK_ROUNDS rounds (nginx, Node, switchboard; Node and switchboard each on a fresh Postgres):
+# this machine's speed moves by a quarter within minutes (nginx alone gave 39,783 to 58,069/s in
+# three rounds of one session, bench/analysis.md), so one run of each is a ratio of two moments.
+# The order rotates from round to round (nginx first, then Node first, then switchboard first),
+# so that no server always runs at the same point of a round. The table gives each server's
+# median and every round.
 cp -r "$SHARED/baselines/node-naive" "$WORK/node"
 (cd "$WORK/node" && npm install --silent --no-audit --no-fund >/dev/null 2>&1)
-for round in $(seq "$WRK_ROUNDS"); do
-  start_pg
+wrk_nginx() {
   log "wrk mix, round $round of $WRK_ROUNDS: nginx ceiling"
+  stop_pg  # nothing else runs beside it
   nginx -c "$SHARED/baselines/nginx/ceiling.conf"
   sleep 0.5
   read -r NGINX_RPS _ < <(wrk_mix "http://127.0.0.1:$NGINXPORT/receive")
   [[ -n $NGINX_RPS ]] || { log "wrk against nginx gave no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
   kill "$(cat /tmp/steer-nginx.pid)"; sleep 0.5
-
+}
+wrk_node() {
   log "wrk mix, round $round of $WRK_ROUNDS: naive node handler"
+  start_pg >/dev/null
   (cd "$WORK/node" && DATABASE_URL=$DB PORT=$NODEPORT exec node server.mjs) > "$WORK/node.log" 2>&1 &
   NODE_PID=$!
   for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$NODEPORT/" && break; sleep 0.1; done
@@ -158,9 +162,11 @@ for round in $(seq "$WRK_ROUNDS"); do
     { log "the naive Node handler did not start:"; cat "$WORK/node.log" >&2; exit 1; }
   read -r NODE_RPS NODE_NON2XX < <(wrk_mix "http://127.0.0.1:$NODEPORT/receive")
   kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true; NODE_PID=""
-
+  [[ -n $NODE_RPS && $NODE_RPS != 0* ]] || { log "wrk gave Node no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
+}
+wrk_sb() {
   log "wrk mix, round $round of $WRK_ROUNDS: switchboard"
-  start_pg >/dev/null  # its own fresh Postgres, not the one Node has just written to
+  start_pg >/dev/null
   start_sb
   T0=$(cpu_ticks "$SB_PID"); P0=$(pg_ticks)
   read -r SB_RPS SB_NON2XX < <(wrk_mix "http://127.0.0.1:$SBPORT/receive")
@@ -168,10 +174,13 @@ for round in $(seq "$WRK_ROUNDS"); do
   SB_WRK_ACKED=$(curl -s "http://127.0.0.1:$SBPORT/metrics" | awk '/^switchboard_webhooks_total\{outcome="stored"/ {s += $2} END {print s}')
   SB_WRK_HWM=$(hwm_kb "$SB_PID")
   stop_sb
-  for rate in "$NODE_RPS" "$SB_RPS"; do
-    [[ -n $rate && $rate != 0* ]] || { log "wrk gave no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
-  done
-  python3 -c "import json; print(json.dumps({'nginx': $NGINX_RPS, 'node': $NODE_RPS, 'node_bad': $NODE_NON2XX,
+  [[ -n $SB_RPS && $SB_RPS != 0* ]] || { log "wrk gave switchboard no rate:"; cat "$WORK/wrk.txt" >&2; exit 1; }
+}
+WRK_ORDERS=("nginx node sb" "node sb nginx" "sb nginx node")
+for round in $(seq "$WRK_ROUNDS"); do
+  order=${WRK_ORDERS[$(((round - 1) % 3))]}
+  for server in $order; do "wrk_$server"; done
+  python3 -c "import json; print(json.dumps({'order': '$order', 'nginx': $NGINX_RPS, 'node': $NODE_RPS, 'node_bad': $NODE_NON2XX,
     'sb': $SB_RPS, 'sb_bad': $SB_NON2XX, 'sb_hwm_kb': $SB_WRK_HWM,
     'sb_cpu': round(($T1-$T0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1), 'sb_pg': round(($P1-$P0)/$TICK*1e6/max(1,$SB_WRK_ACKED),1)}))" \
     >> "$WORK/wrk_rounds.jsonl"
@@ -340,8 +349,8 @@ if "start" in probe and "end" in probe:
              "differ much are not comparable.\n")
 L.append("## The same load against the three servers\n")
 L.append(f"`wrk -t1 -c64 -d{secs}s -s ../shared/baselines/wrk/mix.lua` (the Vapi example bodies, weighted like "
-         f"real traffic, a fresh call id per block), in {len(wrk)} alternated rounds (nginx, Node, switchboard, "
-         "Node and switchboard each on a fresh Postgres); requests/s are each server's median over the rounds, "
+         f"real traffic, a fresh call id per block), in {len(wrk)} rounds (Node and switchboard each on a "
+         "fresh Postgres; the order rotates: nginx, Node, switchboard first); requests/s are each server's median over the rounds, "
          "the ratios those of the medians, non-2xx the sum over the rounds. "
          + node_versions + "\n")
 L.append("| server | requests/s | non-2xx | vs nginx | vs naive Node |")
@@ -350,8 +359,8 @@ L.append(f"| nginx, 200 without work (ceiling) | {nginx:,.0f} | 0 | 1.00 | {ngin
 L.append(f"| naive Node handler (1 INSERT per webhook) | {node:,.0f} | {node_bad} | {node/nginx:.2f} | 1.0x |")
 L.append(f"| **switchboard** (durable ack) | **{sb:,.0f}** | {sb_bad} | **{sb/nginx:.2f}** | **{sb/node:.1f}x** |")
 L.append("")
-L.append("- each round (nginx, Node, switchboard requests/s; switchboard vs nginx, vs Node): " + "; ".join(
-    f"{w['nginx']:,.0f}, {w['node']:,.0f}, {w['sb']:,.0f} ({w['sb'] / w['nginx']:.2f}, {w['sb'] / w['node']:.1f}x)"
+L.append("- each round (nginx, Node, switchboard requests/s; switchboard vs nginx, vs Node; the order run): " + "; ".join(
+    f"{w['nginx']:,.0f}, {w['node']:,.0f}, {w['sb']:,.0f} ({w['sb'] / w['nginx']:.2f}, {w['sb'] / w['node']:.1f}x; {w.get('order', 'nginx node sb').replace('sb', 'switchboard')})"
     for w in wrk))
 L.append(f"- switchboard in its median round: {sb_round['sb_cpu']} µs of CPU per acknowledged webhook "
          f"(Postgres: {sb_round['sb_pg']} µs), peak RSS {int(sb_round['sb_hwm_kb'])/1024:.1f} MB.\n")

@@ -94,10 +94,25 @@ const char* const k_messages =
     "'toolCallId', tool_call_id, 'name', name, 'result', result)) ORDER BY position), "
     "'[]'::jsonb)::text FROM call_messages WHERE call_id = $1";
 
+// A page of a call's stored messages, in the order of the events' primary key (Vapi's
+// timestamp, then the dedupe key), read from it: $1 the call, $2/$3 the cursor (the last event
+// of the page before: its timestamp in microseconds since the epoch, its dedupe key), $4 the
+// page size. One more row than the page is read, to tell whether another page follows; the
+// last three columns are the cursor of the next page (null when none follows).
 const char* const k_events =
+    "WITH e AS (SELECT type, vapi_timestamp, received_at, sent_at, dedupe_key, "
+    "row_number() OVER (ORDER BY sent_at, dedupe_key) AS n FROM ("
+    "SELECT type, vapi_timestamp, received_at, sent_at, dedupe_key FROM call_events "
+    "WHERE call_id = $1 AND ($2::bigint IS NULL OR (sent_at, dedupe_key) > "
+    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::text)) "
+    "ORDER BY sent_at, dedupe_key LIMIT $4::int + 1) page) "
     "SELECT coalesce(jsonb_agg(jsonb_build_object('type', type, 'timestamp', vapi_timestamp, "
-    "'receivedAt', switchboard_iso(received_at)) ORDER BY sent_at, received_at, dedupe_key), "
-    "'[]'::jsonb)::text FROM call_events WHERE call_id = $1";
+    "'receivedAt', switchboard_iso(received_at)) ORDER BY n) FILTER (WHERE n <= $4::int), "
+    "'[]'::jsonb)::text, "
+    "CASE WHEN count(*) > $4::int THEN max((extract(epoch FROM sent_at) * 1000000)::bigint) "
+    "  FILTER (WHERE n = $4::int) END, "
+    "CASE WHEN count(*) > $4::int THEN max(dedupe_key) FILTER (WHERE n = $4::int) END "
+    "FROM e";
 
 #undef SB_CALL_JSON
 #undef SB_CALL_OWNED
@@ -155,8 +170,16 @@ std::string make_cursor(const std::string& micros, const std::string& id) {
     return b64url(micros + "." + id);
 }
 
-bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id) {
-    if (cursor.empty() || cursor.size() > 512) return false;
+/// The most bytes of the dedupe key in an events' cursor: ingest keeps its keys to
+/// ingest::k_max_dedupe_key_bytes (a longer key is hashed past its type and timestamp); the
+/// rest is room for what that hashing appends.
+constexpr std::size_t k_max_dedupe_key_bytes = ingest::k_max_dedupe_key_bytes + 256;
+
+/// A cursor of either kind; `max_key` bounds its second part (a call id by default, checked as
+/// one; otherwise only its length and that it holds no NUL).
+bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id,
+                  std::size_t max_key = 0) {
+    if (cursor.empty() || cursor.size() > 512 + 4 * max_key / 3) return false;
     auto text = unb64url(cursor);
     if (!text) return false;
     const auto dot = text->find('.');
@@ -165,8 +188,9 @@ bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id)
     id = text->substr(dot + 1);
     long long v = 0;
     auto [ptr, ec] = std::from_chars(micros.data(), micros.data() + micros.size(), v);
-    return ec == std::errc{} && ptr == micros.data() + micros.size() &&
-           !check_call_id(id, "cursor");
+    if (ec != std::errc{} || ptr != micros.data() + micros.size()) return false;
+    if (max_key == 0) return !check_call_id(id, "cursor");
+    return id.size() <= max_key && id.find('\0') == std::string::npos;
 }
 
 asio::awaitable<outcome> list(services& s, call_context& c) {
@@ -224,19 +248,40 @@ asio::awaitable<outcome> list(services& s, call_context& c) {
 
 asio::awaitable<outcome> get(services& s, call_context& c) {
     if (auto e = check_call_id(c.id, "id")) co_return *e;
+    auto events_limit = limit_param(c, 1000, 10000, "eventsLimit");
+    if (!events_limit) co_return events_limit.error();
+    auto events_cursor = param(c, "eventsCursor");
+    if (!events_cursor) co_return events_cursor.error();
+    std::optional<std::string> after_micros, after_key;
+    if (*events_cursor && !(*events_cursor)->empty()) {
+        std::string m, key;
+        if (!parse_cursor(**events_cursor, m, key, k_max_dedupe_key_bytes)) {
+            co_return bad_request(
+                "eventsCursor is invalid (pass eventsNextCursor of the previous answer)");
+        }
+        after_micros = std::move(m);
+        after_key = std::move(key);
+    }
     auto call = sql(s, k_get, {c.owner, c.id});
     if (!call) co_return call.error();
     if (call->empty()) co_return not_found("call", c.id);
     auto messages = sql(s, k_messages, {c.id});
     if (!messages) co_return messages.error();
-    auto events = sql(s, k_events, {c.id});
+    auto events = sql(s, k_events, {c.id, after_micros, after_key, std::to_string(*events_limit)});
     if (!events) co_return events.error();
+    const auto& ev = (*events)[0];
     std::string body = (*call)[0][0].value_or("{}");
-    // Append "messages" and "events" to the object (it ends with '}').
+    // Append "messages", "events" and "eventsNextCursor" to the object (it ends with '}').
     body.pop_back();
     if (body.size() > 1) body += ',';
     body += "\"messages\":" + (*messages)[0][0].value_or("[]") +
-            ",\"events\":" + (*events)[0][0].value_or("[]") + "}";
+            ",\"events\":" + ev[0].value_or("[]") + ",\"eventsNextCursor\":";
+    if (ev[1] && ev[2]) {
+        body += json::serialize(json::value(make_cursor(*ev[1], *ev[2])));
+    } else {
+        body += "null";
+    }
+    body += '}';
     co_return reply{http::status::ok, std::move(body)};
 }
 

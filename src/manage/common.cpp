@@ -202,16 +202,17 @@ boost::system::result<std::optional<std::string>, api_error> string_field(const 
     return std::optional<std::string>(std::string(v->get_string()));
 }
 
-boost::system::result<int, api_error> limit_param(const call_context& c, int fallback, int max) {
-    auto text = param(c, "limit");
+boost::system::result<int, api_error> limit_param(const call_context& c, int fallback, int max,
+                                                  std::string_view name) {
+    auto text = param(c, name);
     if (!text) return text.error();
     if (!*text) return fallback;
     int v = 0;
     const std::string& t = **text;
     auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
     if (t.empty() || ec != std::errc{} || ptr != t.data() + t.size() || v < 1 || v > max) {
-        return bad_request("limit must be an integer from 1 to " + std::to_string(max) + " (got '" +
-                           t + "')");
+        return bad_request(std::string(name) + " must be an integer from 1 to " +
+                           std::to_string(max) + " (got '" + t + "')");
     }
     return v;
 }

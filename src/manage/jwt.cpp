@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include <cjose/cjose.h>
+#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -375,7 +377,25 @@ struct fetch_waiter_for final : fetch_waiter {
 struct jwks_view {
     std::shared_ptr<const key_list> keys;  ///< null: none fetched yet (or no URL)
     bool fresh = false;                    ///< this request fetched or waited for a fetch
+    std::uint64_t generation = 0;          ///< of `keys` (token_verifier::impl::generation)
 };
+
+/// A token's SHA-256, the key of the verified tokens: a cryptographic digest, so that no other
+/// token can be made to match a cached one.
+std::string token_digest(std::string_view compact) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+    unsigned int len = 0;
+    if (EVP_Digest(compact.data(), compact.size(), out.data(), &len, EVP_sha256(), nullptr) != 1) {
+        return {};
+    }
+    return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
 
 }  // namespace
 
@@ -397,7 +417,51 @@ struct token_verifier::impl {
     std::uint64_t fetches = 0;  ///< fetches ended; a waiter waits for this to change
     std::vector<std::unique_ptr<fetch_waiter>> waiters;
 
+    // Tokens verified lately, by their digest (token_digest), until they expire: a front end
+    // sends the same token with every request for up to an hour, and each request would
+    // otherwise be verified twice (the listener's check_now, then the handler's verify), at
+    // 4-6 µs for HS256 and about 50 µs for ES256 (bench/analysis.md, session 21). Emptied
+    // whenever the JWKS of the URL is replaced, so that a key taken out of it stops working
+    // as it would without the cache; `generation` counts those replacements, and a token
+    // verified with keys of an earlier generation is not remembered. Guarded by `mutex`.
+    static constexpr std::size_t max_verified = 8192;
+    static constexpr std::size_t max_cached_identity = 1024;  ///< bytes of sub, role, email
+    std::unordered_map<std::string, identity> verified;
+    std::uint64_t generation = 0;
+
     bool uses_url() const { return !cfg.jwks_url.empty() && client != nullptr; }
+
+    /// The identity of a token verified before, if it has not expired since. Not while the
+    /// JWKS of the URL is due for its refetch (jwks_max_age): the token is verified again,
+    /// which refetches, so that a key taken out of the JWKS is noticed as without the cache.
+    std::optional<identity> recall(const std::string& digest) {
+        if (digest.empty()) return std::nullopt;
+        std::lock_guard lock(mutex);
+        if (uses_url() && steady::now() - fetched_at >= cfg.jwks_max_age) return std::nullopt;
+        const auto it = verified.find(digest);
+        if (it == verified.end()) return std::nullopt;
+        if (it->second.expires_at <= unix_now() - cfg.leeway.count()) {
+            verified.erase(it);  // verified again below, which tells why it fails
+            return std::nullopt;
+        }
+        return it->second;
+    }
+
+    void remember(const std::string& digest, const identity& who, std::uint64_t keys_generation) {
+        if (digest.empty() ||
+            who.sub.size() + who.role.size() + who.email.size() > max_cached_identity) {
+            return;
+        }
+        std::lock_guard lock(mutex);
+        if (keys_generation != generation) return;  // its keys were replaced meanwhile
+        if (verified.size() >= max_verified) {
+            const std::int64_t expired_before = unix_now() - cfg.leeway.count();
+            std::erase_if(verified,
+                          [&](const auto& e) { return e.second.expires_at <= expired_before; });
+            if (verified.size() >= max_verified) verified.clear();
+        }
+        verified.insert_or_assign(digest, who);
+    }
 
     /// Ends the fetch in progress (even when its coroutine is destroyed mid-way) and wakes the
     /// requests that waited for it.
@@ -467,9 +531,11 @@ struct token_verifier::impl {
         step next = step::use_cached;
         std::uint64_t fetches_seen = 0;
         std::shared_ptr<const key_list> cached;
+        std::uint64_t cached_generation = 0;
         {
             std::lock_guard lock(mutex);
             cached = url_keys;
+            cached_generation = generation;
             const auto now = steady::now();
             const bool stale = !url_keys || now - fetched_at >= cfg.jwks_max_age;
             // Fresh enough, or replaced since the caller looked (by a fetch it did not see).
@@ -488,14 +554,17 @@ struct token_verifier::impl {
                 next = step::fetch;
             }
         }
-        if (next == step::use_cached) co_return jwks_view{std::move(cached), false};
+        if (next == step::use_cached) {
+            co_return jwks_view{std::move(cached), false, cached_generation};
+        }
         if (next == step::wait) {
             co_await wait_for_fetch(fetches_seen);
             {
                 std::lock_guard lock(mutex);
                 cached = url_keys;
+                cached_generation = generation;
             }
-            co_return jwks_view{std::move(cached), true};
+            co_return jwks_view{std::move(cached), true, cached_generation};
         }
         const fetch_scope scope{*this};
         std::optional<key_list> fresh = co_await fetch();
@@ -504,10 +573,13 @@ struct token_verifier::impl {
             if (fresh) {
                 url_keys = std::make_shared<const key_list>(std::move(*fresh));
                 fetched_at = steady::now();
+                ++generation;
+                verified.clear();
             }
             cached = url_keys;
+            cached_generation = generation;
         }
-        co_return jwks_view{std::move(cached), true};
+        co_return jwks_view{std::move(cached), true, cached_generation};
     }
 };
 
@@ -623,10 +695,12 @@ asio::awaitable<verify_result> token_verifier::verify(std::string_view authoriza
     if (!bearer) co_return token_error::missing;
     if (bearer->size() > max_token_bytes) co_return token_error::malformed;
     const std::string compact(*bearer);  // the caller's header need not outlive a suspension
+    impl& self = *impl_;
+    const std::string digest = token_digest(compact);
+    if (std::optional<identity> known = self.recall(digest)) co_return std::move(*known);
     const auto header = parse_header(compact);
     if (!header) co_return header.error();
 
-    impl& self = *impl_;
     jwks_view fetched = co_await self.jwks(false);
     selection pick = select_keys(*header, self.file_keys, fetched.keys.get(), self.secret);
     const bool secret_applies = header->alg == algorithm::hs256 && self.secret;
@@ -635,8 +709,10 @@ asio::awaitable<verify_result> token_verifier::verify(std::string_view authoriza
         fetched = co_await self.jwks(true, fetched.keys.get());  // rotated keys? rate-limited
         pick = select_keys(*header, self.file_keys, fetched.keys.get(), self.secret);
     }
-    co_return verify_with(compact, *header, pick, self.uses_url(), fetched.keys != nullptr,
-                          self.cfg);
+    verify_result r =
+        verify_with(compact, *header, pick, self.uses_url(), fetched.keys != nullptr, self.cfg);
+    if (r) self.remember(digest, *r, fetched.generation);
+    co_return r;
 }
 
 std::optional<token_error> token_verifier::check_now(std::string_view authorization) const {
@@ -644,14 +720,18 @@ std::optional<token_error> token_verifier::check_now(std::string_view authorizat
     if (!bearer) return token_error::missing;
     if (bearer->size() > max_token_bytes) return token_error::malformed;
     const std::string compact(*bearer);
+    impl& self = *impl_;
+    const std::string digest = token_digest(compact);
+    if (self.recall(digest)) return std::nullopt;
     const auto header = parse_header(compact);
     if (!header) return header.error();
 
-    impl& self = *impl_;
     std::shared_ptr<const key_list> cached;
+    std::uint64_t generation = 0;
     if (self.uses_url()) {
         std::lock_guard lock(self.mutex);
         cached = self.url_keys;
+        generation = self.generation;
     }
     const selection pick = select_keys(*header, self.file_keys, cached.get(), self.secret);
     // What only the JWKS URL can tell (no keys fetched yet, a kid it may have rotated in) is
@@ -661,8 +741,9 @@ std::optional<token_error> token_verifier::check_now(std::string_view authorizat
     }
     const verify_result r =
         verify_with(compact, *header, pick, self.uses_url(), cached != nullptr, self.cfg);
-    if (r) return std::nullopt;
-    return r.error();
+    if (!r) return r.error();
+    self.remember(digest, *r, generation);
+    return std::nullopt;
 }
 
 }  // namespace switchboard::manage

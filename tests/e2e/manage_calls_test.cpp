@@ -151,6 +151,69 @@ TEST(ManageCalls, GetHasTurnsAndEventsFromIngestedWebhooks) {
     EXPECT_EQ(m.call("GET", "calls/" + call_id, hs256_token("bob")).status, 404u);
 }
 
+// A call's events come in pages (eventsLimit, eventsCursor), in the order of one whole answer,
+// each event once; events of the same millisecond are not split or repeated at a page's edge.
+TEST(ManageCalls, GetGivesTheEventsInPages) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    const auto a = hs256_token("alice");
+    const std::string asst = id_of(m.call("POST", "assistants", a, R"({"name":"A"})"));
+    ASSERT_FALSE(asst.empty());
+    const std::string call_id = "call-event-pages";
+    const long long t0 = unix_millis_now();
+    http_client hook("127.0.0.1", m.port());
+    const header_list h = {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}};
+    // Seven messages, three of them in one millisecond (told apart by their status).
+    const std::vector<std::pair<long long, std::string>> sent = {
+        {t0, "queued"},    {t0 + 1, "ringing"},     {t0 + 2, "in-progress"}, {t0 + 2, "forwarding"},
+        {t0 + 2, "ended"}, {t0 + 3, "in-progress"}, {t0 + 4, "ended"}};
+    for (const auto& [ts, status] : sent) {
+        const std::string body = R"({"message":{"type":"status-update","timestamp":)" +
+                                 std::to_string(ts) + R"(,"status":")" + status +
+                                 R"(","call":{"id":")" + call_id + R"(","assistantId":")" + asst +
+                                 R"("}}})";
+        ASSERT_EQ(hook.post("/receive", body, h).status, 200u);
+    }
+    m.db().wait_derived();
+
+    auto whole = m.call("GET", "calls/" + call_id, a);
+    ASSERT_EQ(whole.status, 200u) << whole.body;
+    const json::value all = json_of(whole);
+    ASSERT_EQ(all.at("events").as_array().size(), sent.size()) << whole.body;
+    EXPECT_TRUE(all.at("eventsNextCursor").is_null());
+
+    json::array paged;
+    std::string cursor;
+    int pages = 0;
+    do {
+        std::string target = "calls/" + call_id + "?eventsLimit=2";
+        if (!cursor.empty()) target += "&eventsCursor=" + cursor;
+        auto page = m.call("GET", target, a);
+        ASSERT_EQ(page.status, 200u) << page.body;
+        const json::value v = json_of(page);
+        ASSERT_LE(v.at("events").as_array().size(), 2u);
+        for (const auto& e : v.at("events").as_array()) paged.push_back(e);
+        cursor = v.at("eventsNextCursor").is_null()
+                     ? std::string()
+                     : std::string(v.at("eventsNextCursor").as_string());
+        ++pages;
+    } while (!cursor.empty() && pages < 10);
+    EXPECT_EQ(pages, 4);
+    EXPECT_EQ(json::value(paged), all.at("events"));
+
+    // The action form takes the same parameters.
+    auto post =
+        m.call("POST", "calls", a, R"({"action":"get","id":")" + call_id + R"(","eventsLimit":7})");
+    ASSERT_EQ(post.status, 200u) << post.body;
+    EXPECT_TRUE(json_of(post).at("eventsNextCursor").is_null());
+
+    for (const std::string bad : {"eventsLimit=0", "eventsLimit=10001", "eventsLimit=x",
+                                  "eventsCursor=not-a-cursor", "eventsCursor=%2F%2F"}) {
+        auto r = m.call("GET", "calls/" + call_id + "?" + bad, a);
+        EXPECT_EQ(r.status, 400u) << bad << ": " << r.body;
+    }
+}
+
 // What the API gives back of a call is what was stored: nulls inside stored values stay, the
 // status is there even when unknown; any call id ingest takes can be read and paged past; a
 // number an operator gives to someone else shows them its calls from then on only.

@@ -420,7 +420,10 @@ TEST(TokenVerifier, RefusesATamperedPayload) {
     const std::string tampered =
         good.substr(0, dot1 + 1) + b64url(json::serialize(forged)) + good.substr(dot2);
     ASSERT_TRUE(verify_bearer(v, good).has_value());
+    // The good token is remembered now: the tampered one, with the same signature, is not it.
     EXPECT_TRUE(refused_with(verify_bearer(v, tampered), token_error::bad_signature));
+    EXPECT_EQ(v.check_now("Bearer " + tampered), token_error::bad_signature);
+    EXPECT_FALSE(v.check_now("Bearer " + good).has_value());
 }
 
 TEST(TokenVerifier, RefusesAnEmptySignature) {
@@ -454,6 +457,20 @@ TEST(TokenVerifier, LeewayAppliesToExpAndNbf) {
     const token_verifier strict(cfg, nullptr);
     EXPECT_TRUE(refused_with(verify_bearer(strict, hs_token(claims(-30))), token_error::expired));
     EXPECT_TRUE(refused_with(verify_bearer(strict, hs_token(soon)), token_error::not_yet_valid));
+}
+
+TEST(TokenVerifier, ARememberedTokenIsRefusedOnceItExpires) {
+    jwt_config cfg = hs_config();
+    cfg.leeway = 0s;
+    const token_verifier v(cfg, nullptr);
+    const json::object c = claims(2);
+    const std::int64_t exp = c.at("exp").as_int64();
+    const std::string tok = hs_token(c);
+    ASSERT_TRUE(verify_bearer(v, tok).has_value());  // verified, and remembered
+    ASSERT_FALSE(v.check_now("Bearer " + tok).has_value());
+    while (now_s() < exp) std::this_thread::sleep_for(50ms);
+    EXPECT_EQ(v.check_now("Bearer " + tok), token_error::expired);
+    EXPECT_TRUE(refused_with(verify_bearer(v, tok), token_error::expired));
 }
 
 TEST(TokenVerifier, RefusesATokenWithoutExp) {
@@ -801,9 +818,21 @@ TEST_F(JwksUrl, DoesNotRefetchForAKnownKidOrAnHs256TokenWithTheSecret) {
 TEST_F(JwksUrl, RefetchesAfterMaxAge) {
     cfg.jwks_max_age = 0s;
     const token_verifier v(cfg, &h.client);
-    EXPECT_TRUE(verify(v, rs_token(rsa_a(), claims())).has_value());
-    EXPECT_TRUE(verify(v, rs_token(rsa_a(), claims())).has_value());
+    const std::string tok = rs_token(rsa_a(), claims());
+    EXPECT_TRUE(verify(v, tok).has_value());
+    EXPECT_TRUE(verify(v, tok).has_value());  // remembered, but the JWKS is due: refetched
     EXPECT_EQ(server.fetches(), 2);
+}
+
+TEST_F(JwksUrl, ATokenOfAKeyTakenOutOfTheJwksIsRefusedOnceItIsRefetched) {
+    const token_verifier v(cfg, &h.client);
+    const std::string old_key = rs_token(rsa_a(), claims());
+    ASSERT_TRUE(verify(v, old_key).has_value());  // verified, and remembered
+    ASSERT_FALSE(v.check_now("Bearer " + old_key).has_value());
+    server.set(jwks_of({rsa_b().jwk()}));                             // rsa_a rotated out
+    ASSERT_TRUE(verify(v, rs_token(rsa_b(), claims())).has_value());  // an unknown kid: refetched
+    EXPECT_EQ(server.fetches(), 2);
+    EXPECT_TRUE(refused_with(verify(v, old_key), token_error::unknown_key));
 }
 
 TEST_F(JwksUrl, KeepsTheCachedKeysWhenARefreshFails) {

@@ -4,7 +4,12 @@
 /// cached, refreshed when a token names an unknown `kid`). The algorithm is fixed by the key,
 /// never chosen by the token: `alg: none` and HS/RS confusion are refused.
 ///
-/// Threads: `verify` may be called concurrently from any thread.
+/// A token that verified is remembered (by its SHA-256) until it expires, so that the next
+/// requests with it cost a digest and a lookup instead of a signature check; the remembered
+/// tokens are forgotten whenever the JWKS of the URL is replaced, and not used while that JWKS
+/// is due for its refetch.
+///
+/// Threads: `verify` and `check_now` may be called concurrently from any thread.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/system/result.hpp>

@@ -102,7 +102,8 @@ boost::system::result<std::optional<std::string>, api_error> param(const call_co
 boost::system::result<std::optional<std::string>, api_error> string_field(const json::object& o,
                                                                           std::string_view name);
 /// `limit` (default, 1..max), 400 otherwise.
-boost::system::result<int, api_error> limit_param(const call_context& c, int fallback, int max);
+boost::system::result<int, api_error> limit_param(const call_context& c, int fallback, int max,
+                                                  std::string_view name = "limit");
 /// Validates an id (non-empty, printable, at most 128 bytes): 400 naming `field` otherwise.
 std::optional<api_error> check_id(std::string_view id, std::string_view field);
 

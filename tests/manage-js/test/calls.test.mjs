@@ -167,6 +167,16 @@ test("get: the call with its turns and events", async () => {
     assert.deepEqual(call.messages.map((m) => m.role), report.artifact.messages.map((m) => m.role));
     assert.equal(call.events.length, C1_MESSAGES.length);
     assert.deepEqual(call.events.map((e) => e.type), ["status-update", "status-update", "conversation-update", "end-of-call-report"]);
+    assert.equal(call.eventsNextCursor, null);
+    // The events in pages of three, then one: the same events in the same order.
+    const first = await A.invoke(`calls/${c1}?eventsLimit=3`, { method: "GET" });
+    expectStatus(first, 200);
+    assert.equal(first.body.events.length, 3);
+    assert.equal(typeof first.body.eventsNextCursor, "string");
+    const rest = await A.invoke("calls", { body: { action: "get", id: c1, eventsLimit: 3, eventsCursor: first.body.eventsNextCursor } });
+    expectStatus(rest, 200);
+    assert.deepEqual([...first.body.events, ...rest.body.events], call.events);
+    assert.equal(rest.body.eventsNextCursor, null);
     const e = await A.invoke("calls", { body: { action: "get", id: c2 } });
     expectStatus(e, 200);
     assert.equal(e.body.id, c2);
