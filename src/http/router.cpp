@@ -3,6 +3,7 @@
 #include "switchboard/http/response.hpp"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace switchboard::http {
 
@@ -47,6 +48,14 @@ std::uint64_t router::body_limit(std::string_view path, std::uint64_t fallback) 
     if (prefixes_.empty()) return fallback;
     const prefix_route* p = find_prefix(path);
     return p != nullptr && p->options.body_limit ? *p->options.body_limit : fallback;
+}
+
+std::uint64_t router::body_memory(std::string_view path, std::uint64_t declared) const {
+    if (prefixes_.empty()) return declared;
+    const prefix_route* p = find_prefix(path);
+    if (p == nullptr || p->options.body_copies <= 1) return declared;
+    const std::uint64_t copies = p->options.body_copies;
+    return declared > UINT64_MAX / copies ? UINT64_MAX : declared * copies;
 }
 
 std::uint64_t router::max_body_limit(std::uint64_t fallback) const {

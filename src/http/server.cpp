@@ -413,8 +413,10 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             const auto length = parser.content_length();
             const std::uint64_t declared = length ? *length : parser.chunked() ? body_limit : 0;
             if (declared > k_max_read_size) {
-                if (reserve_body(declared)) {
-                    reserved.bytes = declared;
+                const std::uint64_t held =
+                    routes_.body_memory(router::path_of(parser.get().target()), declared);
+                if (reserve_body(held)) {
+                    reserved.bytes = held;
                 } else {
                     refusal = json_error(status::service_unavailable,
                                          "too many large request bodies in progress");

@@ -498,6 +498,7 @@ void api::register_routes(http::router& routes) {
     impl* m = impl_.get();
     http::prefix_options options;
     options.body_limit = m->cfg.manage.max_upload_bytes;
+    options.body_copies = config::manage_config::body_copies;
     options.decorate = [m](const http::request::header_type& h, http::response& res) {
         add_cors(m->cfg.manage, h, res);
     };

@@ -237,6 +237,7 @@ asio::awaitable<rest_client::reply> rest_client::upload(std::string path,
     req.headers.set(boost::beast::http::field::content_type,
                     "multipart/form-data; boundary=" + boundary);
     req.body = multipart_body(parts, boundary);
+    std::vector<form_part>().swap(parts);  // the file is in the body now: not held twice
     co_return co_await send(std::move(req));
 }
 

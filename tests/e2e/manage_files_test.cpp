@@ -1,6 +1,7 @@
 // files and knowledge-bases end to end: multipart upload with its size limit, list/get/update/
 // delete, knowledge bases with attach/detach/list files, and isolation between users.
 #include "support/manage.hpp"
+#include "support/raw_connection.hpp"
 #include "support/webhooks.hpp"
 
 #include <boost/json.hpp>
@@ -13,6 +14,7 @@ namespace {
 
 namespace json = boost::json;
 using ::testing::HasSubstr;
+using namespace std::chrono_literals;
 
 const std::string k_boundary = "----switchboard-test-boundary";
 
@@ -93,6 +95,47 @@ TEST(ManageFiles, UploadLargerThanTheLimitIs413WithCors) {
     auto w = hook.post("/receive", small_webhook("call-big", "hang", 6000),
                        {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}});
     EXPECT_EQ(w.status, 200u) << w.body;
+}
+
+// An upload is held up to three times while it is forwarded (the request, the body sent to
+// Vapi, that body's copy for the attempt): the listener counts it three times against
+// --max-body-memory, so that the budget bounds what is held.
+TEST(ManageFiles, AnUploadCountsThreeTimesAgainstTheBodyMemory) {
+    manage_service m(env_list{{"SWITCHBOARD_MAX_BODY_MEMORY", "1048576"},
+                              {"SWITCHBOARD_MAX_BODY_BYTES", "300000"},
+                              {"SWITCHBOARD_MAX_UPLOAD_BYTES", "300000"}});
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-f");
+    auto held = [&] {
+        return metric_value(scrape_metrics(m.port()), "switchboard_http_body_memory_bytes");
+    };
+    const std::string body =
+        multipart_body({{"file", "big.txt", "text/plain", std::string(200'000, 'a')}}, k_boundary);
+    const auto head = [&](std::size_t length) {
+        return "POST /functions/v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + t +
+               "\r\nContent-Type: multipart/form-data; boundary=" + k_boundary +
+               "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+    };
+    raw_connection first(m.port());
+    ASSERT_TRUE(first.connected());
+    ASSERT_TRUE(first.send(head(body.size()) + body.substr(0, 1000)));
+    for (int i = 0; i < 100 && held() != 3.0 * body.size(); ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(held(), 3.0 * body.size());
+
+    // 600 kB more would not fit in 1 MiB: refused before its body is read.
+    raw_connection second(m.port());
+    ASSERT_TRUE(second.connected());
+    ASSERT_TRUE(second.send(head(body.size())));
+    const auto refused = second.read_until_closed(5s);
+    EXPECT_TRUE(refused.data.starts_with("HTTP/1.1 503")) << refused.data.substr(0, 300);
+    EXPECT_THAT(refused.data, HasSubstr("too many large request bodies"));
+
+    ASSERT_TRUE(first.send(body.substr(1000)));
+    const auto created = first.read_until("}", 10s);
+    EXPECT_TRUE(created.data.starts_with("HTTP/1.1 201")) << created.data.substr(0, 300);
+    for (int i = 0; i < 100 && held() != 0; ++i) std::this_thread::sleep_for(20ms);
+    EXPECT_EQ(held(), 0);
+    EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
 }
 
 TEST(ManageKnowledgeBases, CreateAttachListDetachUpdateDelete) {

@@ -479,7 +479,12 @@ TEST(Config, AcceptsRangeBoundaries) {
                   .http.max_body_memory,
               1048576u);
     EXPECT_THAT(error_of({"--max-body-memory=1048576", "--max-body-bytes=1048577"}),
-                HasSubstr("at least --max-body-bytes and --max-upload-bytes (26214400)"));
+                HasSubstr("at least --max-body-bytes and 3 times --max-upload-bytes (78643200)"));
+    // A management body counts three times (the request, the body forwarded, its copy).
+    EXPECT_EQ(config_of({"--max-upload-bytes=104857600"}).http.max_body_memory, 314572800u);
+    EXPECT_THAT(error_of({"--max-body-memory=3145727", "--max-upload-bytes=1048576",
+                          "--max-body-bytes=1024"}),
+                HasSubstr("(3145728)"));
     EXPECT_EQ(config_of({"--retry-after-s=0"}).queue.retry_after, std::chrono::seconds(0));
     EXPECT_EQ(config_of({"--io-threads=256"}).http.io_threads, 256u);
 }

@@ -139,6 +139,11 @@ struct manage_config {
     unsigned pg_connections = 4;
     unsigned max_inflight = 256;
     std::size_t max_upload_bytes = 25u << 20;
+    /// How many times its declared size a management request's body is held at most while its
+    /// handler runs: the request itself, the body forwarded to Vapi (an upload's file in a
+    /// multipart body of its own), and the copy of that body each attempt sends. The listener
+    /// counts that many against --max-body-memory.
+    static constexpr unsigned body_copies = 3;
     std::vector<std::string> cors_origins;  ///< empty: `*`
 };
 

@@ -33,6 +33,10 @@ struct prefix_options {
     std::function<void(const request::header_type&, response&)> decorate;
     /// Checks the header of every request under the prefix before its body is read.
     header_check check;
+    /// How many times its declared size a body under the prefix is held at most while its
+    /// handler runs (copies made to forward it): what the listener counts against its body
+    /// memory budget.
+    unsigned body_copies = 1;
 };
 
 class router {
@@ -50,6 +54,10 @@ class router {
 
     /// The body limit of requests to `path`: the prefix route's, else `fallback`.
     std::uint64_t body_limit(std::string_view path, std::uint64_t fallback) const;
+
+    /// The body memory a body of `declared` bytes to `path` is counted for: its declared size
+    /// times the prefix route's body_copies.
+    std::uint64_t body_memory(std::string_view path, std::uint64_t declared) const;
 
     /// The largest body limit of any route (the limit to apply before the path is known).
     std::uint64_t max_body_limit(std::uint64_t fallback) const;
