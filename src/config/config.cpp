@@ -57,9 +57,10 @@ const option_spec k_options[] = {
      "connection may hold one request body (--max-body-bytes)."},
     {"max-body-memory", nullptr,
      "Bytes of request bodies over 64 KiB held at once, all connections together, by their "
-     "declared length (chunked: the route's limit), a management request's three times (it is "
-     "copied to be forwarded to Vapi); one more gets 503 before its body is read. Default: "
-     "268435456, or the larger of --max-body-bytes and 3 times --max-upload-bytes when larger."},
+     "declared length (chunked: its limit); a management upload counts 3 times (it is copied to "
+     "be forwarded to Vapi), a management JSON body (at most 1 MiB) 16 times (its parsed tree); "
+     "one more gets 503 before its body is read. Default: 268435456, or the largest of "
+     "--max-body-bytes, 3 times --max-upload-bytes and 16 times the JSON limit when larger."},
     {"idle-timeout-ms", "60000", "How long an idle keep-alive connection is kept open."},
     {"read-timeout-ms", "30000",
      "Deadline to receive one whole request (header and body), from its first byte; past it the "
@@ -504,9 +505,8 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         static_cast<std::size_t>(r.integer("max-upload-bytes", 1024, std::int64_t{1} << 30));
     {
         // Every body a route accepts must fit in the budget, or it could never be read; a
-        // management body counts several times (manage_config::body_copies).
-        const std::size_t largest = std::max(
-            cfg.http.max_body_bytes, mg.max_upload_bytes * config::manage_config::body_copies);
+        // management body counts several times (manage_config::upload_copies, json_copies).
+        const std::size_t largest = std::max(cfg.http.max_body_bytes, mg.largest_body_memory());
         if (r.str("max-body-memory").empty()) {
             cfg.http.max_body_memory = std::max<std::size_t>(std::size_t{256} << 20, largest);
         } else {
@@ -514,7 +514,8 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
                 r.integer("max-body-memory", 1 << 20, std::int64_t{1} << 40));
             if (cfg.http.max_body_memory < largest) {
                 reader::fail("max-body-memory", std::to_string(cfg.http.max_body_memory),
-                             "at least --max-body-bytes and 3 times --max-upload-bytes (" +
+                             "at least --max-body-bytes and what one management request "
+                             "counts for (" +
                                  std::to_string(largest) + ")");
             }
         }

@@ -3,7 +3,6 @@
 #include "switchboard/http/response.hpp"
 
 #include <algorithm>
-#include <cstdint>
 
 namespace switchboard::http {
 
@@ -50,12 +49,16 @@ std::uint64_t router::body_limit(std::string_view path, std::uint64_t fallback) 
     return p != nullptr && p->options.body_limit ? *p->options.body_limit : fallback;
 }
 
-std::uint64_t router::body_memory(std::string_view path, std::uint64_t declared) const {
-    if (prefixes_.empty()) return declared;
-    const prefix_route* p = find_prefix(path);
-    if (p == nullptr || p->options.body_copies <= 1) return declared;
-    const std::uint64_t copies = p->options.body_copies;
-    return declared > UINT64_MAX / copies ? UINT64_MAX : declared * copies;
+body_terms router::body_terms_of(const request::header_type& header, std::uint64_t fallback) const {
+    if (prefixes_.empty()) return body_terms{fallback, 1};
+    const prefix_route* p = find_prefix(path_of(header.target()));
+    if (p == nullptr) return body_terms{fallback, 1};
+    const std::uint64_t limit = p->options.body_limit.value_or(fallback);
+    if (!p->options.body) return body_terms{limit, 1};
+    body_terms terms = p->options.body(header);
+    terms.limit = std::min(terms.limit, limit);
+    terms.copies = std::max(terms.copies, 1u);
+    return terms;
 }
 
 std::uint64_t router::max_body_limit(std::uint64_t fallback) const {

@@ -355,9 +355,10 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             co_await read_request(stream, buffer, parser, true, max_pending);
 
         std::optional<response> refusal;
+        body_terms terms{body_limit, 1};
         if (!hec || hec == beast_http::error::body_limit) {
-            body_limit =
-                routes_.body_limit(router::path_of(parser.get().target()), cfg_.max_body_bytes);
+            terms = routes_.body_terms_of(parser.get(), cfg_.max_body_bytes);
+            body_limit = terms.limit;
             const auto length = parser.content_length();
             if (hec || (length && *length > body_limit)) {
                 refusal =
@@ -397,9 +398,10 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             }
         }
         // Bodies larger than one read are counted against --max-body-memory, by the length
-        // they declare (a chunked one by its route's limit), from before they are read until
-        // their handler is done: the connection cap alone would let every connection hold the
-        // largest body at once. Smaller ones are bounded by the cap times one read.
+        // they declare (a chunked one by its limit) times the copies its route makes of it,
+        // from before they are read until their handler is done: the connection cap alone would let
+        // every connection hold the largest body at once. Smaller ones are bounded by the cap times
+        // one read.
         struct body_reservation {
             server* owner = nullptr;
             std::uint64_t bytes = 0;
@@ -414,7 +416,7 @@ asio::awaitable<void> server::run_connection(std::shared_ptr<connection> conn) {
             const std::uint64_t declared = length ? *length : parser.chunked() ? body_limit : 0;
             if (declared > k_max_read_size) {
                 const std::uint64_t held =
-                    routes_.body_memory(router::path_of(parser.get().target()), declared);
+                    declared > UINT64_MAX / terms.copies ? UINT64_MAX : declared * terms.copies;
                 if (reserve_body(held)) {
                     reserved.bytes = held;
                 } else {

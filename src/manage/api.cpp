@@ -288,6 +288,18 @@ std::optional<api_error> decide_action(verb method, call_context& c, bool has_bo
     return e;
 }
 
+/// A Content-Type's media type, without parameters, in lower case (media types are
+/// case-insensitive, RFC 9110 8.3.1).
+std::string media_type_of(std::string_view content_type) {
+    std::string_view type = content_type.substr(0, content_type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    std::string out(type);
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    return out;
+}
+
 /// Reads the JSON body and the envelope into `c`.
 std::optional<api_error> read_body(const http::request& req, call_context& c,
                                    bool& has_body_action) {
@@ -387,18 +399,9 @@ asio::awaitable<http::response> handle(api::impl* m, http::request req) {
         if (!failure) {
             c.request = &req;
             c.content_type = req[boost::beast::http::field::content_type];
-            // Media types are case-insensitive (RFC 9110 8.3.1); the parameters (a multipart
-            // boundary) are not, so the header itself is kept as it came.
-            std::string_view type = c.content_type.substr(0, c.content_type.find(';'));
-            while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) {
-                type.remove_suffix(1);
-            }
-            while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) {
-                type.remove_prefix(1);
-            }
-            c.media_type.assign(type);
-            std::transform(c.media_type.begin(), c.media_type.end(), c.media_type.begin(),
-                           [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+            // The parameters (a multipart boundary) are case-sensitive, so the header itself is
+            // kept as it came.
+            c.media_type = media_type_of(c.content_type);
             if (const auto q = target.find('?'); q != std::string_view::npos) {
                 if (!parse_query(target.substr(q + 1), c.query)) {
                     failure = detail::bad_request("the query string is malformed");
@@ -498,7 +501,18 @@ void api::register_routes(http::router& routes) {
     impl* m = impl_.get();
     http::prefix_options options;
     options.body_limit = m->cfg.manage.max_upload_bytes;
-    options.body_copies = config::manage_config::body_copies;
+    // An upload (multipart) may be as large as --max-upload-bytes and is held about three times
+    // while it is forwarded; any other body is JSON, parsed into a tree of up to 13 times its
+    // size: at most 1 MiB, counted 16 times.
+    options.body = [m](const http::request::header_type& h) {
+        const auto& mg = m->cfg.manage;
+        if (media_type_of(h[boost::beast::http::field::content_type]) == "multipart/form-data") {
+            return http::body_terms{mg.max_upload_bytes, config::manage_config::upload_copies};
+        }
+        return http::body_terms{
+            std::min(mg.max_upload_bytes, config::manage_config::max_json_bytes),
+            config::manage_config::json_copies};
+    };
     options.decorate = [m](const http::request::header_type& h, http::response& res) {
         add_cors(m->cfg.manage, h, res);
     };

@@ -46,6 +46,14 @@ namespace {
     "AND p.owner = $1 AND coalesce(c.created_at, c.inserted_at) >= "           \
     "coalesce(p.owned_since, '-infinity')))"
 
+// Microseconds since the epoch to a timestamptz and back, exactly over timestamptz's whole
+// range: `'epoch' + n * interval '1 microsecond'` multiplies in double precision, which rounds
+// beyond 2^53 µs (the year 2255), and a cursor that rounds skips or repeats rows.
+#define SB_FROM_MICROS(p)                                                                \
+    "(('1970-01-01'::timestamp + (" p "::bigint / 86400000000) * interval '1 day' + (" p \
+    "::bigint % 86400000000) * interval '1 microsecond') AT TIME ZONE 'UTC')"
+#define SB_TO_MICROS(column) "(extract(epoch FROM " column ") * 1000000)::bigint"
+
 // $1 owner, $2 assistantId, $3 phoneNumberId, $4 workflowId, $5 status, $6 createdAtGe,
 // $7 createdAtLt, $8/$9 the cursor (sort time in microseconds since the epoch, id), $10 limit.
 // The caller's calls are found from the caller's assistants, workflows and numbers: for each,
@@ -66,7 +74,7 @@ namespace {
     "AND ($6::timestamptz IS NULL OR " SB_SORT_TIME " >= $6) "                                  \
     "AND ($7::timestamptz IS NULL OR " SB_SORT_TIME " < $7) "                                   \
     "AND ($8::bigint IS NULL OR (" SB_SORT_TIME ", c.id) < "                                    \
-    "  ('epoch'::timestamptz + $8::bigint * interval '1 microsecond', $9::text)) "              \
+    "  (" SB_FROM_MICROS("$8") ", $9::text)) "                                                  \
     "ORDER BY " SB_SORT_TIME " DESC, c.id DESC LIMIT $10) x WHERE s.owner = $1 "
 const char* const k_list =
     "WITH page AS ("
@@ -77,7 +85,7 @@ const char* const k_list =
     SB_PAGE_OF("phone_number_id", "phone_numbers",
                "AND " SB_SORT_TIME " >= coalesce(s.owned_since, '-infinity') ")
     "ORDER BY k DESC, id DESC LIMIT $10) "
-    "SELECT " SB_CALL_JSON "::text, (extract(epoch FROM page.k) * 1000000)::bigint, c.id "
+    "SELECT " SB_CALL_JSON "::text, " SB_TO_MICROS("page.k") ", c.id "
     "FROM page JOIN calls c ON c.id = page.id ORDER BY page.k DESC, page.id DESC";
 // clang-format on
 #undef SB_PAGE_OF
@@ -94,28 +102,37 @@ const char* const k_messages =
     "'toolCallId', tool_call_id, 'name', name, 'result', result)) ORDER BY position), "
     "'[]'::jsonb)::text FROM call_messages WHERE call_id = $1";
 
-// A page of a call's stored messages, in the order of the events' primary key (Vapi's
-// timestamp, then the dedupe key), read from it: $1 the call, $2/$3 the cursor (the last event
-// of the page before: its timestamp in microseconds since the epoch, its dedupe key), $4 the
-// page size. One more row than the page is read, to tell whether another page follows; the
-// last three columns are the cursor of the next page (null when none follows).
+// A page of a call's stored messages, in the order of their Vapi timestamps, then of their
+// arrival, then of their dedupe keys: read from the events' primary key (call_id, sent_at,
+// dedupe_key), and sorted by arrival only within a millisecond (an incremental sort). $1 the
+// call, $2/$3/$4 the cursor (the last event of the page before: its timestamp and its receive
+// time in microseconds since the epoch, its dedupe key), $5 the page size. One more row than
+// the page is read, to tell whether another page follows; the last three columns are the
+// cursor of the next page (null when none follows).
+// clang-format off
 const char* const k_events =
     "WITH e AS (SELECT type, vapi_timestamp, received_at, sent_at, dedupe_key, "
-    "row_number() OVER (ORDER BY sent_at, dedupe_key) AS n FROM ("
+    "row_number() OVER (ORDER BY sent_at, received_at, dedupe_key) AS n FROM ("
     "SELECT type, vapi_timestamp, received_at, sent_at, dedupe_key FROM call_events "
-    "WHERE call_id = $1 AND ($2::bigint IS NULL OR (sent_at, dedupe_key) > "
-    "('epoch'::timestamptz + $2::bigint * interval '1 microsecond', $3::text)) "
-    "ORDER BY sent_at, dedupe_key LIMIT $4::int + 1) page) "
+    "WHERE call_id = $1 AND ($2::bigint IS NULL OR (sent_at >= " SB_FROM_MICROS("$2") " AND "
+    "(sent_at, received_at, dedupe_key) > "
+    "(" SB_FROM_MICROS("$2") ", " SB_FROM_MICROS("$3") ", $4::text))) "
+    "ORDER BY sent_at, received_at, dedupe_key LIMIT $5::int + 1) page) "
     "SELECT coalesce(jsonb_agg(jsonb_build_object('type', type, 'timestamp', vapi_timestamp, "
-    "'receivedAt', switchboard_iso(received_at)) ORDER BY n) FILTER (WHERE n <= $4::int), "
+    "'receivedAt', switchboard_iso(received_at)) ORDER BY n) FILTER (WHERE n <= $5::int), "
     "'[]'::jsonb)::text, "
-    "CASE WHEN count(*) > $4::int THEN max((extract(epoch FROM sent_at) * 1000000)::bigint) "
-    "  FILTER (WHERE n = $4::int) END, "
-    "CASE WHEN count(*) > $4::int THEN max(dedupe_key) FILTER (WHERE n = $4::int) END "
+    "CASE WHEN count(*) > $5::int THEN max(" SB_TO_MICROS("sent_at") ") "
+    "  FILTER (WHERE n = $5::int) END, "
+    "CASE WHEN count(*) > $5::int THEN max(" SB_TO_MICROS("received_at") ") "
+    "  FILTER (WHERE n = $5::int) END, "
+    "CASE WHEN count(*) > $5::int THEN max(dedupe_key) FILTER (WHERE n = $5::int) END "
     "FROM e";
+// clang-format on
 
 #undef SB_CALL_JSON
 #undef SB_CALL_OWNED
+#undef SB_FROM_MICROS
+#undef SB_TO_MICROS
 
 /// A call's id as ingest takes it (any text up to ingest::k_max_call_id_bytes: Vapi's ids, a
 /// chat's or a session's, "campaign:…"), not only the ids switchboard's own objects have.
@@ -170,27 +187,48 @@ std::string make_cursor(const std::string& micros, const std::string& id) {
     return b64url(micros + "." + id);
 }
 
-/// The most bytes of the dedupe key in an events' cursor: ingest keeps its keys to
-/// ingest::k_max_dedupe_key_bytes (a longer key is hashed past its type and timestamp); the
-/// rest is room for what that hashing appends.
-constexpr std::size_t k_max_dedupe_key_bytes = ingest::k_max_dedupe_key_bytes + 256;
+bool parse_micros(std::string_view text) {
+    long long v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return !text.empty() && ec == std::errc{} && ptr == text.data() + text.size();
+}
 
-/// A cursor of either kind; `max_key` bounds its second part (a call id by default, checked as
-/// one; otherwise only its length and that it holds no NUL).
-bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id,
-                  std::size_t max_key = 0) {
-    if (cursor.empty() || cursor.size() > 512 + 4 * max_key / 3) return false;
+/// The most bytes of the dedupe key in an events' cursor: ingest keeps its keys to
+/// ingest::k_max_dedupe_key_bytes now (a longer key is hashed past its type and timestamp),
+/// but rows stored before it did may hold longer ones, up to what the primary key's index
+/// takes (its entries are compressed).
+constexpr std::size_t k_max_cursor_key_bytes = 16384;
+
+/// The events' cursor: "<sent_at µs>.<received_at µs>.<dedupe key>" in base64url.
+std::string make_event_cursor(const std::string& sent, const std::string& received,
+                              const std::string& key) {
+    return b64url(sent + "." + received + "." + key);
+}
+
+bool parse_event_cursor(std::string_view cursor, std::string& sent, std::string& received,
+                        std::string& key) {
+    if (cursor.empty() || cursor.size() > 64 + 4 * k_max_cursor_key_bytes / 3) return false;
+    auto text = unb64url(cursor);
+    if (!text) return false;
+    const auto dot1 = text->find('.');
+    if (dot1 == std::string::npos) return false;
+    const auto dot2 = text->find('.', dot1 + 1);
+    if (dot2 == std::string::npos || dot2 + 1 >= text->size()) return false;
+    sent = text->substr(0, dot1);
+    received = text->substr(dot1 + 1, dot2 - dot1 - 1);
+    key = text->substr(dot2 + 1);
+    return parse_micros(sent) && parse_micros(received) && key.find('\0') == std::string::npos;
+}
+
+bool parse_cursor(std::string_view cursor, std::string& micros, std::string& id) {
+    if (cursor.empty() || cursor.size() > 512) return false;
     auto text = unb64url(cursor);
     if (!text) return false;
     const auto dot = text->find('.');
     if (dot == std::string::npos || dot == 0 || dot + 1 >= text->size()) return false;
     micros = text->substr(0, dot);
     id = text->substr(dot + 1);
-    long long v = 0;
-    auto [ptr, ec] = std::from_chars(micros.data(), micros.data() + micros.size(), v);
-    if (ec != std::errc{} || ptr != micros.data() + micros.size()) return false;
-    if (max_key == 0) return !check_call_id(id, "cursor");
-    return id.size() <= max_key && id.find('\0') == std::string::npos;
+    return parse_micros(micros) && !check_call_id(id, "cursor");
 }
 
 asio::awaitable<outcome> list(services& s, call_context& c) {
@@ -252,14 +290,15 @@ asio::awaitable<outcome> get(services& s, call_context& c) {
     if (!events_limit) co_return events_limit.error();
     auto events_cursor = param(c, "eventsCursor");
     if (!events_cursor) co_return events_cursor.error();
-    std::optional<std::string> after_micros, after_key;
+    std::optional<std::string> after_sent, after_received, after_key;
     if (*events_cursor && !(*events_cursor)->empty()) {
-        std::string m, key;
-        if (!parse_cursor(**events_cursor, m, key, k_max_dedupe_key_bytes)) {
+        std::string sent, received, key;
+        if (!parse_event_cursor(**events_cursor, sent, received, key)) {
             co_return bad_request(
                 "eventsCursor is invalid (pass eventsNextCursor of the previous answer)");
         }
-        after_micros = std::move(m);
+        after_sent = std::move(sent);
+        after_received = std::move(received);
         after_key = std::move(key);
     }
     auto call = sql(s, k_get, {c.owner, c.id});
@@ -267,7 +306,8 @@ asio::awaitable<outcome> get(services& s, call_context& c) {
     if (call->empty()) co_return not_found("call", c.id);
     auto messages = sql(s, k_messages, {c.id});
     if (!messages) co_return messages.error();
-    auto events = sql(s, k_events, {c.id, after_micros, after_key, std::to_string(*events_limit)});
+    auto events = sql(s, k_events,
+                      {c.id, after_sent, after_received, after_key, std::to_string(*events_limit)});
     if (!events) co_return events.error();
     const auto& ev = (*events)[0];
     std::string body = (*call)[0][0].value_or("{}");
@@ -276,8 +316,8 @@ asio::awaitable<outcome> get(services& s, call_context& c) {
     if (body.size() > 1) body += ',';
     body += "\"messages\":" + (*messages)[0][0].value_or("[]") +
             ",\"events\":" + ev[0].value_or("[]") + ",\"eventsNextCursor\":";
-    if (ev[1] && ev[2]) {
-        body += json::serialize(json::value(make_cursor(*ev[1], *ev[2])));
+    if (ev[1] && ev[2] && ev[3]) {
+        body += json::serialize(json::value(make_event_cursor(*ev[1], *ev[2], *ev[3])));
     } else {
         body += "null";
     }

@@ -275,6 +275,8 @@ asio::awaitable<outcome> create(services& s, const kind& k, call_context& c) {
     co_return co_await mirror_created(s, k, c, std::move(r));
 }
 
+constexpr std::size_t k_max_metadata_bytes = 65536;
+
 asio::awaitable<outcome> upload(services& s, const kind& k, call_context& c) {
     if (c.request == nullptr || c.media_type != "multipart/form-data") {
         co_return api_error{http::status::unsupported_media_type,
@@ -300,6 +302,13 @@ asio::awaitable<outcome> upload(services& s, const kind& k, call_context& c) {
         } else if (p.name == "purpose") {
             f.purpose = std::string(p.data);
         } else if (p.name == "metadata") {
+            // Parsed into a tree of up to 13 times its size, beyond what the upload is
+            // counted for: a few kB in practice.
+            if (p.data.size() > k_max_metadata_bytes) {
+                co_return api_error{
+                    http::status::payload_too_large,
+                    "metadata exceeds " + std::to_string(k_max_metadata_bytes) + " bytes"};
+            }
             boost::system::error_code ec;
             json::value m = json::parse(p.data, ec);
             if (ec || !m.is_object()) co_return bad_request("metadata must be a JSON object");

@@ -304,7 +304,7 @@ TEST(BadInput, LargeBodiesBeyondTheMemoryBudgetGet503) {
     service_process svc(
         {.env = service_env(db.url(), {{"SWITCHBOARD_MAX_BODY_MEMORY", "1048576"},
                                        {"SWITCHBOARD_MAX_BODY_BYTES", "700000"},
-                                       {"SWITCHBOARD_MAX_UPLOAD_BYTES", "340000"}})});
+                                       {"SWITCHBOARD_MAX_UPLOAD_BYTES", "65536"}})});
     ASSERT_NE(svc.port(), 0);
     auto held = [&] {
         return metric_value(scrape_metrics(svc.port()), "switchboard_http_body_memory_bytes");

@@ -163,10 +163,16 @@ TEST(ManageCalls, GetGivesTheEventsInPages) {
     const long long t0 = unix_millis_now();
     http_client hook("127.0.0.1", m.port());
     const header_list h = {{"X-Vapi-Secret", k_secret}, {"Content-Type", "application/json"}};
-    // Seven messages, three of them in one millisecond (told apart by their status).
+    // Ten messages, in the order they are expected back: three in one millisecond (told apart
+    // by their status; they come in the order of their arrival), and three far in the future,
+    // past 2^53 microseconds (the year 5138), where a cursor must still be exact.
+    constexpr long long k_far = 99'999'999'999'998;
     const std::vector<std::pair<long long, std::string>> sent = {
-        {t0, "queued"},    {t0 + 1, "ringing"},     {t0 + 2, "in-progress"}, {t0 + 2, "forwarding"},
-        {t0 + 2, "ended"}, {t0 + 3, "in-progress"}, {t0 + 4, "ended"}};
+        {t0, "queued"},          {t0 + 1, "ringing"},
+        {t0 + 2, "in-progress"}, {t0 + 2, "forwarding"},
+        {t0 + 2, "ended"},       {t0 + 3, "in-progress"},
+        {t0 + 4, "ended"},       {k_far, "queued"},
+        {k_far + 1, "ringing"},  {k_far + 1, "in-progress"}};
     for (const auto& [ts, status] : sent) {
         const std::string body = R"({"message":{"type":"status-update","timestamp":)" +
                                  std::to_string(ts) + R"(,"status":")" + status +
@@ -181,6 +187,15 @@ TEST(ManageCalls, GetGivesTheEventsInPages) {
     const json::value all = json_of(whole);
     ASSERT_EQ(all.at("events").as_array().size(), sent.size()) << whole.body;
     EXPECT_TRUE(all.at("eventsNextCursor").is_null());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+        const auto& e = all.at("events").as_array()[i];
+        EXPECT_EQ(e.at("timestamp").to_number<long long>(), sent[i].first) << i;
+        if (i > 0 && sent[i].first == sent[i - 1].first) {  // arrival order within the ms
+            EXPECT_GE(e.at("receivedAt").as_string(),
+                      all.at("events").as_array()[i - 1].at("receivedAt").as_string())
+                << i;
+        }
+    }
 
     json::array paged;
     std::string cursor;
@@ -198,12 +213,27 @@ TEST(ManageCalls, GetGivesTheEventsInPages) {
                      : std::string(v.at("eventsNextCursor").as_string());
         ++pages;
     } while (!cursor.empty() && pages < 10);
-    EXPECT_EQ(pages, 4);
+    EXPECT_EQ(pages, 5);
     EXPECT_EQ(json::value(paged), all.at("events"));
+    // One at a time across the same millisecond and past 2^53 µs: each once, none skipped.
+    json::array singly;
+    cursor.clear();
+    pages = 0;
+    do {
+        std::string target = "calls/" + call_id + "?eventsLimit=1";
+        if (!cursor.empty()) target += "&eventsCursor=" + cursor;
+        const json::value v = json_of(m.call("GET", target, a));
+        for (const auto& e : v.at("events").as_array()) singly.push_back(e);
+        cursor = v.at("eventsNextCursor").is_null()
+                     ? std::string()
+                     : std::string(v.at("eventsNextCursor").as_string());
+        ++pages;
+    } while (!cursor.empty() && pages < 20);
+    EXPECT_EQ(json::value(singly), all.at("events"));
 
     // The action form takes the same parameters.
-    auto post =
-        m.call("POST", "calls", a, R"({"action":"get","id":")" + call_id + R"(","eventsLimit":7})");
+    auto post = m.call("POST", "calls", a,
+                       R"({"action":"get","id":")" + call_id + R"(","eventsLimit":10})");
     ASSERT_EQ(post.status, 200u) << post.body;
     EXPECT_TRUE(json_of(post).at("eventsNextCursor").is_null());
 

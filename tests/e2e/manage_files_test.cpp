@@ -97,45 +97,65 @@ TEST(ManageFiles, UploadLargerThanTheLimitIs413WithCors) {
     EXPECT_EQ(w.status, 200u) << w.body;
 }
 
-// An upload is held up to three times while it is forwarded (the request, the body sent to
-// Vapi, that body's copy for the attempt): the listener counts it three times against
-// --max-body-memory, so that the budget bounds what is held.
-TEST(ManageFiles, AnUploadCountsThreeTimesAgainstTheBodyMemory) {
-    manage_service m(env_list{{"SWITCHBOARD_MAX_BODY_MEMORY", "1048576"},
-                              {"SWITCHBOARD_MAX_BODY_BYTES", "300000"},
-                              {"SWITCHBOARD_MAX_UPLOAD_BYTES", "300000"}});
+// What a management request is counted for against --max-body-memory while it is handled: an
+// upload three times its size (the request, the body forwarded to Vapi, that body's copy for
+// the attempt), a JSON body sixteen times (its parsed tree); a JSON body is at most 1 MiB.
+TEST(ManageFiles, BodiesCountAgainstTheBodyMemoryAsTheyAreHeld) {
+    manage_service m(env_list{{"SWITCHBOARD_MAX_BODY_MEMORY", "2000000"},
+                              {"SWITCHBOARD_MAX_BODY_BYTES", "120000"},
+                              {"SWITCHBOARD_MAX_UPLOAD_BYTES", "120000"}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("user-f");
     auto held = [&] {
         return metric_value(scrape_metrics(m.port()), "switchboard_http_body_memory_bytes");
     };
     const std::string body =
-        multipart_body({{"file", "big.txt", "text/plain", std::string(200'000, 'a')}}, k_boundary);
-    const auto head = [&](std::size_t length) {
-        return "POST /functions/v1/files HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + t +
-               "\r\nContent-Type: multipart/form-data; boundary=" + k_boundary +
-               "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
+        multipart_body({{"file", "big.txt", "text/plain", std::string(100'000, 'a')}}, k_boundary);
+    const auto head = [&](const std::string& target, const std::string& type, std::size_t length) {
+        return "POST /functions/v1/" + target + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               t + "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(length) +
+               "\r\n\r\n";
     };
-    raw_connection first(m.port());
-    ASSERT_TRUE(first.connected());
-    ASSERT_TRUE(first.send(head(body.size()) + body.substr(0, 1000)));
+    const std::string form = "multipart/form-data; boundary=" + k_boundary;
+    raw_connection upload_in_progress(m.port());
+    ASSERT_TRUE(upload_in_progress.connected());
+    ASSERT_TRUE(upload_in_progress.send(head("files", form, body.size()) + body.substr(0, 1000)));
     for (int i = 0; i < 100 && held() != 3.0 * body.size(); ++i) std::this_thread::sleep_for(20ms);
     EXPECT_EQ(held(), 3.0 * body.size());
 
-    // 600 kB more would not fit in 1 MiB: refused before its body is read.
-    raw_connection second(m.port());
-    ASSERT_TRUE(second.connected());
-    ASSERT_TRUE(second.send(head(body.size())));
-    const auto refused = second.read_until_closed(5s);
+    // 110 kB of JSON counts 1.76 MB, which does not fit beside the upload's 300 kB: refused
+    // before its body is read.
+    raw_connection json_body(m.port());
+    ASSERT_TRUE(json_body.connected());
+    ASSERT_TRUE(json_body.send(head("assistants", "application/json", 110'000)));
+    const auto refused = json_body.read_until_closed(5s);
     EXPECT_TRUE(refused.data.starts_with("HTTP/1.1 503")) << refused.data.substr(0, 300);
     EXPECT_THAT(refused.data, HasSubstr("too many large request bodies"));
 
-    ASSERT_TRUE(first.send(body.substr(1000)));
-    const auto created = first.read_until("}", 10s);
+    ASSERT_TRUE(upload_in_progress.send(body.substr(1000)));
+    const auto created = upload_in_progress.read_until("}", 10s);
     EXPECT_TRUE(created.data.starts_with("HTTP/1.1 201")) << created.data.substr(0, 300);
     for (int i = 0; i < 100 && held() != 0; ++i) std::this_thread::sleep_for(20ms);
     EXPECT_EQ(held(), 0);
     EXPECT_EQ(fake_objects(m.fake(), "files").size(), 1u);
+}
+
+TEST(ManageFiles, AJsonBodyIsAtMostOneMebibyte) {
+    manage_service m;
+    ASSERT_NE(m.port(), 0);
+    raw_connection c(m.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(
+        c.send("POST /functions/v1/assistants HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+               hs256_token("user-f") +
+               "\r\nContent-Type: application/json\r\nContent-Length: 1048577\r\n\r\n"));
+    const auto refused = c.read_until_closed(5s);
+    EXPECT_TRUE(refused.data.starts_with("HTTP/1.1 413")) << refused.data.substr(0, 300);
+    EXPECT_THAT(refused.data, HasSubstr("1048576"));
+    // An upload may be larger (--max-upload-bytes, 25 MiB by default).
+    const std::string file(1'100'000, 'a');
+    auto up = upload(m, hs256_token("user-f"), "big.txt", file);
+    EXPECT_EQ(up.status, 201u) << up.body.substr(0, 300);
 }
 
 TEST(ManageKnowledgeBases, CreateAttachListDetachUpdateDelete) {

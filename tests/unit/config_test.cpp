@@ -479,12 +479,17 @@ TEST(Config, AcceptsRangeBoundaries) {
                   .http.max_body_memory,
               1048576u);
     EXPECT_THAT(error_of({"--max-body-memory=1048576", "--max-body-bytes=1048577"}),
-                HasSubstr("at least --max-body-bytes and 3 times --max-upload-bytes (78643200)"));
-    // A management body counts three times (the request, the body forwarded, its copy).
+                HasSubstr("at least --max-body-bytes and what one management request "
+                          "counts for (78643200)"));
+    // A management upload counts three times (the request, the body forwarded, its copy), a
+    // JSON body (at most 1 MiB) sixteen times (its parsed tree).
     EXPECT_EQ(config_of({"--max-upload-bytes=104857600"}).http.max_body_memory, 314572800u);
-    EXPECT_THAT(error_of({"--max-body-memory=3145727", "--max-upload-bytes=1048576",
+    EXPECT_THAT(error_of({"--max-body-memory=16777215", "--max-upload-bytes=1048576",
                           "--max-body-bytes=1024"}),
-                HasSubstr("(3145728)"));
+                HasSubstr("(16777216)"));
+    EXPECT_EQ(config_of({"--max-body-memory=16777216", "--max-upload-bytes=1048576"})
+                  .http.max_body_memory,
+              16777216u);
     EXPECT_EQ(config_of({"--retry-after-s=0"}).queue.retry_after, std::chrono::seconds(0));
     EXPECT_EQ(config_of({"--io-threads=256"}).http.io_threads, 256u);
 }

@@ -4,6 +4,7 @@
 /// wins over the environment. `parse` validates everything and throws `config_error` with a
 /// message naming the bad setting, so a misconfigured service refuses to start.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -139,11 +140,21 @@ struct manage_config {
     unsigned pg_connections = 4;
     unsigned max_inflight = 256;
     std::size_t max_upload_bytes = 25u << 20;
-    /// How many times its declared size a management request's body is held at most while its
-    /// handler runs: the request itself, the body forwarded to Vapi (an upload's file in a
-    /// multipart body of its own), and the copy of that body each attempt sends. The listener
-    /// counts that many against --max-body-memory.
-    static constexpr unsigned body_copies = 3;
+    /// How many times its declared size an upload is held at most while its handler runs: the
+    /// request itself, the multipart body forwarded to Vapi, and that body's copy for the
+    /// attempt. The listener counts that many against --max-body-memory.
+    static constexpr unsigned upload_copies = 3;
+    /// The largest JSON body of a management request (an assistant with a long prompt and
+    /// many tools is tens of kB), within max_upload_bytes: a parsed JSON tree takes up to 13
+    /// times its text (bench/analysis.md, session 22), so a JSON body counts json_copies
+    /// times against --max-body-memory.
+    static constexpr std::size_t max_json_bytes = 1u << 20;
+    static constexpr unsigned json_copies = 16;
+    /// The most body memory one management request may be counted for.
+    std::size_t largest_body_memory() const {
+        return std::max(max_upload_bytes * upload_copies,
+                        std::min(max_upload_bytes, max_json_bytes) * json_copies);
+    }
     std::vector<std::string> cors_origins;  ///< empty: `*`
 };
 

@@ -20,6 +20,14 @@
 
 namespace switchboard::http {
 
+/// What one request's body may be, and what it costs while its handler runs.
+struct body_terms {
+    std::uint64_t limit = 0;  ///< the largest body; a larger one gets 413
+    /// How many times its size the body is held at most while its handler runs (copies made
+    /// to forward it, a parsed tree): what the listener counts against its body memory budget.
+    unsigned copies = 1;
+};
+
 /// Per-subtree settings of a prefix route.
 /// Looks at a request's header before its body is read: a response refuses the request there
 /// (its body is never read), nullopt lets it through. E.g. an authentication that needs no body.
@@ -28,15 +36,14 @@ using header_check = std::function<std::optional<response>(const request::header
 struct prefix_options {
     /// Largest request body under the prefix; unset: the listener's max_body_bytes.
     std::optional<std::uint64_t> body_limit;
+    /// The terms of one request's body by its header (e.g. by its media type), within
+    /// body_limit; unset: body_limit, held once.
+    std::function<body_terms(const request::header_type&)> body;
     /// Called on every response the listener itself makes for a request under the prefix
     /// (413, 400, …), with the request header; e.g. to add CORS headers.
     std::function<void(const request::header_type&, response&)> decorate;
     /// Checks the header of every request under the prefix before its body is read.
     header_check check;
-    /// How many times its declared size a body under the prefix is held at most while its
-    /// handler runs (copies made to forward it): what the listener counts against its body
-    /// memory budget.
-    unsigned body_copies = 1;
 };
 
 class router {
@@ -55,9 +62,9 @@ class router {
     /// The body limit of requests to `path`: the prefix route's, else `fallback`.
     std::uint64_t body_limit(std::string_view path, std::uint64_t fallback) const;
 
-    /// The body memory a body of `declared` bytes to `path` is counted for: its declared size
-    /// times the prefix route's body_copies.
-    std::uint64_t body_memory(std::string_view path, std::uint64_t declared) const;
+    /// The terms of the body of the request with this header: its prefix route's (`body`,
+    /// else its body_limit), else `fallback` bytes held once.
+    body_terms body_terms_of(const request::header_type& header, std::uint64_t fallback) const;
 
     /// The largest body limit of any route (the limit to apply before the path is known).
     std::uint64_t max_body_limit(std::uint64_t fallback) const;
