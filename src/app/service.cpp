@@ -105,9 +105,11 @@ asio::awaitable<http::response> metrics_page(metrics::registry* reg, http::reque
 
 /// Writes again what the last stop spooled (store/spool): each event as if just received, with
 /// its original receive time; the spool's file goes once all are committed (a repeat of what is
-/// stored already is too), rejected for good, or given up again (and so spooled again).
+/// stored already is too), rejected for good, or given up again (and so spooled again). A stop
+/// ends the wait: what is still queued then is written or spooled by the writers' stop, and the
+/// file stays, to be written again at the next start (as repeats, where it was stored).
 asio::awaitable<void> replay_spool(store::spool& spool, std::vector<store::spool::record> records,
-                                   ingest::event_queue& queue) {
+                                   ingest::event_queue& queue, const std::atomic<bool>& stopping) {
     const auto executor = co_await asio::this_coro::executor;
     std::vector<std::shared_ptr<ingest::ack_slot>> slots;
     std::size_t unreadable = 0;
@@ -134,7 +136,11 @@ asio::awaitable<void> replay_spool(store::spool& spool, std::vector<store::spool
     log::info("msg=\"spool: writing what the last stop kept\" events={}", slots.size());
     std::size_t committed = 0, unsettled = 0;
     for (const auto& slot : slots) {
-        const auto status = co_await slot->wait(std::chrono::hours(24));
+        auto status = ingest::ack_status::pending;
+        while ((status = co_await slot->wait(std::chrono::milliseconds(200))) ==
+                   ingest::ack_status::timed_out &&
+               !stopping.load()) {
+        }
         if (status == ingest::ack_status::committed) ++committed;
         if (status == ingest::ack_status::timed_out || status == ingest::ack_status::pending) {
             ++unsettled;
@@ -252,20 +258,27 @@ int run_service(const config::service_config& cfg) {
         cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
 
     if (!spooled.empty()) {
-        asio::co_spawn(ioc, replay_spool(given_up, std::move(spooled), queue), asio::detached);
+        asio::co_spawn(ioc, replay_spool(given_up, std::move(spooled), queue, stopping),
+                       asio::detached);
     }
 
+    // One deadline for the whole stop, from the signal: the connections' drain, then the
+    // writers' (what they cannot write by then goes to the spool). SIGHUP too: a terminal that
+    // closes must not lose the queue.
     watchdog dog;
-    asio::signal_set signals(ioc, SIGINT, SIGTERM);
+    std::chrono::steady_clock::time_point stop_deadline{};
+    asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
     signals.async_wait([&](const boost::system::error_code& ec, int signo) {
         if (ec) return;
         log::info("msg=\"shutting down\" signal={} open_connections={} queue_depth={}", signo,
                   server.connection_count(), queue.depth());
+        stop_deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
         stopping = true;
         server.stop();
         // In-flight requests end within the ack/read/write timeouts; this is the backstop.
-        dog.arm(cfg.shutdown_timeout, [&ioc] {
-            log::warn("msg=\"shutdown timeout: abandoning open connections\"");
+        dog.arm(cfg.shutdown_timeout, [&ioc, &server] {
+            log::warn("msg=\"shutdown timeout: abandoning open connections\" open_connections={}",
+                      server.connection_count());
             ioc.stop();
         });
     });
@@ -282,7 +295,13 @@ int run_service(const config::service_config& cfg) {
     management.stop();
     routing_sync.stop();
 
-    const std::size_t lost = writers.stop(cfg.shutdown_timeout);
+    // The writers get what is left of the stop's deadline, and at least a second to hand
+    // what they hold to the spool.
+    const auto left = stop_deadline == std::chrono::steady_clock::time_point{}
+                          ? std::chrono::steady_clock::duration(cfg.shutdown_timeout)
+                          : stop_deadline - std::chrono::steady_clock::now();
+    const std::size_t lost =
+        writers.stop(std::max<std::chrono::steady_clock::duration>(left, std::chrono::seconds(1)));
     if (lost != 0) {
         // Answered 503, or not at all, except messages that expect a reply: those got it after
         // --reply-commit-wait-ms (outcome="replied_uncommitted").

@@ -169,7 +169,8 @@ const option_spec k_options[] = {
      "Management API: comma-separated origins echoed in Access-Control-Allow-Origin "
      "(default: `*`)."},
     {"shutdown-timeout-s", "30",
-     "On SIGTERM, how long to wait for in-flight work before giving up."},
+     "On SIGTERM (or SIGINT, SIGHUP), how long to wait for in-flight requests and the queue's "
+     "writes, together, before giving up (what is left goes to --spool-dir)."},
     {"spool-dir", nullptr,
      "Directory (one per process) where the events a stop gives up are kept, fsync'd, and "
      "written at the next start; some were answered already (replies after "

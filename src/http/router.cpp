@@ -18,10 +18,19 @@ std::optional<response> router::check_header(const request::header_type& header)
         const prefix_route* p = find_prefix(path);
         return p != nullptr && p->options.check ? p->options.check(header) : std::nullopt;
     }
-    for (const auto& r : it->second) {
-        if (r.method == header.method() && r.check) return r.check(header);
+    if (const route* r = find_route(it->second, header.method()); r != nullptr && r->check) {
+        return r->check(header);
     }
     return std::nullopt;
+}
+
+const router::route* router::find_route(const std::vector<route>& routes, verb method) {
+    for (const auto& r : routes) {
+        if (r.method == method) return &r;
+    }
+    // HEAD is GET without the body (RFC 9110 9.3.2): the listener sends the header only.
+    if (method == verb::head) return find_route(routes, verb::get);
+    return nullptr;
 }
 
 void router::add_prefix(std::string prefix, handler h, prefix_options options) {
@@ -82,9 +91,9 @@ boost::asio::awaitable<response> router::dispatch(request& req) const {
         if (const prefix_route* p = find_prefix(path)) co_return co_await p->h(req);
         co_return json_error(status::not_found, "no route for " + std::string(path), req.version());
     }
+    if (const route* r = find_route(it->second, req.method())) co_return co_await r->h(req);
     std::string allow;
     for (const auto& r : it->second) {
-        if (r.method == req.method()) co_return co_await r.h(req);
         if (!allow.empty()) allow += ", ";
         allow += std::string(beast_http::to_string(r.method));
     }

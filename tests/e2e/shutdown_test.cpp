@@ -226,5 +226,56 @@ TEST(Shutdown, WhatAStopGivesUpIsSpooledAndWrittenAtTheNextStart) {
     std::filesystem::remove_all(dir);
 }
 
+// A stop keeps one deadline, from the signal: a spool replay waiting for Postgres does not hold
+// the drain, and the writers get what is left of the shutdown timeout, not a second one. SIGHUP
+// (a terminal that closes) stops the service like SIGTERM; the spool stays for the next start.
+TEST(Shutdown, AStopDuringAReplayHeldByPostgresKeepsItsDeadline) {
+    test_db db;
+    db.migrate();
+    const std::string dir = ::testing::TempDir() + "sb-spool-hup-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    const auto env = service_env(db.url(), {{"SWITCHBOARD_ACK_TIMEOUT_MS", "500"},
+                                            {"SWITCHBOARD_SHUTDOWN_TIMEOUT_S", "5"},
+                                            {"SWITCHBOARD_SPOOL_DIR", dir}});
+    std::string error;
+    auto holder = store::pg_connection::connect(db.url(), 10s, error);
+    ASSERT_TRUE(holder) << error;
+    ASSERT_FALSE(holder->exec("BEGIN"));
+    ASSERT_FALSE(holder->exec("LOCK TABLE call_events IN ACCESS EXCLUSIVE MODE"));
+    {
+        service_process svc({.env = env});
+        ASSERT_NE(svc.port(), 0);
+        http_client client("127.0.0.1", svc.port(), 10s);
+        EXPECT_EQ(client.post("/receive", small_webhook("held-1"), secret_headers()).status, 503u);
+        EXPECT_EQ(svc.stop(SIGTERM, 30s), 0) << svc.log();
+    }
+    ASSERT_TRUE(std::filesystem::exists(dir + "/switchboard.spool"));
+    {
+        // The lock is still held: the replay's events wait in the queue when the stop comes.
+        service_process svc({.env = env});
+        ASSERT_NE(svc.port(), 0);
+        const auto replaying_by = steady::now() + 10s;
+        while (svc.log().find("spool: writing what the last stop kept") == std::string::npos &&
+               steady::now() < replaying_by) {
+            std::this_thread::sleep_for(20ms);
+        }
+        const auto started = steady::now();
+        EXPECT_EQ(svc.stop(SIGHUP, 30s), 0) << svc.log();
+        const auto took = steady::now() - started;
+        EXPECT_LT(took, 8500ms) << "the stop took the shutdown timeout twice\n" << svc.log();
+        EXPECT_NE(svc.log().find("kept in the spool"), std::string::npos) << svc.log();
+    }
+    ASSERT_FALSE(holder->exec("ROLLBACK"));
+    service_process again({.env = env});
+    ASSERT_NE(again.port(), 0);
+    const auto deadline = steady::now() + 15s;
+    while (db.scalar("SELECT count(*) FROM call_events") != "1" && steady::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    EXPECT_EQ(db.scalar("SELECT string_agg(call_id, ',') FROM call_events"), "held-1");
+    EXPECT_EQ(again.stop(SIGTERM), 0) << again.log();
+    std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace switchboard::test

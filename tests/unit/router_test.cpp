@@ -150,6 +150,17 @@ TEST(Router, WrongMethodGets405WithAllowHeader) {
     EXPECT_THAT(error_of(health), Not(HasSubstr("x=1")));
 }
 
+TEST(Router, HeadIsAnsweredByTheGetRoute) {
+    const auto r = make_router();
+    EXPECT_EQ(route_of(run(r, verb::head, "/healthz")), "healthz");
+    EXPECT_EQ(route_of(run(r, verb::head, "/vapi/webhook")), "get-webhook");
+    router post_only;
+    post_only.add(verb::post, "/receive", post_webhook);
+    const auto res = run(post_only, verb::head, "/receive");
+    EXPECT_EQ(res.result(), status::method_not_allowed);
+    EXPECT_EQ(res[bhttp::field::allow], "POST");
+}
+
 TEST(Router, ResponseKeepsTheRequestHttpVersion) {
     const auto r = make_router();
     EXPECT_EQ(run(r, verb::get, "/nope", {}, 10).version(), 10u);

@@ -1,7 +1,7 @@
 #pragma once
 /// Maps (method, path) to a handler. Built once at start-up, then read-only, so it is shared by
 /// every I/O thread without locking. Unknown paths get 404, known paths with another method
-/// 405 with an Allow header; both with JSON bodies.
+/// 405 with an Allow header; both with JSON bodies. HEAD is answered by a path's GET route.
 ///
 /// Exact routes are looked up in a hash map; prefix routes (a whole subtree such as
 /// `/functions/v1`, any method) are tried only when no exact route matches, so the webhook
@@ -91,6 +91,8 @@ class router {
         prefix_options options;
     };
     const prefix_route* find_prefix(std::string_view path) const;
+    /// The route for `method` among a path's routes (HEAD: GET's unless it has its own).
+    static const route* find_route(const std::vector<route>& routes, verb method);
 
     std::unordered_map<std::string, std::vector<route>> routes_;
     std::vector<prefix_route> prefixes_;
