@@ -30,7 +30,7 @@ for rate in $RATES; do for rows in $ROWS; do
   "$SHARED/baselines/pg.sh" stop $PORT >/dev/null 2>&1 || true
   "$SHARED/baselines/pg.sh" start $PORT durable
   "$ROOT/bench/warm_wal.sh" $PORT
-  psql -h 127.0.0.1 -p $PORT -U postgres -d app -qc \
+  psql -X -h 127.0.0.1 -p $PORT -U postgres -d app -qc \
     "CREATE TABLE events (id bigserial PRIMARY KEY, call_id text NOT NULL, body text NOT NULL,
                           received_at timestamptz NOT NULL DEFAULT now())"
   rm -f "$WORK"/pgbench_log.*

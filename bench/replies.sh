@@ -36,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 "$ROOT/scripts/pg.sh" start "$WORK/pg" "$PGPORT"
-psql "$ADMIN" -qc "create database replies"
+psql -X "$ADMIN" -qc "create database replies"
 DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=$SECRET SWITCHBOARD_LISTEN=127.0.0.1:$SBPORT \
   SWITCHBOARD_PORT_FILE=$WORK/port SWITCHBOARD_LOG_LEVEL=warn \
   SWITCHBOARD_DEFAULT_ASSISTANT_ID=bench-default "$BIN" > "$WORK/log" 2>&1 &
@@ -47,7 +47,7 @@ for _ in $(seq 300); do [[ -s $WORK/port ]] && break; sleep 0.1; done
 # Route the example's number (plus 10,000 other numbers, so the table is not trivially small).
 PN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["message"]["call"]["phoneNumberId"])' \
        "$SHARED/vapi/examples/01-assistant-request.json")
-psql "$DB" -qc "insert into phone_numbers (id, number, assistant_id)
+psql -X "$DB" -qc "insert into phone_numbers (id, number, assistant_id)
                 select 'bench-pn-' || i, '+1555' || lpad(i::text, 7, '0'), 'bench-asst-' || i
                 from generate_series(1, 10000) i;
                 insert into phone_numbers (id, assistant_id) values ('$PN', 'bench-routed')"

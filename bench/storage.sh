@@ -26,10 +26,10 @@ for spec in "5 min:30" "20 min:120" "60 min:360"; do
      { cat "$WORK/load.txt"; exit 1; }
   # Wait until the derived state (the calls row) is applied.
   for _ in $(seq 100); do
-    [[ $(psql "$DB" -Atc "select count(*) from call_derive_pending") == 0 ]] && break; sleep 0.1
+    [[ $(psql -X "$DB" -Atc "select count(*) from call_derive_pending") == 0 ]] && break; sleep 0.1
   done
-  psql "$DB" -Atc "select events, received_bytes, stored_bytes from call_storage
+  psql -X "$DB" -Atc "select events, received_bytes, stored_bytes from call_storage
                    where events = $messages order by call_id desc limit 1" |
   awk -F'|' -v n="$name" -v t="$turns" '{printf "| %s | %d | %d | %d | %d | %.3f | %.0f |\n", n, t, $1, $2, $3, $3/$2, $3/$1}'
-  psql "$DB" -qc "truncate call_events, call_blobs, call_array_runs, calls, call_derive_pending"
+  psql -X "$DB" -qc "truncate call_events, call_blobs, call_array_runs, calls, call_derive_pending"
 done

@@ -10,4 +10,4 @@ set -euo pipefail
 { echo "CREATE TABLE bench_warm_wal (x int);"
   for _ in $(seq 64); do echo "INSERT INTO bench_warm_wal VALUES (1); SELECT pg_switch_wal();"; done
   echo "DROP TABLE bench_warm_wal; CHECKPOINT; CHECKPOINT;"
-} | psql -h 127.0.0.1 -p "${1:?usage: bench/warm_wal.sh PORT}" -U postgres -qAt -v ON_ERROR_STOP=1 >/dev/null
+} | psql -X -h 127.0.0.1 -p "${1:?usage: bench/warm_wal.sh PORT}" -U postgres -qAt -v ON_ERROR_STOP=1 >/dev/null

@@ -39,8 +39,9 @@ start)
   as_owner "$PGBIN/pg_ctl" -D "$DATA" -l "$DATA/server.log" -w -t 60 \
     -o "-p $PORT -k $SOCK -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on -c synchronous_commit=on ${PG_EXTRA_OPTS:-}" \
     start >/dev/null || { cat "$DATA/server.log" >&2; exit 1; }
-  psql -h 127.0.0.1 -p "$PORT" -U postgres -Atqc "select 1 from pg_database where datname='switchboard'" | grep -q 1 ||
-    psql -h 127.0.0.1 -p "$PORT" -U postgres -qc "create database switchboard"
+  # -X: a ~/.psqlrc (\timing, a prompt) must not change the answer read here.
+  [[ $(psql -X -h 127.0.0.1 -p "$PORT" -U postgres -Atqc "select count(*) from pg_database where datname='switchboard'") == 1 ]] ||
+    psql -X -h 127.0.0.1 -p "$PORT" -U postgres -qc "create database switchboard"
   ;;
 stop)
   [[ -f $DATA/PG_VERSION ]] || exit 0

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     }
     const auto& cfg = *parsed.config;
     base::init_logging(cfg.log_level);
+    for (const auto& w : parsed.warnings) log::warn("{}", w);
     try {
         switch (cfg.cmd) {
             case config::command::migrate:

@@ -253,9 +253,11 @@ int run_service(const config::service_config& cfg) {
     const auto endpoint = server.start();
     log::info(
         "msg=\"listening\" addr={}:{} io_threads={} writers={} batch_max_rows={} "
-        "batch_max_delay_us={} queue_capacity={}",
+        "batch_max_delay_us={} queue_capacity={} spool=\"{}\"",
         endpoint.address().to_string(), endpoint.port(), cfg.http.io_threads, cfg.store.writers,
-        cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity);
+        cfg.store.batch_max_rows, cfg.store.batch_max_delay.count(), cfg.queue.capacity,
+        cfg.store.spool_dir.empty() ? "off (a stop that cannot write loses its queue)"
+                                    : cfg.store.spool_dir);
 
     if (!spooled.empty()) {
         asio::co_spawn(ioc, replay_spool(given_up, std::move(spooled), queue, stopping),

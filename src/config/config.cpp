@@ -32,6 +32,17 @@ std::string env_name(const std::string& flag) {
     return out;
 }
 
+/// A SWITCHBOARD_* variable that no option reads: most likely a misspelt one. The repository's
+/// own tools set a few of their own (SWITCHBOARD_TEST_*, SWITCHBOARD_BENCH_*, the shared and
+/// examples directories), which reach the service through their environment.
+bool is_unknown_switchboard_variable(std::string_view name) {
+    if (!name.starts_with("SWITCHBOARD_")) return false;
+    if (name.starts_with("SWITCHBOARD_TEST_") || name.starts_with("SWITCHBOARD_BENCH_")) {
+        return false;
+    }
+    return name != "SWITCHBOARD_SHARED_DIR" && name != "SWITCHBOARD_EXAMPLES_DIR";
+}
+
 struct option_spec {
     const char* flag;
     const char* fallback;  ///< nullptr: no default
@@ -334,6 +345,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     }
 
     po::variables_map vm;
+    std::vector<std::string> unknown_env;
     try {
         const po::parsed_options from_args = po::command_line_parser(args).options(desc).run();
         // Without a positional description, program_options keeps stray words and store() skips
@@ -355,13 +367,16 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
             auto eq = entry.find('=');
             if (eq == std::string_view::npos) continue;
             std::string name(entry.substr(0, eq));
+            bool known = false;
             for (const auto& o : k_options) {
                 if (env_name(o.flag) == name) {
                     from_env.options.emplace_back(
                         o.flag, std::vector<std::string>{std::string(entry.substr(eq + 1))});
+                    known = true;
                     break;
                 }
             }
+            if (!known && is_unknown_switchboard_variable(name)) unknown_env.push_back(name);
         }
         po::store(from_env, vm);
         po::notify(vm);
@@ -546,7 +561,13 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
             "SWITCHBOARD_WEBHOOK_BEARER_TOKEN or SWITCHBOARD_HMAC_SECRET, or choose "
             "SWITCHBOARD_ALLOW_UNAUTHENTICATED=true explicitly");
     }
-    return {std::move(cfg), {}, 0};
+    parse_result out{std::move(cfg), {}, 0, {}};
+    std::sort(unknown_env.begin(), unknown_env.end());
+    for (const auto& name : unknown_env) {
+        out.warnings.push_back("msg=\"unknown environment variable, ignored (see --help)\" name=" +
+                               name);
+    }
+    return out;
 }
 
 }  // namespace switchboard::config

@@ -55,6 +55,21 @@ std::string error_of(const std::vector<std::string>& args,
     return {};
 }
 
+// A misspelt variable is not an error (the service starts), but it is named in a warning;
+// the repository's tools' own variables and other programs' are not.
+TEST(Config, WarnsOfUnknownSwitchboardVariables) {
+    auto env = with(with(with(with(k_min_env, "SWITCHBOARD_SPOOL_DIRECTORY=/tmp/x"),
+                              "SWITCHBOARD_TEST_DATABASE_URL=postgresql://t/t"),
+                         "HOME=/root"),
+                    "SWITCHBOARD_SPOOL_DIR=/tmp/y");
+    const parse_result r = run({}, env);
+    ASSERT_TRUE(r.config);
+    EXPECT_EQ(r.config->store.spool_dir, "/tmp/y");
+    ASSERT_EQ(r.warnings.size(), 1u);
+    EXPECT_THAT(r.warnings[0], HasSubstr("name=SWITCHBOARD_SPOOL_DIRECTORY"));
+    EXPECT_TRUE(run({}, k_min_env).warnings.empty());
+}
+
 TEST(Config, DefaultsWithMinimalEnvironment) {
     const auto cfg = config_of({});
     EXPECT_EQ(cfg.cmd, command::serve);

@@ -179,6 +179,9 @@ struct parse_result {
     std::optional<service_config> config;
     std::string output;
     int exit_code = 0;
+    /// What the service should log once logging is set up: e.g. a SWITCHBOARD_* variable that
+    /// is no option (a misspelt name would otherwise be ignored without a word).
+    std::vector<std::string> warnings;
 };
 
 /// Parses argv and the environment (`envp`-style null-terminated array; nullptr: `environ`).
