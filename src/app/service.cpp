@@ -270,18 +270,35 @@ int run_service(const config::service_config& cfg) {
     watchdog dog;
     std::chrono::steady_clock::time_point stop_deadline{};
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-        if (ec) return;
-        log::info("msg=\"shutting down\" signal={} open_connections={} queue_depth={}", signo,
+    asio::steady_timer unready_for(ioc);
+    const auto close_and_drain = [&] {
+        log::info("msg=\"closing the listener\" open_connections={} queue_depth={}",
                   server.connection_count(), queue.depth());
         stop_deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
-        stopping = true;
         server.stop();
         // In-flight requests end within the ack/read/write timeouts; this is the backstop.
         dog.arm(cfg.shutdown_timeout, [&ioc, &server] {
             log::warn("msg=\"shutdown timeout: abandoning open connections\" open_connections={}",
                       server.connection_count());
             ioc.stop();
+        });
+    };
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec) return;
+        log::info(
+            "msg=\"shutting down\" signal={} open_connections={} queue_depth={} "
+            "unready_ms={}",
+            signo, server.connection_count(), queue.depth(), cfg.shutdown_delay.count());
+        stopping = true;  // /readyz: 503 from now on
+        if (cfg.shutdown_delay.count() == 0) {
+            close_and_drain();
+            return;
+        }
+        // Still serving, unready: a second signal cuts the wait short.
+        unready_for.expires_after(cfg.shutdown_delay);
+        unready_for.async_wait([&](const boost::system::error_code&) { close_and_drain(); });
+        signals.async_wait([&](const boost::system::error_code& again, int) {
+            if (!again) unready_for.cancel();
         });
     });
 

@@ -179,6 +179,10 @@ const option_spec k_options[] = {
     {"cors-origins", nullptr,
      "Management API: comma-separated origins echoed in Access-Control-Allow-Origin "
      "(default: `*`)."},
+    {"shutdown-delay-ms", "0",
+     "On SIGTERM (or SIGINT, SIGHUP), how long /readyz answers 503 while requests are still "
+     "served, before the listener closes and the drain begins: set it above the load "
+     "balancer's health-check interval, so that it stops sending before the port closes."},
     {"shutdown-timeout-s", "30",
      "On SIGTERM (or SIGINT, SIGHUP), how long to wait for in-flight requests and the queue's "
      "writes, together, before giving up (what is left goes to --spool-dir)."},
@@ -464,6 +468,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
         std::chrono::milliseconds(r.integer("pg-reconnect-max-backoff-ms", 10, 600'000));
     s.startup_wait = std::chrono::seconds(r.integer("pg-startup-wait-s", 0, 3600));
     cfg.shutdown_timeout = std::chrono::seconds(r.integer("shutdown-timeout-s", 1, 3600));
+    cfg.shutdown_delay = std::chrono::milliseconds(r.integer("shutdown-delay-ms", 0, 600'000));
 
     auto& rp = cfg.replies;
     rp.default_assistant_id = r.str("default-assistant-id");

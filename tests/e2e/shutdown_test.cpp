@@ -226,6 +226,30 @@ TEST(Shutdown, WhatAStopGivesUpIsSpooledAndWrittenAtTheNextStart) {
     std::filesystem::remove_all(dir);
 }
 
+// --shutdown-delay-ms: after the signal the instance reports itself unready while it still
+// serves, so that a load balancer stops sending before the port closes; then the usual drain.
+TEST(Shutdown, TheShutdownDelayIsUnreadyButStillServing) {
+    test_db db;
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_SHUTDOWN_DELAY_MS", "2000"}})});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port(), 5s);
+    EXPECT_EQ(client.get("/readyz").status, 200u);
+    const auto signalled = steady::now();
+    ::kill(svc.pid(), SIGTERM);
+    std::this_thread::sleep_for(300ms);
+    const auto ready = client.get("/readyz");
+    EXPECT_EQ(ready.status, 503u) << ready.body;
+    EXPECT_NE(ready.body.find("\"shutting_down\":true"), std::string::npos) << ready.body;
+    // A new connection is still accepted, and its webhook committed.
+    http_client fresh("127.0.0.1", svc.port(), 5s);
+    EXPECT_EQ(fresh.post("/receive", small_webhook("during-delay"), secret_headers()).status, 200u);
+    EXPECT_LT(steady::now() - signalled, 1500ms) << "the checks above came too late";
+    EXPECT_EQ(svc.wait(20s), 0) << svc.log();
+    EXPECT_GE(steady::now() - signalled, 1900ms) << "the listener closed before the delay";
+    EXPECT_EQ(stored_ids(db, "during-delay"), std::set<std::string>{"during-delay"});
+}
+
 // A stop keeps one deadline, from the signal: a spool replay waiting for Postgres does not hold
 // the drain, and the writers get what is left of the shutdown timeout, not a second one. SIGHUP
 // (a terminal that closes) stops the service like SIGTERM; the spool stays for the next start.

@@ -170,6 +170,9 @@ struct service_config {
     replies_config replies;
     manage_config manage;
     std::chrono::seconds shutdown_timeout{30};
+    /// After the signal, /readyz answers 503 for this long while requests are still served,
+    /// before the listener closes: a load balancer sees the instance leave before its port does.
+    std::chrono::milliseconds shutdown_delay{0};
     std::string log_level = "info";
 };
 
