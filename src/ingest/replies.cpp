@@ -3,6 +3,10 @@
 #include "switchboard/base/log.hpp"
 #include "switchboard/http/client.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
@@ -322,7 +326,16 @@ void reply_metrics::relay_latency(message_type t, double seconds) const {
 
 replier::replier(const config::replies_config& cfg, const routing_table& routes,
                  http::client* relay_client, metrics::registry& reg)
-    : cfg_(cfg), routes_(routes), client_(relay_client), metrics_(reg) {
+    : cfg_(cfg),
+      routes_(routes),
+      client_(relay_client),
+      metrics_(reg),
+      repeats_(&prometheus::BuildCounter()
+                    .Name("switchboard_relay_repeats_total")
+                    .Help("Deliveries of a relayed message answered with the reply to an earlier "
+                          "delivery of the same message, without calling the handler again")
+                    .Register(reg.prom())
+                    .Add({})) {
     if (!cfg.default_assistant_id.empty()) {
         default_route_ = route{route::kind::assistant, cfg.default_assistant_id};
     } else if (!cfg.default_workflow_id.empty()) {
@@ -399,6 +412,86 @@ reply replier::immediate(const event& ev) const {
             }
     }
     return out;
+}
+
+namespace {
+constexpr auto k_memo_ttl = std::chrono::minutes(10);
+constexpr std::size_t k_memo_bytes = std::size_t{16} << 20;
+constexpr std::size_t k_memo_max_reply = std::size_t{256} << 10;
+}  // namespace
+
+void replier::forget_old_relays(std::chrono::steady_clock::time_point now) const {
+    while (!memo_.order.empty() &&
+           (memo_.order.front().first < now - k_memo_ttl || memo_.bytes > k_memo_bytes)) {
+        const auto& [at, key] = memo_.order.front();
+        if (const auto it = memo_.by_key.find(key);
+            it != memo_.by_key.end() && it->second->at == at) {
+            if (it->second->now == relayed_message::state::done) {
+                memo_.bytes -= key.size() + it->second->answer.body.size();
+            }
+            memo_.by_key.erase(it);
+        }
+        memo_.order.pop_front();
+    }
+}
+
+boost::asio::awaitable<reply> replier::relay_once(message_type t, std::string key, std::string body,
+                                                  std::vector<reply_facts::tool_call> calls) const {
+    if (key.empty()) co_return co_await relay(t, std::move(body), std::move(calls));
+    using clock = std::chrono::steady_clock;
+    std::shared_ptr<relayed_message> message;
+    bool first = false;
+    {
+        std::lock_guard lock(memo_.mutex);
+        const auto now = clock::now();
+        forget_old_relays(now);
+        auto [it, inserted] = memo_.by_key.try_emplace(key);
+        if (inserted) {
+            it->second = std::make_shared<relayed_message>();
+            it->second->at = now;
+            memo_.order.emplace_back(now, key);
+            first = true;
+        }
+        message = it->second;
+    }
+    if (!first) {
+        // Another delivery of this message: its reply, once its relay is done (polled: such
+        // overlaps are rare, and a wait across threads would need a post per waiter).
+        const auto give_up = clock::now() + cfg_.relay_timeout + std::chrono::seconds(1);
+        boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor);
+        for (;;) {
+            {
+                std::lock_guard lock(memo_.mutex);
+                if (message->now == relayed_message::state::done) {
+                    repeats_->Increment();
+                    log::info(
+                        "msg=\"relayed message delivered again: the first reply sent\" "
+                        "type={}",
+                        vapi::to_string(t));
+                    co_return message->answer;
+                }
+                if (message->now == relayed_message::state::failed) break;
+            }
+            if (clock::now() >= give_up) break;
+            timer.expires_after(std::chrono::milliseconds(10));
+            co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+        // The first relay failed (or never ended): this delivery is relayed itself.
+        co_return co_await relay(t, std::move(body), std::move(calls));
+    }
+    reply out = co_await relay(t, std::move(body), std::move(calls));
+    std::lock_guard lock(memo_.mutex);
+    const auto it = memo_.by_key.find(key);
+    const bool held = it != memo_.by_key.end() && it->second == message;  // not evicted since
+    if (out.outcome == reply_outcome::relayed && out.body.size() <= k_memo_max_reply) {
+        message->answer = out;
+        message->now = relayed_message::state::done;
+        if (held) memo_.bytes += key.size() + out.body.size();
+    } else {
+        message->now = relayed_message::state::failed;
+        if (held) memo_.by_key.erase(it);
+    }
+    co_return out;
 }
 
 void replier::sent(message_type t, reply_outcome o) const {

@@ -61,11 +61,17 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     const bool relayed = wants_reply && replies_->relays(type);
     std::optional<reply> answer;
     std::string relay_body;
+    std::string relay_key;
     std::vector<reply_facts::tool_call> tool_calls;
     if (relayed) {
         // The handler gets the body unchanged; the event keeps its own.
         relay_body = escaped ? std::move(req.body()) : ev.body;
         tool_calls = std::move(ev.reply.tool_calls);
+        // The message, as the store tells deliveries apart: another delivery of it is not
+        // relayed again (replier::relay_once).
+        relay_key = ev.call_id;
+        relay_key += '\n';
+        relay_key += ev.dedupe_key;
     } else if (wants_reply) {
         answer = replies_->immediate(ev);
     }
@@ -85,9 +91,9 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     ack_status status = ack_status::pending;
     if (relayed) {
         using namespace boost::asio::experimental::awaitable_operators;
-        auto [committed, relay_reply] =
-            co_await (slot->wait(wait) &&
-                      replies_->relay(type, std::move(relay_body), std::move(tool_calls)));
+        auto [committed, relay_reply] = co_await (
+            slot->wait(wait) && replies_->relay_once(type, std::move(relay_key),
+                                                     std::move(relay_body), std::move(tool_calls)));
         status = committed;
         answer = std::move(relay_reply);
     } else {
@@ -110,9 +116,19 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
         co_return http::json_response(http::status::ok, std::move(answer->body), version);
     }
     if (status == ack_status::rejected) {
+        // Postgres refused the message's data (the writer logged why): it is not stored. A
+        // reply made meanwhile is sent all the same: the handler may have acted on it already
+        // (a tool run), and the caller on the line needs it more than the record.
         metrics_.count(type, outcome::rejected);
+        if (answer && answer->outcome != reply_outcome::refused) {
+            log::warn("msg=\"message refused by Postgres, its reply sent\" type={}",
+                      vapi::to_string(type));
+            replies_->sent(type, answer->outcome);
+            co_return http::json_response(http::status::ok, std::move(answer->body), version);
+        }
         co_return refuse(errc::store_rejected,
-                         "the database refused this message: " + slot->detail(), version);
+                         "the database refused this message's data (the service's log says why)",
+                         version);
     }
     metrics_.count(type, outcome::timeout);
     co_return refuse(errc::commit_timeout,

@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <thread>
 
@@ -590,6 +591,106 @@ TEST(Replies, RelayPassesTheHandlersReplyThrough) {
               1);
     EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
     check.verify();
+}
+
+// A relayed message delivered again (a retry by Vapi's backoffPlan or a proxy, a replayed
+// request) gets the first delivery's reply without calling the handler again, also while the
+// first is still being relayed; a failed relay is not remembered.
+TEST(Replies, ARelayedMessageDeliveredAgainRunsTheHandlerOnce) {
+    relay_handler handler;
+    test_db db;
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_RELAY_URL", handler.url("/ok")}})});
+    ASSERT_NE(svc.port(), 0);
+    const std::string body = with_call_id(example_file("08-tool-calls.json"), "once-1");
+    http_client client("127.0.0.1", svc.port());
+    const auto first = client.post("/receive", body, secret_headers());
+    const auto again = client.post("/receive", body, secret_headers());
+    ASSERT_EQ(first.status, 200u) << first.body;
+    EXPECT_EQ(again.status, 200u) << again.body;
+    EXPECT_EQ(again.body, first.body);
+    EXPECT_EQ(handler.requests().size(), 1u);
+    EXPECT_EQ(metric(svc.port(), "switchboard_relay_repeats_total"), 1);
+    // Another call's message with the same tool call is another message.
+    EXPECT_EQ(client
+                  .post("/receive", with_call_id(example_file("08-tool-calls.json"), "once-2"),
+                        secret_headers())
+                  .status,
+              200u);
+    EXPECT_EQ(handler.requests().size(), 2u);
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events WHERE call_id LIKE 'once-%'"), "2");
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
+TEST(Replies, ADeliveryDuringTheFirstsRelayWaitsForItsReply) {
+    relay_handler handler;
+    test_db db;
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_RELAY_URL", handler.url("/slow")},
+                                       {"SWITCHBOARD_RELAY_TIMEOUT_MS", "8000"},
+                                       {"SWITCHBOARD_ACK_TIMEOUT_MS", "10000"},
+                                       {"SWITCHBOARD_REPLY_COMMIT_WAIT_MS", "10000"}})});
+    ASSERT_NE(svc.port(), 0);
+    const std::string body = with_call_id(example_file("08-tool-calls.json"), "overlap-1");
+    auto post = [&] {
+        http_client client("127.0.0.1", svc.port(), 15s);
+        return client.post("/receive", body, secret_headers());
+    };
+    auto a = std::async(std::launch::async, post);
+    std::this_thread::sleep_for(300ms);
+    auto b = std::async(std::launch::async, post);
+    const auto ra = a.get();
+    const auto rb = b.get();
+    EXPECT_EQ(ra.status, 200u) << ra.body;
+    EXPECT_EQ(rb.status, 200u) << rb.body;
+    EXPECT_EQ(ra.body, rb.body);
+    EXPECT_EQ(handler.requests().size(), 1u);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
+TEST(Replies, AFailedRelayIsNotRemembered) {
+    relay_handler handler;
+    test_db db;
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_RELAY_URL", handler.url("/fail")}})});
+    ASSERT_NE(svc.port(), 0);
+    const std::string body = with_call_id(example_file("08-tool-calls.json"), "failed-1");
+    http_client client("127.0.0.1", svc.port());
+    EXPECT_EQ(client.post("/receive", body, secret_headers()).status, 200u);  // an error reply
+    EXPECT_EQ(client.post("/receive", body, secret_headers()).status, 200u);
+    EXPECT_EQ(handler.requests().size(), 2u);
+    EXPECT_EQ(metric(svc.port(), "switchboard_relay_repeats_total"), 0);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
+// A message whose data Postgres refuses is not stored; a reply made meanwhile is still sent
+// (the handler may have acted on it), and the refusal of another message does not show
+// Postgres' own words (they are in the service's log).
+TEST(Replies, AMessagePostgresRefusesStillGetsItsReply) {
+    relay_handler handler;
+    test_db db;
+    service_process svc(
+        {.env = service_env(db.url(), {{"SWITCHBOARD_RELAY_URL", handler.url("/ok")}})});
+    ASSERT_NE(svc.port(), 0);
+    db.exec(
+        "CREATE FUNCTION refuse_some() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.call_id LIKE 'refused-%' THEN RAISE check_violation USING MESSAGE = "
+        "'refused by the test'; END IF; RETURN NEW; END $$");
+    db.exec(
+        "CREATE TRIGGER refuse_some BEFORE INSERT ON call_events FOR EACH ROW "
+        "EXECUTE FUNCTION refuse_some()");
+    http_client client("127.0.0.1", svc.port());
+    const std::string tool_calls = with_call_id(example_file("08-tool-calls.json"), "refused-1");
+    const auto replied = client.post("/receive", tool_calls, secret_headers());
+    EXPECT_EQ(replied.status, 200u) << replied.body;
+    EXPECT_EQ(replied.body, relay_handler::example_reply(tool_calls));
+    const auto refused = client.post("/receive", small_webhook("refused-2"), secret_headers());
+    EXPECT_EQ(refused.status, 422u) << refused.body;
+    EXPECT_EQ(refused.body.find("refused by the test"), std::string::npos) << refused.body;
+    EXPECT_EQ(refused.body.find("CONTEXT"), std::string::npos) << refused.body;
+    EXPECT_NE(svc.log().find("refused by the test"), std::string::npos) << svc.log();
+    EXPECT_EQ(db.scalar("SELECT count(*) FROM call_events WHERE call_id LIKE 'refused-%'"), "0");
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 
 TEST(Replies, RelayTimeoutGivesAnErrorReplyWithinTheDeadline) {

@@ -25,10 +25,19 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <array>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
+
+namespace prometheus {
+class Counter;
+}  // namespace prometheus
 
 namespace switchboard::http {
 class client;
@@ -135,6 +144,15 @@ class replier {
     boost::asio::awaitable<reply> relay(vapi::message_type t, std::string body,
                                         std::vector<reply_facts::tool_call> calls) const;
 
+    /// `relay`, once per message: `key` names the message (its call and its dedupe key). A
+    /// delivery of a message whose relay succeeded within the last ten minutes gets that reply
+    /// again, and one that comes while the first is being relayed waits for it: a retry by
+    /// Vapi (a backoffPlan) or by a proxy, or a replayed request, does not run the handler's
+    /// tool again. A failed relay is not remembered: a retry relays again. An empty key relays.
+    boost::asio::awaitable<reply> relay_once(vapi::message_type t, std::string key,
+                                             std::string body,
+                                             std::vector<reply_facts::tool_call> calls) const;
+
     /// Counts a reply actually sent (a reply whose message was not committed is not sent).
     void sent(vapi::message_type t, reply_outcome o) const;
 
@@ -146,11 +164,29 @@ class replier {
   private:
     const std::string& url_for(vapi::message_type t) const;
 
+    /// A message's relay: in progress, done (its reply remembered) or failed (forgotten).
+    struct relayed_message {
+        enum class state { relaying, done, failed } now = state::relaying;
+        reply answer;
+        std::chrono::steady_clock::time_point at;
+    };
+    /// The relays of the last ten minutes by message, oldest first in `order`; at most
+    /// k_memo_bytes of keys and replies (a larger reply is not remembered). Guarded by `mutex`.
+    struct relay_memo {
+        std::mutex mutex;
+        std::unordered_map<std::string, std::shared_ptr<relayed_message>> by_key;
+        std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> order;
+        std::size_t bytes = 0;
+    };
+    void forget_old_relays(std::chrono::steady_clock::time_point now) const;
+
     const config::replies_config& cfg_;
     const routing_table& routes_;
     http::client* client_;
     reply_metrics metrics_;
     std::optional<route> default_route_;
+    mutable relay_memo memo_;
+    prometheus::Counter* repeats_ = nullptr;
 };
 
 }  // namespace switchboard::ingest
