@@ -375,9 +375,12 @@ reply replier::immediate(const event& ev) const {
     reply out;
     switch (t) {
         case message_type::assistant_request: {
-            // call.phoneNumberId, else the message's phoneNumber: its id, then its number.
-            auto found = routes_.lookup(ev.call.get(fact::phone_number_id).value_or(""), {});
-            if (!found) found = routes_.lookup(ev.reply.phone_number_id, ev.reply.phone_number);
+            // call.phoneNumberId, else the message's phoneNumber: its id, then its number. A
+            // known number without a route has none (the default applies): another row of the
+            // same number never answers for it.
+            const auto found = routes_.lookup(
+                {ev.call.get(fact::phone_number_id).value_or(""), ev.reply.phone_number_id},
+                ev.reply.phone_number);
             if (found) {
                 out = {reply_body::routed(*found), reply_outcome::routed};
             } else if (default_route_) {

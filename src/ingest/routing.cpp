@@ -16,11 +16,12 @@ std::string_view reply_field(route::kind k) noexcept {
 
 routing_table::routing_table() : current_(std::make_shared<const snapshot>()) {}
 
-std::optional<route> routing_table::lookup(std::string_view phone_number_id,
+std::optional<route> routing_table::lookup(std::initializer_list<std::string_view> phone_number_ids,
                                            std::string_view number) const {
     const std::shared_ptr<const snapshot> s = current_.load(std::memory_order_acquire);
-    if (!phone_number_id.empty()) {
-        if (auto it = s->by_id.find(phone_number_id); it != s->by_id.end()) return it->second;
+    for (const std::string_view id : phone_number_ids) {
+        if (id.empty()) continue;
+        if (auto it = s->by_id.find(id); it != s->by_id.end()) return it->second;
     }
     if (!number.empty()) {
         if (auto it = s->by_number.find(number); it != s->by_number.end()) return it->second;
@@ -35,8 +36,8 @@ void routing_table::replace(const std::vector<phone_route>& rows) {
     // recently updated one wins, ties broken by id so every process picks the same row.
     std::unordered_map<std::string_view, const phone_route*> newest;
     for (const auto& row : rows) {
-        if (!row.target) continue;
-        next->by_id.emplace(row.phone_number_id, *row.target);
+        next->by_id.emplace(row.phone_number_id, row.target);
+        if (row.target) ++next->routed;
         if (row.number.empty()) continue;
         auto [it, inserted] = newest.try_emplace(row.number, &row);
         if (!inserted) {
@@ -48,13 +49,13 @@ void routing_table::replace(const std::vector<phone_route>& rows) {
         }
     }
     next->by_number.reserve(newest.size());
-    for (const auto& [number, row] : newest) next->by_number.emplace(number, *row->target);
+    for (const auto& [number, row] : newest) next->by_number.emplace(number, row->target);
     current_.store(std::move(next), std::memory_order_release);
     loaded_.store(true, std::memory_order_release);
 }
 
 std::size_t routing_table::size() const {
-    return current_.load(std::memory_order_acquire)->by_id.size();
+    return current_.load(std::memory_order_acquire)->routed;
 }
 
 }  // namespace switchboard::ingest

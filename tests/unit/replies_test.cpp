@@ -206,14 +206,26 @@ TEST(RoutingTable, LooksUpByIdThenByNumber) {
     EXPECT_FALSE(t.lookup("", ""));
 }
 
-TEST(RoutingTable, RowsWithoutARouteAreSkipped) {
+// A known row without a route is final: another row of the same number (an older import of
+// it, another owner's before the number was bought again) never answers for it.
+TEST(RoutingTable, AKnownRowWithoutARouteHasNone) {
     routing_table t;
-    t.replace({row("pn-1", "+14155550100", std::nullopt),
-               row("pn-2", "+14155550100", route{route::kind::assistant, "a-2"})});
+    t.replace({row("pn-new", "+14155550100", std::nullopt, 200),
+               row("pn-old", "+14155550100", route{route::kind::assistant, "a-old"}, 100)});
     EXPECT_EQ(t.size(), 1u);
-    EXPECT_FALSE(t.lookup("pn-1", ""));
-    // …but its number still routes through the other row.
-    EXPECT_EQ(t.lookup("pn-1", "+14155550100"), (route{route::kind::assistant, "a-2"}));
+    EXPECT_FALSE(t.lookup("pn-new", ""));
+    EXPECT_FALSE(t.lookup("pn-new", "+14155550100"));
+    EXPECT_EQ(t.lookup("pn-old", "+14155550100"), (route{route::kind::assistant, "a-old"}));
+    // An unknown id goes by the number's newest row, which has no route.
+    EXPECT_FALSE(t.lookup("pn-unknown", "+14155550100"));
+    // With the routed row the newest, the number routes through it.
+    t.replace({row("pn-new", "+14155550100", std::nullopt, 100),
+               row("pn-old", "+14155550100", route{route::kind::assistant, "a-old"}, 200)});
+    EXPECT_EQ(t.lookup("pn-unknown", "+14155550100"), (route{route::kind::assistant, "a-old"}));
+    EXPECT_FALSE(t.lookup("pn-new", "+14155550100"));
+    // Of several ids, the first the table knows decides.
+    EXPECT_FALSE(t.lookup({"pn-unknown", "pn-new"}, "+14155550100"));
+    EXPECT_EQ(t.lookup({"", "pn-old"}, ""), (route{route::kind::assistant, "a-old"}));
 }
 
 TEST(RoutingTable, TheNewestRowOfANumberWins) {
@@ -338,6 +350,14 @@ TEST(Replier, AssistantRequestRoutesDefaultsOrSpeaksTheError) {
                           route{route::kind::assistant, "a-id"})});
     out = r->immediate(ev);
     EXPECT_EQ(js(out.body), js(R"({"assistantId":"a-id"})"));
+    // The call's own number known without a route: the default, not another (newer) row of
+    // the same number, say another owner's before the number was bought again.
+    f.routes.replace({row("other-id", "+14155550123", route{route::kind::workflow, "w-num"}, 200),
+                      row(std::string(ev.call.get(fact::phone_number_id).value_or("")),
+                          "+14155550123", std::nullopt, 100)});
+    out = r->immediate(ev);
+    EXPECT_EQ(out.outcome, reply_outcome::defaulted);
+    EXPECT_EQ(js(out.body), js(R"({"squadId":"squad-default"})"));
 }
 
 TEST(Replier, ConfiguredAndNoHandlerReplies) {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,9 +44,18 @@ class routing_table {
   public:
     routing_table();
 
-    /// Any thread: the route of a call, by its phone number id first, then by its number. A row
-    /// without a route is skipped. nullopt: no route (the caller applies the default).
-    std::optional<route> lookup(std::string_view phone_number_id, std::string_view number) const;
+    /// Any thread: the route of a call, by its phone number id first, then, for an id the table
+    /// does not know, by its number (the newest row of that number). A known row without a
+    /// route is final: nullopt, no route (the caller applies the default). Another row of the
+    /// same number, say an older import of it or another owner's before a re-purchase, never
+    /// answers for it.
+    std::optional<route> lookup(std::string_view phone_number_id, std::string_view number) const {
+        return lookup({phone_number_id}, number);
+    }
+    /// The same with several ids the call may name (the call's, the message's phone number's):
+    /// the first the table knows decides.
+    std::optional<route> lookup(std::initializer_list<std::string_view> phone_number_ids,
+                                std::string_view number) const;
 
     /// Writer thread: publishes `rows` as the new snapshot (the complete table).
     void replace(const std::vector<phone_route>& rows);
@@ -53,7 +63,7 @@ class routing_table {
     /// True once a snapshot has been published (the table was read at least once).
     bool loaded() const { return loaded_.load(std::memory_order_acquire); }
 
-    /// Numbers with a route in the current snapshot.
+    /// Rows with a route in the current snapshot.
     std::size_t size() const;
 
   private:
@@ -63,10 +73,13 @@ class routing_table {
             return std::hash<std::string_view>{}(s);
         }
     };
-    using index = std::unordered_map<std::string, route, string_hash, std::equal_to<>>;
+    /// A row's route, or none: a known row without one.
+    using index =
+        std::unordered_map<std::string, std::optional<route>, string_hash, std::equal_to<>>;
     struct snapshot {
         index by_id;
         index by_number;
+        std::size_t routed = 0;
     };
 
     std::atomic<std::shared_ptr<const snapshot>> current_;
