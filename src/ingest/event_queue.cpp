@@ -25,10 +25,16 @@ std::size_t event_queue::queued() const noexcept {
     return n;
 }
 
-bool event_queue::try_push(event& ev) {
+bool event_queue::try_push(event& ev, bool for_reply) {
     const std::size_t size = ev.footprint();
+    const std::size_t capacity =
+        for_reply ? cfg_.capacity + std::max<std::size_t>(1, cfg_.capacity / 16) : cfg_.capacity;
+    const std::size_t max_bytes =
+        for_reply
+            ? cfg_.max_bytes + std::max<std::size_t>(std::size_t{1} << 20, cfg_.max_bytes / 16)
+            : cfg_.max_bytes;
     const std::size_t before = depth_.fetch_add(1, std::memory_order_relaxed);
-    if (before >= cfg_.capacity) {
+    if (before >= capacity) {
         depth_.fetch_sub(1, std::memory_order_relaxed);
         return false;
     }
@@ -36,7 +42,7 @@ bool event_queue::try_push(event& ev) {
         progress_at_.store(std::chrono::steady_clock::now().time_since_epoch().count(),
                            std::memory_order_relaxed);
     }
-    if (bytes_.fetch_add(size, std::memory_order_relaxed) + size > cfg_.max_bytes) {
+    if (bytes_.fetch_add(size, std::memory_order_relaxed) + size > max_bytes) {
         bytes_.fetch_sub(size, std::memory_order_relaxed);
         depth_.fetch_sub(1, std::memory_order_relaxed);
         return false;

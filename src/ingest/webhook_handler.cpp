@@ -79,7 +79,7 @@ boost::asio::awaitable<http::response> webhook_handler::handle(http::request& re
     auto slot = std::make_shared<ack_slot>(co_await boost::asio::this_coro::executor);
     slot->arm();
     ev.ack = slot;
-    if (!queue_.try_push(ev)) {
+    if (!queue_.try_push(ev, wants_reply)) {
         metrics_.count(type, outcome::queue_full);
         co_return refuse(errc::queue_full, "ingest queue is full, retry later", version);
     }

@@ -1,6 +1,7 @@
 // Bounded admission: with the database down and the queue full, further webhooks are refused
 // at once with 503 and Retry-After, and the process stays up and recovers.
 #include "support/e2e.hpp"
+#include "support/examples.hpp"
 #include "support/http_client.hpp"
 #include "support/pg_cluster.hpp"
 #include "support/service_process.hpp"
@@ -87,6 +88,13 @@ TEST(QueueFull, RequestsBeyondCapacityGet503AtOnceAndTheServiceStaysUp) {
         10);
     EXPECT_EQ(metric_value(metrics, "switchboard_queue_depth"), 2);
 
+    // A message a caller waits for still gets in (the queue's headroom for replies), and its
+    // reply goes out after the commit wait.
+    const auto asked = client.post(
+        "/receive", with_call_id(example_file("01-assistant-request.json"), "full-reply"),
+        secret_headers());
+    EXPECT_EQ(asked.status, 200u) << asked.body;
+
     // The database comes back: the two admitted events are written, the queue empties, and
     // webhooks are accepted again.
     ASSERT_TRUE(pg.start()) << pg.log();
@@ -97,8 +105,8 @@ TEST(QueueFull, RequestsBeyondCapacityGet503AtOnceAndTheServiceStaysUp) {
         query_column(pg.url(), "SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events");
     std::sort(admitted.begin(), admitted.end());
     ASSERT_EQ(stored.size(), 1u);
-    EXPECT_EQ(stored[0],
-              (admitted.size() == 2 ? admitted[0] + "," + admitted[1] + "," : "") + "full-after");
+    EXPECT_EQ(stored[0], (admitted.size() == 2 ? admitted[0] + "," + admitted[1] + "," : "") +
+                             "full-after,full-reply");
 }
 
 }  // namespace

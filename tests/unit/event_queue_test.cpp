@@ -59,6 +59,30 @@ TEST(EventQueue, AdmitsUpToCapacityByCount) {
     EXPECT_EQ(rejected.type_name, "hang");
 }
 
+// A message that expects a reply may go a sixteenth beyond the bounds (at least one event),
+// so that calls are answered while ordinary messages fill the queue.
+TEST(EventQueue, MessagesForAReplyHaveHeadroom) {
+    event_queue q(limits(32));
+    for (int i = 0; i < 32; ++i) {
+        auto ev = make_event("e" + std::to_string(i));
+        ASSERT_TRUE(q.try_push(ev));
+    }
+    auto ordinary = make_event("o");
+    EXPECT_FALSE(q.try_push(ordinary));
+    for (int i = 0; i < 2; ++i) {
+        auto reply = make_event("r" + std::to_string(i));
+        EXPECT_TRUE(q.try_push(reply, true)) << i;
+    }
+    auto third = make_event("r2");
+    EXPECT_FALSE(q.try_push(third, true));
+    EXPECT_EQ(q.depth(), 34u);
+    event_queue tiny(limits(1));
+    auto a = make_event("a");
+    auto b = make_event("b");
+    ASSERT_TRUE(tiny.try_push(a));
+    EXPECT_TRUE(tiny.try_push(b, true));
+}
+
 TEST(EventQueue, AdmitsUpToMaxBytes) {
     auto probe = make_event("p", 1000);
     const std::size_t fp = probe.footprint();

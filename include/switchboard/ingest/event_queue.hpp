@@ -29,7 +29,10 @@ class event_queue {
     explicit event_queue(const config::queue_config& cfg, std::size_t shards = 1);
 
     /// Admits and enqueues `ev` (moved from only on success). False when a bound is reached.
-    bool try_push(event& ev);
+    /// A message a caller waits on the line for (`for_reply`: assistant-request, tool-calls, …)
+    /// may go a sixteenth beyond both bounds (at least one event and 1 MiB): while Postgres is
+    /// down and the ordinary messages fill the queue, calls still get their answers.
+    bool try_push(event& ev, bool for_reply = false);
 
     /// Moves up to `max` events of `shard` into `out`, waiting at most `timeout` for the first.
     /// `token` must come from consumer_token(shard).
