@@ -566,7 +566,26 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
             "SWITCHBOARD_WEBHOOK_BEARER_TOKEN or SWITCHBOARD_HMAC_SECRET, or choose "
             "SWITCHBOARD_ALLOW_UNAUTHENTICATED=true explicitly");
     }
+    // Vapi gives up on a server's answer after server.timeoutSeconds (20 s by default): an
+    // answer that can take that long may never be seen, and a retry by a backoffPlan may come.
+    const auto reply_at_most = std::max(cfg.replies.relay_timeout,
+                                        std::min(cfg.queue.ack_timeout, cfg.replies.commit_wait));
+    std::vector<std::string> slow;
+    if (reply_at_most >= std::chrono::seconds(18)) {
+        slow.push_back(
+            "msg=\"a reply may take longer than Vapi waits by default (20 s, "
+            "server.timeoutSeconds)\" relay_timeout_ms=" +
+            std::to_string(cfg.replies.relay_timeout.count()) +
+            " reply_commit_wait_ms=" + std::to_string(cfg.replies.commit_wait.count()));
+    }
+    if (cfg.queue.ack_timeout >= std::chrono::seconds(18)) {
+        slow.push_back(
+            "msg=\"an acknowledgement may take longer than Vapi waits by default "
+            "(20 s, server.timeoutSeconds)\" ack_timeout_ms=" +
+            std::to_string(cfg.queue.ack_timeout.count()));
+    }
     parse_result out{std::move(cfg), {}, 0, {}};
+    out.warnings = std::move(slow);
     std::sort(unknown_env.begin(), unknown_env.end());
     for (const auto& name : unknown_env) {
         out.warnings.push_back("msg=\"unknown environment variable, ignored (see --help)\" name=" +

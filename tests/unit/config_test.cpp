@@ -70,6 +70,17 @@ TEST(Config, WarnsOfUnknownSwitchboardVariables) {
     EXPECT_TRUE(run({}, k_min_env).warnings.empty());
 }
 
+TEST(Config, WarnsOfTimeoutsLongerThanVapiWaits) {
+    EXPECT_TRUE(run({}, k_min_env).warnings.empty());
+    const auto slow_relay = run({"--relay-timeout-ms=30000"}, k_min_env);
+    ASSERT_EQ(slow_relay.warnings.size(), 1u);
+    EXPECT_THAT(slow_relay.warnings[0], HasSubstr("relay_timeout_ms=30000"));
+    const auto slow_ack =
+        run({"--ack-timeout-ms=25000", "--reply-commit-wait-ms=20000"}, k_min_env);
+    ASSERT_EQ(slow_ack.warnings.size(), 2u);
+    EXPECT_THAT(slow_ack.warnings[1], HasSubstr("ack_timeout_ms=25000"));
+}
+
 TEST(Config, DefaultsWithMinimalEnvironment) {
     const auto cfg = config_of({});
     EXPECT_EQ(cfg.cmd, command::serve);
