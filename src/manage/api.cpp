@@ -502,8 +502,8 @@ void api::register_routes(http::router& routes) {
     http::prefix_options options;
     options.body_limit = m->cfg.manage.max_upload_bytes;
     // An upload (multipart) may be as large as --max-upload-bytes and is held about three times
-    // while it is forwarded; any other body is JSON, parsed into a tree of up to 13 times its
-    // size: at most 1 MiB, counted 16 times.
+    // while it is forwarded; any other body is JSON, parsed into a tree of up to 12 times its
+    // size (switchboard-micro --benchmark_filter=json_tree): at most 1 MiB, counted 16 times.
     options.body = [m](const http::request::header_type& h) {
         const auto& mg = m->cfg.manage;
         if (media_type_of(h[boost::beast::http::field::content_type]) == "multipart/form-data") {

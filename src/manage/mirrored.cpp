@@ -302,7 +302,7 @@ asio::awaitable<outcome> upload(services& s, const kind& k, call_context& c) {
         } else if (p.name == "purpose") {
             f.purpose = std::string(p.data);
         } else if (p.name == "metadata") {
-            // Parsed into a tree of up to 13 times its size, beyond what the upload is
+            // Parsed into a tree of up to 12 times its size, beyond what the upload is
             // counted for: a few kB in practice.
             if (p.data.size() > k_max_metadata_bytes) {
                 co_return api_error{

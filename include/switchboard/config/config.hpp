@@ -145,9 +145,10 @@ struct manage_config {
     /// attempt. The listener counts that many against --max-body-memory.
     static constexpr unsigned upload_copies = 3;
     /// The largest JSON body of a management request (an assistant with a long prompt and
-    /// many tools is tens of kB), within max_upload_bytes: a parsed JSON tree takes up to 13
-    /// times its text (bench/analysis.md, session 22), so a JSON body counts json_copies
-    /// times against --max-body-memory.
+    /// many tools is tens of kB), within max_upload_bytes: a parsed JSON tree takes up to 12
+    /// times its text (`switchboard-micro --benchmark_filter=json_tree`), and the body is also
+    /// held as text and forwarded, so a JSON body counts json_copies times against
+    /// --max-body-memory.
     static constexpr std::size_t max_json_bytes = 1u << 20;
     static constexpr unsigned json_copies = 16;
     /// The most body memory one management request may be counted for.
