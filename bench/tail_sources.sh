@@ -13,6 +13,8 @@
 #   wal-disk  the tables on tmpfs, the WAL on the disk (initdb --waldir): whether the disk's part
 #             of the tail is the WAL's own flushes or the tables' writes beside them (a
 #             diagnostic too: what a server with the WAL on a disk of its own would see);
+#   derive-N  as bench, with --derive-delay-ms N (the default is 200): the derived state applied
+#             every N ms instead, each application with the calls of N ms;
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
 #             the way to compare two versions of the service on the same footing;
 #   other-tmpfs as tmpfs, with OTHER_BIN: the same comparison with the disk's flushes out of it.
@@ -36,6 +38,8 @@ export LC_ALL=C
 [[ -x $BIN && -x $LOAD ]] || { echo "build the release preset with the benchmarks first (bench/run.sh does)" >&2; exit 1; }
 for variant in $VARIANTS; do
   case $variant in bench|tmpfs|no-derive|neither|wal-disk) ;;
+    derive-[0-9]*) [[ ${variant#derive-} =~ ^[0-9]+$ ]] ||
+      { echo "variant $variant: derive-<milliseconds>" >&2; exit 2; } ;;
     other|other-tmpfs) [[ -x ${OTHER_BIN:-} ]] ||
       { echo "variant $variant needs OTHER_BIN, a switchboard binary" >&2; exit 2; } ;;
     *) echo "unknown variant: $variant" >&2; exit 2 ;;
@@ -91,6 +95,7 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   [[ $variant == tmpfs || $variant == neither || $variant == other-tmpfs ]] && PG_SH=$WORK/pg-tmpfs.sh
   [[ $variant == wal-disk ]] && PG_SH=$WORK/pg-wal-disk.sh
   [[ $variant == no-derive || $variant == neither ]] && derive=60000
+  [[ $variant == derive-* ]] && derive=${variant#derive-}
   # Any kind of server may hold the port (a variant's, or one left by an interrupted run):
   # the run must use the server it starts, so all are stopped first.
   stop_servers
