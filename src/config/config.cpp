@@ -9,6 +9,7 @@
 #include <charconv>
 #include <sstream>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 extern char** environ;
@@ -79,14 +80,23 @@ const option_spec k_options[] = {
     {"write-timeout-ms", "30000", "Deadline to send one response."},
     {"webhook-secret", nullptr,
      "Shared secret expected in the header named by --webhook-secret-header."},
+    {"webhook-secret-previous", nullptr,
+     "A second shared secret, also accepted: the old one while Vapi's configuration moves to "
+     "the new one (only beside --webhook-secret)."},
     {"webhook-secret-header", "X-Vapi-Secret", "Header carrying the shared secret."},
     {"webhook-bearer-token", nullptr,
      "Token expected as `Authorization: Bearer <token>` (Vapi bearer plan)."},
+    {"webhook-bearer-token-previous", nullptr,
+     "A second bearer token, also accepted while Vapi moves to the new one (only beside "
+     "--webhook-bearer-token)."},
     {"webhook-bearer-header", "Authorization", "Header carrying the bearer token."},
     {"webhook-bearer-prefix", "true",
      "Expect the `Bearer ` prefix before the token (false: bare token)."},
     {"hmac-secret", nullptr, "Secret of Vapi's HMAC plan (x-signature / x-timestamp headers)."},
-    {"hmac-secret-is-base64", "false", "The HMAC secret is base64 text; decode it before use."},
+    {"hmac-secret-previous", nullptr,
+     "A second HMAC secret whose signatures are also accepted during a rotation (only beside "
+     "--hmac-secret)."},
+    {"hmac-secret-is-base64", "false", "The HMAC secrets are base64 text; decode them before use."},
     {"hmac-algorithm", "sha256", "HMAC digest: sha256, sha512 or sha1."},
     {"hmac-signature-header", "x-signature", "Header carrying the HMAC signature."},
     {"hmac-timestamp-header", "x-timestamp",
@@ -416,13 +426,25 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
 
     auto& a = cfg.auth;
     a.secret = r.str("webhook-secret");
+    a.secret_previous = r.str("webhook-secret-previous");
     a.secret_header = r.str("webhook-secret-header");
     a.bearer_token = r.str("webhook-bearer-token");
+    a.bearer_token_previous = r.str("webhook-bearer-token-previous");
     a.bearer_header = r.str("webhook-bearer-header");
     a.bearer_prefix = r.boolean("webhook-bearer-prefix");
     a.allow_unauthenticated = r.boolean("allow-unauthenticated");
     auto& m = a.hmac;
     m.secret = r.str("hmac-secret");
+    m.secret_previous = r.str("hmac-secret-previous");
+    // A previous credential alone would be the only one: a mistake, not a rotation.
+    for (const auto& [previous, current, flag] :
+         {std::tuple{&a.secret_previous, &a.secret, "webhook-secret-previous"},
+          std::tuple{&a.bearer_token_previous, &a.bearer_token, "webhook-bearer-token-previous"},
+          std::tuple{&m.secret_previous, &m.secret, "hmac-secret-previous"}}) {
+        if (!previous->empty() && current->empty()) {
+            reader::fail(flag, "(set)", "only beside the current one it rotates from");
+        }
+    }
     m.secret_is_base64 = r.boolean("hmac-secret-is-base64");
     m.algorithm = r.choice<hmac_algorithm>("hmac-algorithm", {{"sha256", hmac_algorithm::sha256},
                                                               {"sha512", hmac_algorithm::sha512},

@@ -62,13 +62,20 @@ std::string_view to_string(auth_failure f) noexcept {
 authenticator::authenticator(const config::auth_config& cfg)
     : cfg_(cfg), enabled_(cfg.any_scheme()) {
     if (!cfg_.hmac.secret.empty()) {
-        std::string key = cfg_.hmac.secret;
-        if (cfg_.hmac.secret_is_base64) {
-            auto decoded = decode_base64(key);
-            if (!decoded) throw config::config_error("SWITCHBOARD_HMAC_SECRET is not valid base64");
-            key = std::move(*decoded);
+        const auto mac_of = [this](const std::string& secret, const char* name) {
+            std::string key = secret;
+            if (cfg_.hmac.secret_is_base64) {
+                auto decoded = decode_base64(key);
+                if (!decoded)
+                    throw config::config_error(std::string(name) + " is not valid base64");
+                key = std::move(*decoded);
+            }
+            return std::make_unique<hmac>(cfg_.hmac.algorithm, std::move(key));
+        };
+        hmac_ = mac_of(cfg_.hmac.secret, "SWITCHBOARD_HMAC_SECRET");
+        if (!cfg_.hmac.secret_previous.empty()) {
+            hmac_previous_ = mac_of(cfg_.hmac.secret_previous, "SWITCHBOARD_HMAC_SECRET_PREVIOUS");
         }
-        hmac_ = std::make_unique<hmac>(cfg_.hmac.algorithm, std::move(key));
 
         // Pre-split the payload format so each request only feeds byte ranges to the MAC.
         static constexpr std::pair<std::string_view, segment::kind_t> k_placeholders[] = {
@@ -109,9 +116,10 @@ authenticator::authenticator(const config::auth_config& cfg)
 
 authenticator::~authenticator() = default;
 
-std::size_t authenticator::compute(std::string_view timestamp, std::string_view body,
-                                   std::string_view method, std::string_view url,
-                                   std::string_view message_id, hmac::digest& out) const {
+std::size_t authenticator::compute(const hmac& mac, std::string_view timestamp,
+                                   std::string_view body, std::string_view method,
+                                   std::string_view url, std::string_view message_id,
+                                   hmac::digest& out) const {
     std::array<std::string_view, k_max_payload_segments> parts{};
     std::size_t n = 0;
     for (const auto& seg : payload_) {  // at most k_max_payload_segments (the constructor)
@@ -136,7 +144,7 @@ std::size_t authenticator::compute(std::string_view timestamp, std::string_view 
                 break;
         }
     }
-    return hmac_->compute(std::span(parts.data(), n), out);
+    return mac.compute(std::span(parts.data(), n), out);
 }
 
 std::string authenticator::sign(std::string_view timestamp, std::string_view body,
@@ -144,7 +152,7 @@ std::string authenticator::sign(std::string_view timestamp, std::string_view bod
                                 std::string_view message_id) const {
     if (!hmac_) return {};
     hmac::digest d{};
-    const std::size_t n = compute(timestamp, body, method, url, message_id, d);
+    const std::size_t n = compute(*hmac_, timestamp, body, method, url, message_id, d);
     const std::string_view raw(reinterpret_cast<const char*>(d.data()), n);
     return cfg_.hmac.signature_prefix + (cfg_.hmac.encoding == config::signature_encoding::hex
                                              ? encode_hex(raw)
@@ -189,18 +197,22 @@ std::optional<auth_failure> authenticator::check_hmac(const http::request& req,
                   std::string(req[boost::beast::http::field::host]) + std::string(req.target());
         }
     }
-    hmac::digest expected{};
-    const std::size_t n =
-        compute(timestamp, req.body(), req.method_string(), url,
-                h.message_id_header.empty() ? std::string_view{}
-                                            : std::string_view(req[h.message_id_header]),
-                expected);
-    if (n == 0) return auth_failure::bad_signature;
-    if (!constant_time_equal(*received,
-                             std::string_view(reinterpret_cast<const char*>(expected.data()), n))) {
-        return auth_failure::bad_signature;
+    const std::string_view message_id = h.message_id_header.empty()
+                                            ? std::string_view{}
+                                            : std::string_view(req[h.message_id_header]);
+    // The current secret's signature, else (during a rotation) the previous one's.
+    for (const hmac* mac : {hmac_.get(), hmac_previous_.get()}) {
+        if (mac == nullptr) continue;
+        hmac::digest expected{};
+        const std::size_t n =
+            compute(*mac, timestamp, req.body(), req.method_string(), url, message_id, expected);
+        if (n != 0 &&
+            constant_time_equal(
+                *received, std::string_view(reinterpret_cast<const char*>(expected.data()), n))) {
+            return std::nullopt;
+        }
     }
-    return std::nullopt;
+    return auth_failure::bad_signature;
 }
 
 template <class Hmac>
@@ -235,6 +247,10 @@ bool authenticator::credential_matches(const http::request::header_type& header,
         auto it = header.find(cfg_.secret_header);
         if (it != header.end()) {
             if (secret_matches(it->value(), cfg_.secret)) return true;
+            if (!cfg_.secret_previous.empty() &&
+                secret_matches(it->value(), cfg_.secret_previous)) {
+                return true;
+            }
             failure = auth_failure::wrong_secret;
         }
     }
@@ -247,7 +263,11 @@ bool authenticator::credential_matches(const http::request::header_type& header,
                 shaped = value.size() > 7 && boost::beast::iequals(value.substr(0, 7), "Bearer ");
                 if (shaped) value.remove_prefix(7);
             }
-            if (shaped && secret_matches(value, cfg_.bearer_token)) return true;
+            if (shaped && (secret_matches(value, cfg_.bearer_token) ||
+                           (!cfg_.bearer_token_previous.empty() &&
+                            secret_matches(value, cfg_.bearer_token_previous)))) {
+                return true;
+            }
             failure = auth_failure::wrong_token;
         }
     }

@@ -250,6 +250,44 @@ TEST(AuthHmac, FixedVectorSha256Hex) {
               "da3548c4f79ce2e072a6048fb05bdd50ba06c67afd4cef1d9f2bde4c754354ed");
 }
 
+// During a rotation the previous credential of each scheme is accepted too; a third is not.
+TEST(AuthRotation, ThePreviousCredentialIsAcceptedToo) {
+    config::auth_config cfg = secret_only();
+    cfg.secret_previous = "old-secret";
+    cfg.bearer_token = "tok-new";
+    cfg.bearer_token_previous = "tok-old";
+    const authenticator auth(cfg);
+    for (const char* good : {"s3cret-Value", "old-secret"}) {
+        auto req = make_request();
+        req.set("X-Vapi-Secret", good);
+        EXPECT_EQ(auth.check(req, k_now_ms), std::nullopt) << good;
+        EXPECT_EQ(auth.check_header(req, k_now_ms), std::nullopt) << good;
+    }
+    auto other = make_request();
+    other.set("X-Vapi-Secret", "older-secret");
+    EXPECT_EQ(auth.check(other, k_now_ms), auth_failure::wrong_secret);
+    EXPECT_EQ(check_bearer(auth, "Bearer tok-old"), std::nullopt);
+    EXPECT_EQ(check_bearer(auth, "Bearer tok-new"), std::nullopt);
+    EXPECT_EQ(check_bearer(auth, "Bearer tok-older"), auth_failure::wrong_token);
+
+    auto hmac_cfg = hmac_only("whsec_new");
+    hmac_cfg.hmac.secret_previous = "whsec_test_secret";
+    const authenticator rotating(hmac_cfg);
+    // Signed with the previous secret (the fixed vector above) and with the new one.
+    auto old_signed =
+        signed_at_with(k_now_s, "da3548c4f79ce2e072a6048fb05bdd50ba06c67afd4cef1d9f2bde4c754354ed");
+    EXPECT_EQ(rotating.check(old_signed, k_now_ms), std::nullopt);
+    auto new_signed =
+        signed_at_with(k_now_s, authenticator(hmac_only("whsec_new")).sign(k_now_s, k_body));
+    EXPECT_EQ(rotating.check(new_signed, k_now_ms), std::nullopt);
+    auto third =
+        signed_at_with(k_now_s, authenticator(hmac_only("whsec_other")).sign(k_now_s, k_body));
+    EXPECT_EQ(rotating.check(third, k_now_ms), auth_failure::bad_signature);
+    // Without the previous secret the old signature is refused.
+    EXPECT_EQ(authenticator(hmac_only("whsec_new")).check(old_signed, k_now_ms),
+              auth_failure::bad_signature);
+}
+
 TEST(AuthHmac, FixedVectorSha256Base64) {
     auto cfg = hmac_only();
     cfg.hmac.encoding = signature_encoding::base64;

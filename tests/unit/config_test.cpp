@@ -70,6 +70,16 @@ TEST(Config, WarnsOfUnknownSwitchboardVariables) {
     EXPECT_TRUE(run({}, k_min_env).warnings.empty());
 }
 
+TEST(Config, APreviousCredentialOnlyBesideTheCurrentOne) {
+    const auto cfg = config_of(
+        {"--webhook-secret-previous=old", "--hmac-secret=new", "--hmac-secret-previous=old"});
+    EXPECT_EQ(cfg.auth.secret_previous, "old");
+    EXPECT_EQ(cfg.auth.hmac.secret_previous, "old");
+    EXPECT_THAT(error_of({"--webhook-bearer-token-previous=old"}),
+                HasSubstr("webhook-bearer-token-previous"));
+    EXPECT_THAT(error_of({"--hmac-secret-previous=old"}), HasSubstr("hmac-secret-previous"));
+}
+
 TEST(Config, WarnsOfTimeoutsLongerThanVapiWaits) {
     EXPECT_TRUE(run({}, k_min_env).warnings.empty());
     const auto slow_relay = run({"--relay-timeout-ms=30000"}, k_min_env);
@@ -288,11 +298,14 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"read-timeout-ms", "SWITCHBOARD_READ_TIMEOUT_MS"},
         {"write-timeout-ms", "SWITCHBOARD_WRITE_TIMEOUT_MS"},
         {"webhook-secret", "SWITCHBOARD_WEBHOOK_SECRET"},
+        {"webhook-secret-previous", "SWITCHBOARD_WEBHOOK_SECRET_PREVIOUS"},
         {"webhook-secret-header", "SWITCHBOARD_WEBHOOK_SECRET_HEADER"},
         {"webhook-bearer-token", "SWITCHBOARD_WEBHOOK_BEARER_TOKEN"},
+        {"webhook-bearer-token-previous", "SWITCHBOARD_WEBHOOK_BEARER_TOKEN_PREVIOUS"},
         {"webhook-bearer-header", "SWITCHBOARD_WEBHOOK_BEARER_HEADER"},
         {"webhook-bearer-prefix", "SWITCHBOARD_WEBHOOK_BEARER_PREFIX"},
         {"hmac-secret", "SWITCHBOARD_HMAC_SECRET"},
+        {"hmac-secret-previous", "SWITCHBOARD_HMAC_SECRET_PREVIOUS"},
         {"hmac-secret-is-base64", "SWITCHBOARD_HMAC_SECRET_IS_BASE64"},
         {"hmac-algorithm", "SWITCHBOARD_HMAC_ALGORITHM"},
         {"hmac-signature-header", "SWITCHBOARD_HMAC_SIGNATURE_HEADER"},
@@ -316,6 +329,7 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"pg-reconnect-max-backoff-ms", "SWITCHBOARD_PG_RECONNECT_MAX_BACKOFF_MS"},
         {"pg-startup-wait-s", "SWITCHBOARD_PG_STARTUP_WAIT_S"},
         {"shutdown-timeout-s", "SWITCHBOARD_SHUTDOWN_TIMEOUT_S"},
+        {"shutdown-delay-ms", "SWITCHBOARD_SHUTDOWN_DELAY_MS"},
         {"log-level", "SWITCHBOARD_LOG_LEVEL"},
         {"supabase-jwt-secret", "SUPABASE_JWT_SECRET"},
         {"supabase-jwks-url", "SUPABASE_JWKS_URL"},

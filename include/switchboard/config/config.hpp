@@ -42,6 +42,8 @@ enum class signature_encoding { hex, base64 };
 /// Vapi's HMAC authentication plan (shared/vapi/spec.md §3.2).
 struct hmac_config {
     std::string secret;  ///< empty: the HMAC scheme is off
+    /// Also accepted while a new secret is rolled out (Vapi signs with one or the other).
+    std::string secret_previous;
     bool secret_is_base64 = false;
     hmac_algorithm algorithm = hmac_algorithm::sha256;
     std::string signature_header = "x-signature";
@@ -55,9 +57,11 @@ struct hmac_config {
 
 /// Webhook authentication: a request passes when it satisfies any configured scheme.
 struct auth_config {
-    std::string secret;  ///< static shared secret, empty: off
+    std::string secret;           ///< static shared secret, empty: off
+    std::string secret_previous;  ///< also accepted during a rotation; only beside `secret`
     std::string secret_header = "X-Vapi-Secret";
-    std::string bearer_token;  ///< empty: off
+    std::string bearer_token;           ///< empty: off
+    std::string bearer_token_previous;  ///< also accepted during a rotation
     std::string bearer_header = "Authorization";
     bool bearer_prefix = true;  ///< expect "Bearer <token>" rather than the bare token
     hmac_config hmac;

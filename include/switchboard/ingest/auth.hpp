@@ -74,12 +74,14 @@ class authenticator {
     /// (left as it was when neither header is present).
     bool credential_matches(const http::request::header_type& header,
                             std::optional<auth_failure>& failure) const;
-    std::size_t compute(std::string_view timestamp, std::string_view body, std::string_view method,
-                        std::string_view url, std::string_view message_id, hmac::digest& out) const;
+    std::size_t compute(const hmac& mac, std::string_view timestamp, std::string_view body,
+                        std::string_view method, std::string_view url, std::string_view message_id,
+                        hmac::digest& out) const;
 
     config::auth_config cfg_;
     bool enabled_;
     std::unique_ptr<hmac> hmac_;
+    std::unique_ptr<hmac> hmac_previous_;  ///< --hmac-secret-previous, during a rotation
     std::vector<segment> payload_;
 };
 
