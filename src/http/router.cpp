@@ -52,12 +52,6 @@ const router::prefix_route* router::find_prefix(std::string_view path) const {
     return nullptr;
 }
 
-std::uint64_t router::body_limit(std::string_view path, std::uint64_t fallback) const {
-    if (prefixes_.empty()) return fallback;
-    const prefix_route* p = find_prefix(path);
-    return p != nullptr && p->options.body_limit ? *p->options.body_limit : fallback;
-}
-
 body_terms router::body_terms_of(const request::header_type& header, std::uint64_t fallback) const {
     if (prefixes_.empty()) return body_terms{fallback, 1};
     const prefix_route* p = find_prefix(path_of(header.target()));

@@ -5,7 +5,11 @@
 
 namespace switchboard::ingest {
 
-event_queue::event_queue(const config::queue_config& cfg, std::size_t shards) : cfg_(cfg) {
+event_queue::event_queue(const config::queue_config& cfg, std::size_t shards)
+    : cfg_(cfg),
+      reply_capacity_(cfg.capacity + std::max<std::size_t>(1, cfg.capacity / 16)),
+      reply_max_bytes_(cfg.max_bytes +
+                       std::max<std::size_t>(std::size_t{1} << 20, cfg.max_bytes / 16)) {
     for (std::size_t i = 0; i < std::max<std::size_t>(1, shards); ++i) {
         shards_.push_back(std::make_unique<shard_queue>(1024));
     }
@@ -27,12 +31,8 @@ std::size_t event_queue::queued() const noexcept {
 
 bool event_queue::try_push(event& ev, bool for_reply) {
     const std::size_t size = ev.footprint();
-    const std::size_t capacity =
-        for_reply ? cfg_.capacity + std::max<std::size_t>(1, cfg_.capacity / 16) : cfg_.capacity;
-    const std::size_t max_bytes =
-        for_reply
-            ? cfg_.max_bytes + std::max<std::size_t>(std::size_t{1} << 20, cfg_.max_bytes / 16)
-            : cfg_.max_bytes;
+    const std::size_t capacity = for_reply ? reply_capacity_ : cfg_.capacity;
+    const std::size_t max_bytes = for_reply ? reply_max_bytes_ : cfg_.max_bytes;
     const std::size_t before = depth_.fetch_add(1, std::memory_order_relaxed);
     if (before >= capacity) {
         depth_.fetch_sub(1, std::memory_order_relaxed);

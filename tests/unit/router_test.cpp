@@ -235,11 +235,30 @@ TEST(RouterPrefix, BodyLimitAndDecorationPerSubtree) {
     o.decorate = [](const request::header_type&, response& res) { res.set("X-Decorated", "yes"); };
     r.add_prefix("/up", subtree, o);
     r.add_prefix("/other", subtree);
-    EXPECT_EQ(r.body_limit("/receive", 50), 50u);
-    EXPECT_EQ(r.body_limit("/up/file", 50), 100u);
-    EXPECT_EQ(r.body_limit("/other/x", 50), 50u);
-    EXPECT_EQ(r.max_body_limit(50), 100u);
-    EXPECT_EQ(r.max_body_limit(500), 500u);
+    // A request's body terms: its prefix's limit, held once, unless the prefix says otherwise
+    // by the request's header (within its limit).
+    const auto terms = [&r](const char* target, const char* type = "") {
+        request h{verb::post, target, 11};
+        if (*type != 0) h.set(bhttp::field::content_type, type);
+        return r.body_terms_of(h, 50);
+    };
+    EXPECT_EQ(terms("/receive").limit, 50u);
+    EXPECT_EQ(terms("/up/file").limit, 100u);
+    EXPECT_EQ(terms("/up/file").copies, 1u);
+    EXPECT_EQ(terms("/other/x").limit, 50u);
+    prefix_options by_type;
+    by_type.body_limit = 1000;
+    by_type.body = [](const request::header_type& h) {
+        return h[bhttp::field::content_type] == "multipart/form-data" ? body_terms{1000, 3}
+                                                                      : body_terms{5000, 16};
+    };
+    r.add_prefix("/typed", subtree, by_type);
+    EXPECT_EQ(terms("/typed/x", "multipart/form-data").limit, 1000u);
+    EXPECT_EQ(terms("/typed/x", "multipart/form-data").copies, 3u);
+    EXPECT_EQ(terms("/typed/x", "application/json").limit, 1000u);  // within the prefix's limit
+    EXPECT_EQ(terms("/typed/x", "application/json").copies, 16u);
+    EXPECT_EQ(r.max_body_limit(50), 1000u);
+    EXPECT_EQ(r.max_body_limit(5000), 5000u);
     request h{verb::post, "/up/x?y", 11};
     response res = json_error(status::payload_too_large, "big");
     r.decorate(h, res);

@@ -59,9 +59,6 @@ class router {
     /// Runs the matching handler, or answers 404 / 405.
     boost::asio::awaitable<response> dispatch(request& req) const;
 
-    /// The body limit of requests to `path`: the prefix route's, else `fallback`.
-    std::uint64_t body_limit(std::string_view path, std::uint64_t fallback) const;
-
     /// The terms of the body of the request with this header: its prefix route's (`body`,
     /// else its body_limit), else `fallback` bytes held once.
     body_terms body_terms_of(const request::header_type& header, std::uint64_t fallback) const;

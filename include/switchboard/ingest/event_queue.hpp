@@ -78,6 +78,9 @@ class event_queue {
 
   private:
     config::queue_config cfg_;
+    /// The bounds a message for a reply may reach (try_push): a sixteenth more.
+    std::size_t reply_capacity_;
+    std::size_t reply_max_bytes_;
     /// A waiting writer spins this often before it sleeps (moodycamel's default is 10,000:
     /// on two cores shared with the I/O threads and Postgres, spinning only takes their CPU).
     struct traits : moodycamel::ConcurrentQueueDefaultTraits {
