@@ -264,9 +264,9 @@ int run_service(const config::service_config& cfg) {
                        asio::detached);
     }
 
-    // One deadline for the whole stop, from the signal: the connections' drain, then the
-    // writers' (what they cannot write by then goes to the spool). SIGHUP too: a terminal that
-    // closes must not lose the queue.
+    // After the signal (SIGHUP too: a terminal that closes must not lose the queue), unready for
+    // --shutdown-delay-ms while still serving; then one deadline from the listener's close for
+    // the connections' drain and the writers' (what they cannot write by then is spooled).
     watchdog dog;
     std::chrono::steady_clock::time_point stop_deadline{};
     asio::signal_set signals(ioc, SIGINT, SIGTERM, SIGHUP);
