@@ -5,6 +5,7 @@
 #include "switchboard/base/log.hpp"
 #include "switchboard/base/thread_name.hpp"
 #include "switchboard/ingest/parse.hpp"
+#include "switchboard/store/derive_slices.hpp"
 #include "switchboard/store/export.hpp"
 #include "switchboard/vapi/call_status.hpp"
 
@@ -1001,31 +1002,54 @@ void batch_writer::pending_changed(std::size_t before) {
                                       static_cast<double>(before));
 }
 
-void batch_writer::keep_derived(sent_batch& batch) {
+void batch_writer::keep_derived(sent_batch& batch, clock::time_point now) {
     if (batch.derived_applied || batch.rows.empty()) return;
     const std::size_t before = pending_.size();
-    if (pending_.empty()) pending_since_ = clock::now();
+    if (pending_.empty()) oldest_since_ = now;
     for (const auto& row : batch.rows) {
         auto it = pending_.find(row.id);
-        if (it == pending_.end()) it = pending_.emplace(std::string(row.id), pending_call{}).first;
+        if (it == pending_.end()) {
+            it = pending_.emplace(std::string(row.id), pending_call{}).first;
+            it->second.since = now;
+        }
         merge_row(it->second, row, own_set);
     }
-    // A batch sent before the generation changed recorded its calls under the old one: those
-    // records do not stand for the calls in this generation.
-    if (batch.generation == generation_) {
-        for (auto& id : batch.marks) marked_.insert(std::move(id));
-    }
+    // The batch's records stand for its calls until an application deletes them. One that
+    // began while the batch was in flight kept them (start_apply), whatever their generation.
+    // A call recorded already keeps its lower generation: a batch in flight may rely on it.
+    for (auto& id : batch.marks) marked_.try_emplace(std::move(id), batch.generation);
     batch.marks.clear();
     pending_changed(before);
 }
 
-bool batch_writer::flush_due() const {
-    return !pending_.empty() && clock::now() - pending_since_ >= cfg_.derive_delay;
+bool batch_writer::flush_due(clock::time_point now) const {
+    return !pending_.empty() && now >= next_apply();
+}
+
+clock::time_point batch_writer::next_apply() const {
+    return derive_slices::next(last_apply_, oldest_since_, cfg_.derive_delay);
+}
+
+void batch_writer::choose_due(clock::time_point now) {
+    due_.clear();
+    due_since_.clear();
+    std::vector<std::string_view> ids;
+    ids.reserve(pending_.size());
+    for (const auto& [id, p] : pending_) {
+        ids.emplace_back(id);
+        due_since_.push_back(p.since);
+    }
+    std::vector<std::size_t> chosen;
+    derive_slices::choose(due_since_, now, cfg_.derive_delay, chosen);
+    due_.reserve(chosen.size());
+    for (const std::size_t i : chosen) due_.push_back(ids[i]);
 }
 
 void batch_writer::derive_failed(const pg_error& e, pending_map& calls) {
     metrics_.error(e.what);
-    pending_since_ = clock::now();  // the next attempt after another delay
+    // The next attempt after another delay.
+    const auto now = clock::now();
+    for (auto& [id, p] : calls) p.since = now;
     if (e.what == pg_error::kind::data) {
         // A fault of the derivation itself, not of any message. The call_derive_pending rows
         // stay: these calls are derived again from their messages at the next start.
@@ -1039,6 +1063,7 @@ void batch_writer::derive_failed(const pg_error& e, pending_map& calls) {
     // Whether it committed or not (a connection lost at the commit), applying the same merged
     // state again gives the same rows; its records are there until an application succeeds.
     const std::size_t before = pending_.size();
+    if (pending_.empty()) oldest_since_ = now;
     for (auto& [id, p] : calls) {
         auto it = pending_.find(id);
         if (it == pending_.end()) {
@@ -1053,30 +1078,45 @@ void batch_writer::derive_failed(const pg_error& e, pending_map& calls) {
     calls.clear();
 }
 
-void batch_writer::start_apply(const sent_batch* in_flight) {
-    // The calls of the batch in flight keep the records of its generation (and later ones):
-    // what it states about them is not in this application, and it may rely on a record made
-    // by an earlier batch of its generation. Every other record of these calls is covered.
-    for (auto& [id, p] : pending_) p.unmark_below = generation_ + 1;
-    if (in_flight != nullptr && !in_flight->derived_applied) {
-        for (const auto& row : in_flight->rows) {
-            if (auto it = pending_.find(row.id); it != pending_.end())
-                it->second.unmark_below = std::min(it->second.unmark_below, in_flight->generation);
+void batch_writer::start_apply(const sent_batch* in_flight,
+                               std::span<const std::string_view> take) {
+    const auto now = clock::now();
+    pending_map calls;
+    for (const std::string_view id : take) {
+        auto it = pending_.find(id);
+        if (it == pending_.end()) continue;
+        auto node = pending_.extract(it);
+        node.mapped().unmark_below = generation_ + 1;
+        // The batch in flight keeps the record it relies on: the one it made, of its own
+        // generation, or the one it found (marked_), made by an earlier batch. What it states
+        // is not in this application. Every other record of the call is covered.
+        if (in_flight != nullptr && !in_flight->derived_applied) {
+            for (const auto& row : in_flight->rows) {
+                if (row.id != id) continue;
+                std::int64_t keep = in_flight->generation;
+                if (auto m = marked_.find(id); m != marked_.end()) keep = std::min(keep, m->second);
+                node.mapped().unmark_below = std::min(node.mapped().unmark_below, keep);
+                break;
+            }
         }
+        // Its next batch records it again, under the new generation.
+        if (auto m = marked_.find(id); m != marked_.end()) marked_.erase(m);
+        calls.insert(std::move(node));
     }
-    // From now on batches record their calls again, under the new generation, which no
-    // application running now deletes.
+    // From now on batches record their calls under the new generation, of which no
+    // application running now deletes a record.
     ++generation_;
-    marked_.clear();
+    last_apply_ = now;
+    oldest_since_ = now;
+    for (const auto& [id, p] : pending_) oldest_since_ = std::min(oldest_since_, p.since);
     {
         std::lock_guard lock(derive_mutex_);
-        job_.calls = std::move(pending_);
+        job_.calls = std::move(calls);
         job_.owner = owner_;
-        job_.started = clock::now();
+        job_.started = now;
         job_.error.reset();
         job_queued_ = true;
     }
-    pending_ = pending_map{};
     job_busy_ = true;
     derive_cv_.notify_all();
 }
@@ -1175,11 +1215,16 @@ std::optional<pg_error> batch_writer::land_sent() {
     return e;
 }
 
-std::optional<pg_error> batch_writer::apply_beside() {
+std::optional<pg_error> batch_writer::apply_beside(std::span<const std::string_view> only) {
     if (job_busy_ || derive_thread_.joinable()) {
         return pg_error{pg_error::kind::other, {}, "run() applies on its own thread"};
     }
-    start_apply(test_sent_.get());
+    std::vector<std::string_view> all;
+    if (only.empty()) {
+        for (const auto& [id, p] : pending_) all.emplace_back(id);
+        only = all;
+    }
+    start_apply(test_sent_.get(), only);
     {
         std::lock_guard lock(derive_mutex_);
         job_queued_ = false;
@@ -1389,7 +1434,7 @@ std::optional<pg_error> batch_writer::receive_batch(sent_batch& batch, long& ins
     batch.parts.clear();
     batch.deliveries.clear();
     batch.bases.clear();
-    if (!e) keep_derived(batch);
+    if (!e) keep_derived(batch, clock::now());
     return e;
 }
 
@@ -1570,8 +1615,11 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
     }
     for (;;) {
         finish_apply(false);
-        if (!job_busy_ && derive_thread_.joinable() && conn_.ok() && flush_due())
-            start_apply(flying != nullptr ? &flying->sent : nullptr);
+        if (const auto now = clock::now();
+            !job_busy_ && derive_thread_.joinable() && conn_.ok() && flush_due(now)) {
+            choose_due(now);
+            start_apply(flying != nullptr ? &flying->sent : nullptr, due_);
+        }
         slot& s = slots[next];
         std::size_t n = 0;
         if (flying != nullptr) {
@@ -1596,8 +1644,8 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         } else {
             auto wait = std::chrono::milliseconds(50);
             if (!pending_.empty()) {
-                const auto due = std::chrono::ceil<std::chrono::milliseconds>(
-                    pending_since_ + cfg_.derive_delay - clock::now());
+                const auto due =
+                    std::chrono::ceil<std::chrono::milliseconds>(next_apply() - clock::now());
                 wait = std::clamp(due, std::chrono::milliseconds(1), wait);
             }
             n = queue_.pop_bulk(shard, token, s.events.data(), max_rows, wait);

@@ -34,9 +34,9 @@ std::string lit(const std::string& text) {
 /// The bodies of one synthetic call (bench/load's script: status updates, speech updates,
 /// partial and final transcripts, growing conversation updates, tool calls, status ended and
 /// an end-of-call report), in the order Vapi sends them.
-std::vector<std::string> call_bodies(int turns) {
+std::vector<std::string> call_bodies(int turns, const std::string& id = k_call) {
     static const load::call_templates templates(SWITCHBOARD_EXAMPLES_DIR);
-    load::call_script script(templates, k_call, turns, 1'764'000'000'000);
+    load::call_script script(templates, id, turns, 1'764'000'000'000);
     std::vector<std::string> out;
     while (!script.done()) {
         std::string body;
@@ -394,6 +394,37 @@ TEST_F(CallState, ARecordOfAnEndedGenerationDoesNotCountInTheNext) {
     r->replace_writer();
     EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+}
+
+// run() applies the calls in slices, each call in its turn. A call left out of a slice keeps
+// its record, of an older generation; a batch that relies on it may be in flight when the
+// call's turn comes, and that record must outlive the application, whatever its generation.
+TEST_F(CallState, ASliceLeavesTheOlderRecordABatchInFlightReliesOn) {
+    const auto x = call_bodies(2);
+    const std::string other = "0e1d2c3b-4a59-4867-9786-a5b4c3d2e1f0";
+    const auto y = call_bodies(2, other);
+    const std::string x_row =
+        "SELECT (to_jsonb(c) - 'inserted_at' - 'updated_at')::text FROM "
+        "calls c WHERE id = '" +
+        std::string(k_call) + "'";
+    auto reference = make_replica(0ms);
+    reference->write(std::vector<std::string>(x.begin(), x.begin() + 3));
+    auto r = make_replica();
+    r->write_only({x[0], y[0]});  // records both calls, generation 1
+    const std::string_view only_y[] = {other};
+    ASSERT_FALSE(r->writer().apply_beside(only_y));  // Y's turn: generation 2
+    EXPECT_EQ(r->writer().derived_pending(), 1U);
+    r->write_only({x[1]});  // X is recorded (generation 1): no new record
+    std::vector<ingest::event> third{make_event(x[2])};
+    ASSERT_FALSE(r->writer().send_only(third));  // relies on X's record of generation 1
+    const std::string_view only_x[] = {k_call};
+    ASSERT_FALSE(r->writer().apply_beside(only_x));  // X's turn, with x[2] in flight
+    ASSERT_FALSE(r->writer().land_sent());
+    EXPECT_NE(r->db().scalar(x_row), reference->calls_row());  // x[2] is not applied
+    r->replace_writer();  // gone before applying it; the next writer takes over
+    EXPECT_EQ(r->db().scalar(x_row), reference->calls_row());
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "2");
 }
 
 TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {

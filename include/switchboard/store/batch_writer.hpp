@@ -7,9 +7,11 @@
 /// the next is gathered and sent behind it, so two transactions are in flight on the connection;
 /// their results come back in order. Only after the commit succeeds are the batch's events
 /// completed. What a committed batch states about each call (the rank merge of `calls`, the head
-/// of its conversation) is merged in memory and applied every `derive_delay`, once per call, by a
+/// of its conversation) is merged in memory and applied within `derive_delay`, once per call, by a
 /// thread of the writer's on a connection of its own, in a transaction that also deletes the
-/// records of the window applied (with `derive_delay` 0: in each batch's transaction). A writer
+/// records of the window applied (with `derive_delay` 0: in each batch's transaction). The
+/// applications come in slices (derive_slices): every eighth of the delay, the calls whose turn
+/// has come, so that each is short (bench/analysis.md, session 23). A writer
 /// that connects derives again the calls whose records belong to writers gone before applying
 /// them (schemas/sql/010, 011). A lost
 /// connection is re-established with backoff and the same batch retried (the dedupe key makes that
@@ -76,17 +78,19 @@ class batch_writer {
     /// Applies the derived call state merged from committed batches (calls, call_messages) in
     /// a transaction of its own, on the writer's connection, and deletes the writer's
     /// call_derive_pending rows; first waits for an application in progress on the derive
-    /// thread. Nothing may be in flight. run() applies on the derive thread every
-    /// `derive_delay`, and with this when it stops; public for the tests.
+    /// thread. Nothing may be in flight. run() applies on the derive thread in slices, and with
+    /// this, all at once, when it stops; public for the tests.
     std::optional<pg_error> flush_derived();
     /// Calls whose derived state is merged in memory and not yet applied (nor being applied).
     std::size_t derived_pending() const noexcept { return pending_.size(); }
 
     // For the tests, the steps run() takes around an application, one at a time: a batch sent
     // and left in flight, an application handed the pending state while it is (as run() does,
-    // run at once on the derive connection), the batch read back.
+    // run at once on the derive connection), the batch read back. apply_beside applies the
+    // pending calls named in `only`, or all of them when it is empty (run() takes those whose
+    // turn has come).
     std::optional<pg_error> send_only(std::span<ingest::event> events);
-    std::optional<pg_error> apply_beside();
+    std::optional<pg_error> apply_beside(std::span<const std::string_view> only = {});
     std::optional<pg_error> land_sent();
 
   private:
@@ -119,6 +123,9 @@ class batch_writer {
         /// Set when the call is handed to an application: the records of the call with a
         /// generation below this are deleted by it (see start_apply).
         std::int64_t unmark_below = 0;
+        /// Since when it waits to be applied: its first batch committed after its last
+        /// application (derive_slices).
+        std::chrono::steady_clock::time_point since{};
         std::string status;
         std::int16_t status_rank = 0;
         std::optional<std::int64_t> first_sent_ms, last_sent_ms;
@@ -163,20 +170,25 @@ class batch_writer {
     /// other member: the derive thread runs it with its own connection and columns.
     static std::optional<pg_error> apply(pg_connection& conn, derive_columns& cols,
                                          const pending_map& calls, std::int32_t owner);
-    /// Hands pending_ to the derive thread (a new generation of records begins). `in_flight`:
-    /// the batch sent and not yet landed, if any; its calls keep the records it may rely on.
-    void start_apply(const sent_batch* in_flight);
+    /// Hands the calls of pending_ named in `take` to the derive thread (a new generation of
+    /// records begins). `in_flight`: the batch sent and not yet landed, if any; its calls keep
+    /// the records it may rely on.
+    void start_apply(const sent_batch* in_flight, std::span<const std::string_view> take);
+    /// The pending calls whose turn has come (derive_slices), into due_.
+    void choose_due(std::chrono::steady_clock::time_point now);
+    std::vector<std::string_view> due_;                             ///< choose_due's
+    std::vector<std::chrono::steady_clock::time_point> due_since_;  ///< choose_due's, reused
     /// Takes the outcome of the derive thread's application, if it is done (`wait`: waits).
     void finish_apply(bool wait);
     void derive_loop();
     /// Applies job_ on derive_conn_ (connecting it first if needed).
     std::optional<pg_error> run_job();
-    /// Merges `calls` back into pending_ (an application that failed).
-    void restore_pending(pending_map& calls);
     /// Takes the owner lock and derives again the calls of owners whose lock is free.
     std::optional<pg_error> recover_abandoned();
     std::optional<pg_error> recover_owner(std::int32_t owner);
-    bool flush_due() const;
+    /// Whether an application is due: the next slice's time has come (derive_slices).
+    bool flush_due(std::chrono::steady_clock::time_point now) const;
+    std::chrono::steady_clock::time_point next_apply() const;
     /// After a failed application of `calls`: logs; a refusal drops them (their records stay,
     /// for the next start); anything else merges them back into pending_, for another attempt
     /// after another delay.
@@ -215,9 +227,14 @@ class batch_writer {
     derive_columns derived_cols_;  ///< the writer thread's (delay 0, recovery, flush_derived)
     /// Derived state of committed batches, by call, until an application takes it.
     pending_map pending_;
-    /// Calls with a committed call_derive_pending row of this owner and generation.
-    std::unordered_set<std::string, string_hash, std::equal_to<>> marked_;
-    std::chrono::steady_clock::time_point pending_since_{};
+    /// Calls with a committed call_derive_pending row of this owner that no application has
+    /// deleted, and the lowest generation of those rows. A batch records only the calls not
+    /// here; an application deletes, of a call in the batch in flight, only the rows below
+    /// that generation, one of which the batch may rely on (start_apply).
+    std::unordered_map<std::string, std::int64_t, string_hash, std::equal_to<>> marked_;
+    /// The least `since` of pending_ (none when it is empty), and when the last application
+    /// began.
+    std::chrono::steady_clock::time_point oldest_since_{}, last_apply_{};
     std::int32_t owner_ = 0;  ///< this connection's owner number (advisory lock 73105946, owner)
     /// The generation of the records batches write now; a new one begins with each
     /// application (schemas/sql/011).
@@ -287,7 +304,7 @@ class batch_writer {
     /// Sends what the columns hold (the parts remembered go with `out`).
     std::optional<pg_error> send_encoded(sent_batch& out);
     /// A committed batch: its rows join pending_, its marks marked_.
-    void keep_derived(sent_batch& batch);
+    void keep_derived(sent_batch& batch, std::chrono::steady_clock::time_point now);
     void pending_changed(std::size_t before);  ///< updates the pending-calls gauge
     std::optional<pg_error> receive_batch(sent_batch& batch, long& inserted);
     void committed(std::span<ingest::event> events, long inserted,

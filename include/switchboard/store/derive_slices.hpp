@@ -1,0 +1,43 @@
+#pragma once
+/// When a batch writer applies the derived call state (the calls rows) it merged in memory.
+///
+/// Applied all at once every `--derive-delay-ms`, the state of every call in progress went in
+/// one transaction: at 10,000 webhooks/s over 200 calls, about 10 ms of a core every 200 ms, and
+/// the batches that met it waited for the core (the open loop's p99; bench/analysis.md, sessions
+/// 22 and 23). So it goes in slices: every tick, an eighth of the delay, the calls that have
+/// waited at least the delay less a tick, the longest-waiting first, at most a quarter of the
+/// pending calls (but at least k_min_slice) at once. Each call is still applied once per turn,
+/// about `delay` after the first batch that left it pending; a burst of new calls that become
+/// due together is spread over a few ticks, and their later turns stay spread.
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+namespace switchboard::store::derive_slices {
+
+using clock = std::chrono::steady_clock;
+
+/// Ticks per delay.
+constexpr unsigned k_per_delay = 8;
+/// The least a slice may take of the calls due, whatever the number pending.
+constexpr std::size_t k_min_slice = 16;
+
+/// The time between two slices: an eighth of the delay, at least a millisecond.
+clock::duration tick(clock::duration delay);
+
+/// When the next slice is due: a tick after the last one began, and not before the turn of
+/// the call pending longest (pending since `oldest_since`).
+clock::time_point next(clock::time_point last_start, clock::time_point oldest_since,
+                       clock::duration delay);
+
+/// The most calls a slice takes when `pending` calls are pending.
+std::size_t cap(std::size_t pending);
+
+/// Of the calls pending since `since[i]`, the indices of those a slice begun at `now` takes,
+/// the longest-waiting first, into `out` (cleared first).
+void choose(std::span<const clock::time_point> since, clock::time_point now, clock::duration delay,
+            std::vector<std::size_t>& out);
+
+}  // namespace switchboard::store::derive_slices

@@ -1,0 +1,80 @@
+// store::derive_slices: when a writer applies the derived call state, and which calls it takes.
+#include "switchboard/store/derive_slices.hpp"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <vector>
+
+namespace switchboard::store::derive_slices {
+namespace {
+
+using namespace std::chrono_literals;
+
+const clock::time_point t0 = clock::time_point{} + 1h;
+
+TEST(DeriveSlices, TicksAnEighthOfTheDelayAtLeastAMillisecond) {
+    EXPECT_EQ(tick(200ms), 25ms);
+    EXPECT_EQ(tick(60'000ms), 7'500ms);
+    EXPECT_EQ(tick(4ms), 1ms);
+    EXPECT_EQ(tick(1ms), 1ms);
+}
+
+TEST(DeriveSlices, TheNextSliceWaitsForATickAndForTheOldestCallsTurn) {
+    // The oldest call's turn comes a tick before the delay has passed: a slice begun then
+    // applies it before the delay is over.
+    EXPECT_EQ(next(t0, t0, 200ms), t0 + 175ms);
+    // Its turn came long ago: a tick after the last slice.
+    EXPECT_EQ(next(t0, t0 - 1s, 200ms), t0 + 25ms);
+    // A delay of a millisecond: every millisecond.
+    EXPECT_EQ(next(t0, t0, 1ms), t0 + 1ms);
+}
+
+TEST(DeriveSlices, TakesTheCallsWhoseTurnHasComeLongestWaitingFirst) {
+    // Pending since t0 + 0, 30, 60, …, 270 ms, listed out of order.
+    std::vector<clock::time_point> since;
+    for (int i : {5, 0, 9, 3, 7, 1, 8, 2, 6, 4}) since.push_back(t0 + i * 30ms);
+    std::vector<std::size_t> out{99};
+    // At t0 + 250 ms, a call is due once it has waited 175 ms: those since 0, 30, 60.
+    choose(since, t0 + 250ms, 200ms, out);
+    EXPECT_EQ(out, (std::vector<std::size_t>{1, 5, 7}));
+    // Nothing has waited that long yet.
+    choose(since, t0 + 100ms, 200ms, out);
+    EXPECT_TRUE(out.empty());
+    // All have.
+    choose(since, t0 + 1s, 200ms, out);
+    EXPECT_EQ(out, (std::vector<std::size_t>{1, 5, 7, 3, 9, 0, 8, 4, 6, 2}));
+}
+
+TEST(DeriveSlices, ASliceTakesAtMostAQuarterOfThePendingCalls) {
+    EXPECT_EQ(cap(200), 50u);
+    EXPECT_EQ(cap(201), 51u);
+    EXPECT_EQ(cap(3), k_min_slice);
+    // 200 calls that all became pending within the same 2 ms (a burst of new calls): each slice
+    // takes the 50 that have waited longest, the next slice the next 50.
+    std::vector<clock::time_point> since(200);
+    for (std::size_t i = 0; i < since.size(); ++i) since[i] = t0 + (i % 2) * 1ms + i * 1us;
+    std::vector<std::size_t> out;
+    choose(since, t0 + 1s, 200ms, out);
+    ASSERT_EQ(out.size(), 50u);
+    for (std::size_t k = 0; k < out.size(); ++k) EXPECT_EQ(out[k], 2 * k) << k;  // the even ones
+    // Once those are taken out, the rest wait their turn in the next slices.
+    std::vector<clock::time_point> rest;
+    for (std::size_t i = 0; i < since.size(); ++i) {
+        if (i % 2 == 1 || i >= 100) rest.push_back(since[i]);
+    }
+    choose(rest, t0 + 1s, 200ms, out);
+    EXPECT_EQ(out.size(), 38u);  // a quarter of the 150 left, rounded up
+}
+
+TEST(DeriveSlices, FewPendingCallsAreTakenTogether) {
+    std::vector<clock::time_point> since(k_min_slice, t0);
+    std::vector<std::size_t> out;
+    choose(since, t0 + 200ms, 200ms, out);
+    std::vector<std::size_t> all(k_min_slice);
+    std::iota(all.begin(), all.end(), std::size_t{0});
+    EXPECT_EQ(out, all);
+}
+
+}  // namespace
+}  // namespace switchboard::store::derive_slices
