@@ -133,8 +133,9 @@ const option_spec k_options[] = {
     {"derive-delay-ms", "200",
      "How long the derived call state (the calls row) may lag the stored messages. A "
      "writer merges what its batches state about each call and applies it at most this late, "
-     "once per call, on a connection of its own (a webhook is still acknowledged only once its "
-     "message is committed). 0: in the same transaction as the messages."},
+     "once per call, on a connection of its own, in slices (every eighth of the delay, the calls "
+     "whose turn has come; a webhook is still acknowledged only once its message is committed). "
+     "0: in the same transaction as the messages."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
     {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},

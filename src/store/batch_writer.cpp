@@ -1032,15 +1032,16 @@ clock::time_point batch_writer::next_apply() const {
 
 void batch_writer::choose_due(clock::time_point now) {
     due_.clear();
-    due_since_.clear();
     std::vector<std::string_view> ids;
+    std::vector<clock::time_point> since;
     ids.reserve(pending_.size());
+    since.reserve(pending_.size());
     for (const auto& [id, p] : pending_) {
         ids.emplace_back(id);
-        due_since_.push_back(p.since);
+        since.push_back(p.since);
     }
     std::vector<std::size_t> chosen;
-    derive_slices::choose(due_since_, now, cfg_.derive_delay, chosen);
+    derive_slices::choose(since, now, cfg_.derive_delay, chosen);
     due_.reserve(chosen.size());
     for (const std::size_t i : chosen) due_.push_back(ids[i]);
 }
@@ -1160,7 +1161,8 @@ void batch_writer::derive_loop() {
         }
         job_finished(run_job());  // job_ is this thread's until then
         // Under steady load writer 0 is never idle, where run() keeps the partitions ahead of
-        // time; its derive connection, busy a few ms every --derive-delay-ms, does it then.
+        // time; its derive connection, busy a few ms in each slice of the derived state, does it
+        // then.
         if (id_ == 0 && derive_conn_.ok()) maintain_partitions(derive_conn_);
     }
     derive_conn_.reset();

@@ -172,6 +172,8 @@ TEST(Migrations, NoCommittedMigrationEverChanges) {
          "d72fa812391d88c2fa977f54d19aed7c391034921e4754e6231e78b01a08f7a4"},
         {"022_calls_by_owner_in_list_order.sql",
          "36dbcb553692d5564f3a0ca4e54e945c7875de8857b9d71046cd954935226348"},
+        {"023_fact_ranks_plain.sql",
+         "cc912bb0ee8f4fd6c9da1369366c33ca2135f7f0cb81dcc57b5460ab184f376a"},
     };
     const auto& all = store::embedded_migrations();
     ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";

@@ -176,8 +176,7 @@ class batch_writer {
     void start_apply(const sent_batch* in_flight, std::span<const std::string_view> take);
     /// The pending calls whose turn has come (derive_slices), into due_.
     void choose_due(std::chrono::steady_clock::time_point now);
-    std::vector<std::string_view> due_;                             ///< choose_due's
-    std::vector<std::chrono::steady_clock::time_point> due_since_;  ///< choose_due's, reused
+    std::vector<std::string_view> due_;  ///< choose_due's: views of pending_'s keys
     /// Takes the outcome of the derive thread's application, if it is done (`wait`: waits).
     void finish_apply(bool wait);
     void derive_loop();
