@@ -1,11 +1,11 @@
 -- switchboard 023: a call's fact ranks stored as they are, neither packed nor compressed.
 --
--- Each application of the derived state reads the row's fact_ranks 80 times (a CASE per fact
--- and the new ranks; schemas/sql/004). Stored the default way, a bigint[] of 40 is either packed
--- with a 1-byte header (a call in progress: about 120 bytes) or, once the row passes 2 kB,
--- compressed: each subscript copied or decompressed the whole array first (detoast_attr, 5-7 %
--- of an application's time; bench/analysis.md, session 23). PLAIN keeps it in the row with its
--- 4-byte header: a subscript reads it in place. At most about 350 bytes; the row's large values
--- (transcript, costs, summary) are still compressed and moved out of line as before.
--- Applies to the versions written from now on.
+-- Each application of the derived state reads the row's fact_ranks twice per fact (its CASE
+-- and the new ranks; schemas/sql/004). Stored the default way, that bigint[] (one rank per
+-- fact) is either packed with a 1-byte header (a call in progress: about 120 bytes) or, once
+-- the row passes 2 kB, compressed: each subscript copied or decompressed the whole array first
+-- (detoast_attr, 5-7 % of an application's time; bench/analysis.md, session 23). PLAIN keeps
+-- it in the row with its 4-byte header: a subscript reads it in place. A few hundred bytes at
+-- most; the row's large values (transcript, costs, summary) are still compressed and moved out
+-- of line as before. Applies to the versions written from now on.
 ALTER TABLE calls ALTER COLUMN fact_ranks SET STORAGE PLAIN;

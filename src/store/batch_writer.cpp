@@ -462,6 +462,7 @@ bool batch_writer::connect(std::string& error) {
     // The rows of call_derive_pending recorded on an earlier connection are no longer this
     // writer's to delete; whoever takes their owner's lock derives those calls again.
     marked_.clear();
+    refused_.clear();
     // What the writer knows to be committed was committed on the server it was connected to.
     // A new connection may reach another one (a failover to a replica that had not received
     // everything), so nothing is taken as stored any more: a repeat gets its statement again, a
@@ -1053,9 +1054,12 @@ void batch_writer::derive_failed(const pg_error& e, pending_map& calls) {
     for (auto& [id, p] : calls) p.since = now;
     if (e.what == pg_error::kind::data) {
         // A fault of the derivation itself, not of any message. The call_derive_pending rows
-        // stay: these calls are derived again from their messages at the next start.
+        // stay: these calls are derived again from their messages at the next start. So no
+        // later application of them may delete a row (refused_): a later one covers only
+        // what came after.
         log::error("msg=\"derived call state refused\" writer={} calls={} error=\"{}\"", id_,
                    calls.size(), e.message);
+        for (const auto& [id, p] : calls) refused_.insert(id);
         metrics_.derive_pending.Decrement(static_cast<double>(calls.size()));
         calls.clear();
         return;
@@ -1082,23 +1086,23 @@ void batch_writer::derive_failed(const pg_error& e, pending_map& calls) {
 void batch_writer::start_apply(const sent_batch* in_flight,
                                std::span<const std::string_view> take) {
     const auto now = clock::now();
+    boost::unordered_flat_set<std::string_view> in_batch;
+    if (in_flight != nullptr && !in_flight->derived_applied) {
+        for (const auto& row : in_flight->rows) in_batch.insert(row.id);
+    }
     pending_map calls;
     for (const std::string_view id : take) {
         auto it = pending_.find(id);
         if (it == pending_.end()) continue;
         auto node = pending_.extract(it);
-        node.mapped().unmark_below = generation_ + 1;
+        node.mapped().unmark_below = refused_.contains(id) ? 0 : generation_ + 1;
         // The batch in flight keeps the record it relies on: the one it made, of its own
         // generation, or the one it found (marked_), made by an earlier batch. What it states
         // is not in this application. Every other record of the call is covered.
-        if (in_flight != nullptr && !in_flight->derived_applied) {
-            for (const auto& row : in_flight->rows) {
-                if (row.id != id) continue;
-                std::int64_t keep = in_flight->generation;
-                if (auto m = marked_.find(id); m != marked_.end()) keep = std::min(keep, m->second);
-                node.mapped().unmark_below = std::min(node.mapped().unmark_below, keep);
-                break;
-            }
+        if (in_batch.contains(id)) {
+            std::int64_t keep = in_flight->generation;
+            if (auto m = marked_.find(id); m != marked_.end()) keep = std::min(keep, m->second);
+            node.mapped().unmark_below = std::min(node.mapped().unmark_below, keep);
         }
         // Its next batch records it again, under the new generation.
         if (auto m = marked_.find(id); m != marked_.end()) marked_.erase(m);
@@ -1243,8 +1247,9 @@ std::optional<pg_error> batch_writer::flush_derived() {
     if (!conn_.ok() || conn_.in_flight() != 0) {
         return pg_error{pg_error::kind::connection, {}, "no connection to apply derived state"};
     }
-    // Nothing in flight: every record of these calls up to this generation is covered.
-    for (auto& [id, p] : pending_) p.unmark_below = generation_ + 1;
+    // Nothing in flight: every record of these calls up to this generation is covered (but
+    // those of a call an application was refused, for the next start).
+    for (auto& [id, p] : pending_) p.unmark_below = refused_.contains(id) ? 0 : generation_ + 1;
     ++generation_;
     marked_.clear();
     pending_map calls = std::move(pending_);
@@ -1564,7 +1569,13 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         std::span<ingest::event> span() { return {events.data(), n}; }
     };
     std::array<slot, 2> slots;
-    for (auto& x : slots) x.events.resize(max_rows);
+    // A batch in flight takes the riders of the next (at most a batch of them) before it lands.
+    // Its rows view its events (the short strings inside them too), so those must never move:
+    // room for both from the start.
+    for (auto& x : slots) {
+        x.events.reserve(2 * max_rows);
+        x.events.resize(max_rows);
+    }
     auto release = [&](slot& x) {  // completed (which released the queue's bound): drop
         for (std::size_t i = 0; i < x.n; ++i) x.events[i] = ingest::event{};
         x.n = 0;
@@ -1621,6 +1632,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             !job_busy_ && derive_thread_.joinable() && conn_.ok() && flush_due(now)) {
             choose_due(now);
             start_apply(flying != nullptr ? &flying->sent : nullptr, due_);
+            due_.clear();  // (views of keys that went to the derive thread)
         }
         slot& s = slots[next];
         std::size_t n = 0;
@@ -1645,7 +1657,11 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
             }
         } else {
             auto wait = std::chrono::milliseconds(50);
-            if (!pending_.empty()) {
+            if (job_busy_) {
+                // The next slice begins once this one is done: look again in a tick.
+                wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(
+                                          derive_slices::tick(cfg_.derive_delay)));
+            } else if (!pending_.empty()) {
                 const auto due =
                     std::chrono::ceil<std::chrono::milliseconds>(next_apply() - clock::now());
                 wait = std::clamp(due, std::chrono::milliseconds(1), wait);
@@ -1678,6 +1694,8 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         // fails is written again with it.)
         n = s.n = answer_repeats(s.events.data(), n,
                                  flying != nullptr ? &flying->sent.deliveries : nullptr, riders_);
+        SWITCHBOARD_ASSERT(riders_.empty() ||
+                           flying->n + riders_.size() <= flying->events.capacity());
         for (auto& rider : riders_) {
             if (flying->n == flying->events.size()) flying->events.emplace_back();
             flying->events[flying->n++] = std::move(rider);

@@ -22,13 +22,15 @@ void choose(std::span<const clock::time_point> since, clock::time_point now, clo
             std::vector<std::size_t>& out) {
     out.clear();
     const clock::time_point due_by = now - (delay - std::min(tick(delay), delay));
+    std::size_t overdue = 0;  // waiting for the whole delay already: taken whatever the cap
     for (std::size_t i = 0; i < since.size(); ++i) {
         if (since[i] <= due_by) out.push_back(i);
+        if (since[i] <= now - delay) ++overdue;
     }
     const auto earlier = [&](std::size_t a, std::size_t b) {
         return since[a] < since[b] || (since[a] == since[b] && a < b);
     };
-    const std::size_t most = cap(since.size());
+    const std::size_t most = std::max(cap(since.size()), overdue);
     if (out.size() > most) {
         std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(most), out.end(),
                          earlier);

@@ -374,10 +374,10 @@ TEST_F(CallState, AnApplicationLeavesTheRecordOfABatchInFlight) {
 }
 
 // A batch in flight when an application begins recorded its calls under the generation that
-// application ends. Once it lands, those calls count as unrecorded in the new generation: the
-// next batch records them again, so that the next application, which deletes the old record
-// while a third batch is in flight, leaves that batch a record.
-TEST_F(CallState, ARecordOfAnEndedGenerationDoesNotCountInTheNext) {
+// application ends. Once it lands, that record stands for its calls in the generations after
+// (the next batch makes none), so the next application, begun while a third batch relying on
+// it is in flight, keeps it: the limit is the record's generation, not the batch's.
+TEST_F(CallState, ARecordOfAnEndedGenerationIsKeptForTheBatchesThatRelyOnIt) {
     const auto bodies = call_bodies(2);
     auto reference = make_replica(0ms);
     reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 3));
@@ -386,10 +386,10 @@ TEST_F(CallState, ARecordOfAnEndedGenerationDoesNotCountInTheNext) {
     ASSERT_FALSE(r->writer().send_only(first));  // records the call, generation 1
     ASSERT_FALSE(r->writer().apply_beside());    // nothing committed to apply; generation 2
     ASSERT_FALSE(r->writer().land_sent());
-    r->write_only({bodies[1]});  // must record the call again, in generation 2
+    r->write_only({bodies[1]});  // relies on the record of generation 1
     std::vector<ingest::event> third{make_event(bodies[2])};
-    ASSERT_FALSE(r->writer().send_only(third));  // relies on that record
-    ASSERT_FALSE(r->writer().apply_beside());    // deletes generation 1 only
+    ASSERT_FALSE(r->writer().send_only(third));  // so does this one
+    ASSERT_FALSE(r->writer().apply_beside());    // keeps it
     ASSERT_FALSE(r->writer().land_sent());
     r->replace_writer();
     EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
@@ -425,6 +425,50 @@ TEST_F(CallState, ASliceLeavesTheOlderRecordABatchInFlightReliesOn) {
     EXPECT_EQ(r->db().scalar(x_row), reference->calls_row());
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM calls"), "2");
+}
+
+// A call applied leaves the records it had: its next batch records it again, under the
+// generation then, since nothing else stands for what that batch commits.
+TEST_F(CallState, ACallIsRecordedAgainAfterItsApplication) {
+    const auto bodies = call_bodies(2);
+    auto reference = make_replica(0ms);
+    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 2));
+    auto r = make_replica();
+    r->write_only({bodies[0]});
+    ASSERT_FALSE(r->writer().apply_beside());
+    r->write_only({bodies[1]});
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "1");
+    r->replace_writer();  // gone before applying bodies[1]
+    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
+}
+
+// Postgres refusing an application (a data error) drops that state from memory; its records
+// stay for the next start, which derives the call from all its messages. A later application
+// of the same call, which covers only what came after, must not delete them.
+TEST_F(CallState, ARefusedApplicationsRecordsOutliveLaterApplications) {
+    const auto bodies = call_bodies(2);
+    auto reference = make_replica(0ms);
+    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 2));
+    auto r = make_replica();
+    r->db().exec(
+        "CREATE TABLE refuse (on_ boolean); INSERT INTO refuse VALUES (true);"
+        "CREATE FUNCTION refuse_calls() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF (SELECT on_ FROM refuse) THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22023';"
+        " END IF; RETURN NEW; END $$;"
+        "CREATE TRIGGER refuse_calls BEFORE INSERT OR UPDATE ON calls"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_calls()");
+    r->write_only({bodies[0]});
+    auto refused = r->writer().apply_beside();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->what, store::pg_error::kind::data);
+    EXPECT_EQ(r->writer().derived_pending(), 0U);  // dropped
+    r->db().exec("UPDATE refuse SET on_ = false");
+    r->write_only({bodies[1]});
+    ASSERT_FALSE(r->writer().apply_beside());  // bodies[1] only
+    EXPECT_NE(r->calls_row(), reference->calls_row());
+    r->replace_writer();
+    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
+    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
 }
 
 TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {

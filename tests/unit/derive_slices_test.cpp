@@ -55,7 +55,7 @@ TEST(DeriveSlices, ASliceTakesAtMostAQuarterOfThePendingCalls) {
     std::vector<clock::time_point> since(200);
     for (std::size_t i = 0; i < since.size(); ++i) since[i] = t0 + (i % 2) * 1ms + i * 1us;
     std::vector<std::size_t> out;
-    choose(since, t0 + 1s, 200ms, out);
+    choose(since, t0 + 180ms, 200ms, out);
     ASSERT_EQ(out.size(), 50u);
     for (std::size_t k = 0; k < out.size(); ++k) EXPECT_EQ(out[k], 2 * k) << k;  // the even ones
     // Once those are taken out, the rest wait their turn in the next slices.
@@ -63,8 +63,38 @@ TEST(DeriveSlices, ASliceTakesAtMostAQuarterOfThePendingCalls) {
     for (std::size_t i = 0; i < since.size(); ++i) {
         if (i % 2 == 1 || i >= 100) rest.push_back(since[i]);
     }
-    choose(rest, t0 + 1s, 200ms, out);
+    choose(rest, t0 + 190ms, 200ms, out);
     EXPECT_EQ(out.size(), 38u);  // a quarter of the 150 left, rounded up
+}
+
+// The delay is a promise: a call that has waited all of it is applied in the next slice, however
+// many are pending (after the connection was lost for a while, say).
+TEST(DeriveSlices, EveryCallThatHasWaitedTheWholeDelayIsTaken) {
+    std::vector<clock::time_point> since(1000, t0);
+    since[999] = t0 + 150ms;  // due at t0 + 325 ms, not yet
+    std::vector<std::size_t> out;
+    choose(since, t0 + 200ms, 200ms, out);
+    EXPECT_EQ(out.size(), 999u);
+    choose(since, t0 + 1s, 200ms, out);
+    EXPECT_EQ(out.size(), 1000u);
+    // Of those only due, the cap.
+    choose(since, t0 + 199ms, 200ms, out);
+    EXPECT_EQ(out.size(), cap(1000));
+}
+
+// When next() says a slice is due, choose() takes at least the call pending longest: a due
+// slice is never empty (the writer would begin one at every turn of its loop).
+TEST(DeriveSlices, ASliceDueTakesTheOldestCall) {
+    for (const auto delay : {1ms, 4ms, 7ms, 8ms, 200ms, 60'000ms}) {
+        const std::vector<clock::time_point> since{t0 + 3ms, t0, t0 + 1ms};
+        const auto at = next(t0 - 1h, t0, delay);  // the last slice long ago
+        std::vector<std::size_t> out;
+        choose(since, at, delay, out);
+        ASSERT_FALSE(out.empty()) << delay.count();
+        EXPECT_EQ(out.front(), 1u) << delay.count();
+        choose(since, at - 1ns, delay, out);
+        EXPECT_TRUE(out.empty()) << delay.count();
+    }
 }
 
 TEST(DeriveSlices, FewPendingCallsAreTakenTogether) {

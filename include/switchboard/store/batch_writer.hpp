@@ -9,7 +9,7 @@
 /// completed. What a committed batch states about each call (the rank merge of `calls`, the head
 /// of its conversation) is merged in memory and applied within `derive_delay`, once per call, by a
 /// thread of the writer's on a connection of its own, in a transaction that also deletes the
-/// records of the window applied (with `derive_delay` 0: in each batch's transaction). The
+/// records it covers (with `derive_delay` 0: in each batch's transaction). The
 /// applications come in slices (derive_slices): every eighth of the delay, the calls whose turn
 /// has come, so that each is short (bench/analysis.md, session 23). A writer
 /// that connects derives again the calls whose records belong to writers gone before applying
@@ -227,10 +227,14 @@ class batch_writer {
     /// Derived state of committed batches, by call, until an application takes it.
     pending_map pending_;
     /// Calls with a committed call_derive_pending row of this owner that no application has
-    /// deleted, and the lowest generation of those rows. A batch records only the calls not
-    /// here; an application deletes, of a call in the batch in flight, only the rows below
-    /// that generation, one of which the batch may rely on (start_apply).
+    /// deleted, recorded since the call's last application, and the lowest generation of those
+    /// rows (older rows an application kept may exist too; the next one deletes them). A batch
+    /// records only the calls not here; an application deletes, of a call in the batch in flight,
+    /// only the rows below that generation, one of which the batch may rely on (start_apply).
     std::unordered_map<std::string, std::int64_t, string_hash, std::equal_to<>> marked_;
+    /// Calls an application of which Postgres refused (a data error) on this connection:
+    /// their records are never deleted, so the next start derives them from their messages.
+    std::unordered_set<std::string, string_hash, std::equal_to<>> refused_;
     /// The least `since` of pending_ (none when it is empty), and when the last application
     /// began.
     std::chrono::steady_clock::time_point oldest_since_{}, last_apply_{};

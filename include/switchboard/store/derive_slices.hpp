@@ -6,9 +6,11 @@
 /// the batches that met it waited for the core (the open loop's p99; bench/analysis.md, sessions
 /// 22 and 23). So it goes in slices: every tick, an eighth of the delay, the calls that have
 /// waited at least the delay less a tick, the longest-waiting first, at most a quarter of the
-/// pending calls (but at least k_min_slice) at once. Each call is still applied once per turn,
-/// about `delay` after the first batch that left it pending; a burst of new calls that become
-/// due together is spread over a few ticks, and their later turns stay spread.
+/// pending calls (but at least k_min_slice) at once, and in any case every call that has waited
+/// the whole delay. Each call is still applied once per turn, at most `delay` after the first
+/// batch that left it pending (once a slice can begin: not while the writer has no
+/// connection); a burst of new calls that become due together is spread over the tick before
+/// their delay ends, and their later turns stay somewhat spread.
 
 #include <chrono>
 #include <cstddef>
@@ -36,7 +38,8 @@ clock::time_point next(clock::time_point last_start, clock::time_point oldest_si
 std::size_t cap(std::size_t pending);
 
 /// Of the calls pending since `since[i]`, the indices of those a slice begun at `now` takes,
-/// the longest-waiting first, into `out` (cleared first).
+/// the longest-waiting first, into `out` (cleared first): those that have waited the delay
+/// less a tick, at most cap(pending) of them unless more have waited the whole delay.
 void choose(std::span<const clock::time_point> since, clock::time_point now, clock::duration delay,
             std::vector<std::size_t>& out);
 
