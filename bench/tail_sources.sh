@@ -13,8 +13,8 @@
 #   wal-disk  the tables on tmpfs, the WAL on the disk (initdb --waldir): whether the disk's part
 #             of the tail is the WAL's own flushes or the tables' writes beside them (a
 #             diagnostic too: what a server with the WAL on a disk of its own would see);
-#   derive-N  as bench, with --derive-delay-ms N (the default is 200): the derived state applied
-#             every N ms instead, each application with the calls of N ms;
+#   derive-N  as bench, with --derive-delay-ms N (the default is 200): each call's derived state
+#             applied once per N ms instead, in slices every N/8 ms (src/store/derive_slices);
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
 #             the way to compare two versions of the service on the same footing;
 #   other-tmpfs as tmpfs, with OTHER_BIN: the same comparison with the disk's flushes out of it.
