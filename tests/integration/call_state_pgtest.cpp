@@ -138,6 +138,19 @@ class CallState : public ::testing::Test {
         std::chrono::milliseconds derive_delay = config::store_config{}.derive_delay) {
         return std::make_unique<replica>(metrics_, derive_delay);
     }
+    /// The oracle: the first `n` bodies, the derived state written with each message.
+    std::unique_ptr<replica> reference_of(const std::vector<std::string>& bodies, std::size_t n) {
+        auto reference = make_replica(0ms);
+        reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + n));
+        return reference;
+    }
+    /// `r`'s writer goes before applying what it holds and the next takes over: the derived
+    /// state ends as the oracle's, with no record left.
+    static void expect_taken_over_like(replica& r, replica& reference) {
+        r.replace_writer();
+        EXPECT_EQ(r.calls_row() + r.turns(), reference.calls_row() + reference.turns());
+        EXPECT_EQ(r.db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    }
 
     metrics::registry registry_;
     store::store_metrics metrics_{registry_};
@@ -359,8 +372,7 @@ TEST_F(CallState, ALiveWritersPendingCallsAreNotTakenOver) {
 // a crash, the next writer derives the call again from all its stored messages.
 TEST_F(CallState, AnApplicationLeavesTheRecordOfABatchInFlight) {
     const auto bodies = call_bodies(2);
-    auto reference = make_replica(0ms);
-    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 3));
+    auto reference = reference_of(bodies, 3);
     auto r = make_replica();
     r->write_only({bodies[0]});
     std::vector<ingest::event> second{make_event(bodies[1]), make_event(bodies[2])};
@@ -368,9 +380,7 @@ TEST_F(CallState, AnApplicationLeavesTheRecordOfABatchInFlight) {
     ASSERT_FALSE(r->writer().apply_beside());
     ASSERT_FALSE(r->writer().land_sent());
     EXPECT_NE(r->calls_row(), reference->calls_row());  // the application covered bodies[0] only
-    r->replace_writer();  // gone before applying the rest; the next writer takes over
-    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
-    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    expect_taken_over_like(*r, *reference);
 }
 
 // A batch in flight when an application begins recorded its calls under the generation that
@@ -379,8 +389,7 @@ TEST_F(CallState, AnApplicationLeavesTheRecordOfABatchInFlight) {
 // it is in flight, keeps it: the limit is the record's generation, not the batch's.
 TEST_F(CallState, ARecordOfAnEndedGenerationIsKeptForTheBatchesThatRelyOnIt) {
     const auto bodies = call_bodies(2);
-    auto reference = make_replica(0ms);
-    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 3));
+    auto reference = reference_of(bodies, 3);
     auto r = make_replica();
     std::vector<ingest::event> first{make_event(bodies[0])};
     ASSERT_FALSE(r->writer().send_only(first));  // records the call, generation 1
@@ -391,9 +400,7 @@ TEST_F(CallState, ARecordOfAnEndedGenerationIsKeptForTheBatchesThatRelyOnIt) {
     ASSERT_FALSE(r->writer().send_only(third));  // so does this one
     ASSERT_FALSE(r->writer().apply_beside());    // keeps it
     ASSERT_FALSE(r->writer().land_sent());
-    r->replace_writer();
-    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
-    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    expect_taken_over_like(*r, *reference);
 }
 
 // run() applies the calls in slices, each call in its turn. A call left out of a slice keeps
@@ -407,8 +414,7 @@ TEST_F(CallState, ASliceLeavesTheOlderRecordABatchInFlightReliesOn) {
         "SELECT (to_jsonb(c) - 'inserted_at' - 'updated_at')::text FROM "
         "calls c WHERE id = '" +
         std::string(k_call) + "'";
-    auto reference = make_replica(0ms);
-    reference->write(std::vector<std::string>(x.begin(), x.begin() + 3));
+    auto reference = reference_of(x, 3);
     auto r = make_replica();
     r->write_only({x[0], y[0]});  // records both calls, generation 1
     const std::string_view only_y[] = {other};
@@ -431,15 +437,13 @@ TEST_F(CallState, ASliceLeavesTheOlderRecordABatchInFlightReliesOn) {
 // generation then, since nothing else stands for what that batch commits.
 TEST_F(CallState, ACallIsRecordedAgainAfterItsApplication) {
     const auto bodies = call_bodies(2);
-    auto reference = make_replica(0ms);
-    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 2));
+    auto reference = reference_of(bodies, 2);
     auto r = make_replica();
     r->write_only({bodies[0]});
     ASSERT_FALSE(r->writer().apply_beside());
     r->write_only({bodies[1]});
     EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "1");
-    r->replace_writer();  // gone before applying bodies[1]
-    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
+    expect_taken_over_like(*r, *reference);  // gone before applying bodies[1]
 }
 
 // Postgres refusing an application (a data error) drops that state from memory; its records
@@ -447,8 +451,7 @@ TEST_F(CallState, ACallIsRecordedAgainAfterItsApplication) {
 // of the same call, which covers only what came after, must not delete them.
 TEST_F(CallState, ARefusedApplicationsRecordsOutliveLaterApplications) {
     const auto bodies = call_bodies(2);
-    auto reference = make_replica(0ms);
-    reference->write(std::vector<std::string>(bodies.begin(), bodies.begin() + 2));
+    auto reference = reference_of(bodies, 2);
     auto r = make_replica();
     r->db().exec(
         "CREATE TABLE refuse (on_ boolean); INSERT INTO refuse VALUES (true);"
@@ -466,9 +469,7 @@ TEST_F(CallState, ARefusedApplicationsRecordsOutliveLaterApplications) {
     r->write_only({bodies[1]});
     ASSERT_FALSE(r->writer().apply_beside());  // bodies[1] only
     EXPECT_NE(r->calls_row(), reference->calls_row());
-    r->replace_writer();
-    EXPECT_EQ(r->calls_row() + r->turns(), reference->calls_row() + reference->turns());
-    EXPECT_EQ(r->db().scalar("SELECT count(*) FROM call_derive_pending"), "0");
+    expect_taken_over_like(*r, *reference);
 }
 
 TEST_F(CallState, ConversationFollowsTheUpdatesThenTheReport) {
