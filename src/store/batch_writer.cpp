@@ -123,7 +123,7 @@ struct statement_columns {
 };
 std::optional<pg_error> send_columns(pg_connection& conn, std::span<const statement_columns> list,
                                      std::size_t& sent) {
-    constexpr std::size_t k_max_params = 8 + ingest::fact_count;  // the calls upsert
+    constexpr std::size_t k_max_params = 10;  // the events' statement
     static constexpr auto k_binary = [] {
         std::array<int, k_max_params> f{};
         f.fill(1);
@@ -234,10 +234,11 @@ using ingest::fact;
 using ingest::fact_count;
 using ingest::fact_kind;
 
-/// The `calls` upsert, generated from the fact table (ingest/event.hpp): one array parameter
-/// per fact plus the rank of the message each value came from, and a merge in which each column
-/// keeps the value of the higher rank. That merge is associative and commutative, so any order,
-/// batching or repetition of the messages gives the same row.
+/// The `calls` upsert, generated from the fact table (ingest/event.hpp). Its input is one array
+/// of call_state_input (schemas/sql/024), sent in binary: per call its facts and the rank of the
+/// message each value came from. The merge keeps, in each column, the value of the higher rank.
+/// That merge is associative and commutative, so any order, batching or repetition of the
+/// messages gives the same row.
 /// The conversation is kept the same way: the rank and head (last chain node) of the best
 /// snapshot; the view call_messages reads its turns from the runs back from that head
 /// (schemas/sql/015).
@@ -255,23 +256,21 @@ const char* cast_of(fact_kind k) {
     return "";
 }
 
-// id, status, status_rank, first, last, fact ranks, conversation rank and head
+/// call_state_input's fields before the facts: id, status, status_rank, first_us, last_us,
+/// fact_ranks, conversation_rank, conversation_head.
 constexpr std::size_t k_call_columns = 8;
 
 const std::string& calls_upsert() {
     static const std::string sql = [] {
-        std::string cols, select, args, names, set, ranks;
+        std::string cols, select, set, ranks;
         for (std::size_t i = 0; i < fact_count; ++i) {
             const auto& d = ingest::definition(static_cast<fact>(i));
             const std::string col(d.column);
             const std::string n = std::to_string(i + 1);
-            const std::string f = "f" + n;
             cols += ", " + col;
-            args += ", $" + std::to_string(k_call_columns + i + 1) + "::text[]";
-            names += ", " + f;
-            select += d.kind == fact_kind::micros
-                          ? ", timestamptz 'epoch' + " + f + "::bigint * interval '1 microsecond'"
-                          : ", " + f + cast_of(d.kind);
+            select += d.kind == fact_kind::micros ? ", timestamptz 'epoch' + u." + col +
+                                                        "::bigint * interval '1 microsecond'"
+                                                  : ", u." + col + cast_of(d.kind);
             set += ",\n    " + col + " = CASE WHEN excluded.fact_ranks[" + n +
                    "] > coalesce(c.fact_ranks[" + n + "], 0) THEN excluded." + col + " ELSE c." +
                    col + " END";
@@ -281,17 +280,13 @@ const std::string& calls_upsert() {
         return "INSERT INTO calls AS c (id, status, status_rank, first_event_at, last_event_at, "
                "fact_ranks, conversation_rank, conversation_head" +
                cols +
-               ")\nSELECT id, status, status_rank,"
-               " timestamptz 'epoch' + first_us * interval '1 microsecond',"
-               " timestamptz 'epoch' + last_us * interval '1 microsecond', ranks::bigint[],"
-               " conv_rank, conv_head" +
+               ")\nSELECT u.id, u.status, u.status_rank,"
+               " timestamptz 'epoch' + u.first_us * interval '1 microsecond',"
+               " timestamptz 'epoch' + u.last_us * interval '1 microsecond', u.fact_ranks,"
+               " u.conversation_rank, u.conversation_head" +
                select +
-               "\nFROM unnest($1::text[], $2::text[], $3::smallint[], $4::bigint[], $5::bigint[],"
-               " $6::text[], $7::bigint[], $8::uuid[]" +
-               args +
-               ") AS u(id, status, status_rank, first_us, last_us, ranks, conv_rank, conv_head" +
-               names +
-               ")\nORDER BY id\nON CONFLICT (id) DO UPDATE SET\n"
+               "\nFROM unnest($1::call_state_input[]) AS u"
+               "\nORDER BY u.id\nON CONFLICT (id) DO UPDATE SET\n"
                // the conversation's snapshot: the highest rank (a NULL rank: none in the batch)
                "    conversation_head = CASE WHEN excluded.conversation_rank >\n"
                "        coalesce(c.conversation_rank, 0) THEN excluded.conversation_head\n"
@@ -310,6 +305,51 @@ const std::string& calls_upsert() {
                set + ",\n    fact_ranks = ARRAY[" + ranks + "],\n    updated_at = now()";
     }();
     return sql;
+}
+
+/// call_state_input's fields as this build sends them, "name type" in order, comma-separated (as
+/// call_state_input_shape() reads them from the database).
+const std::string& call_state_input_fields() {
+    static const std::string fields = [] {
+        std::string f =
+            "id text,status text,status_rank smallint,first_us bigint,last_us bigint,"
+            "fact_ranks bigint[],conversation_rank bigint,conversation_head uuid";
+        for (std::size_t i = 0; i < fact_count; ++i)
+            f += "," + std::string(ingest::definition(static_cast<fact>(i)).column) + " text";
+        return f;
+    }();
+    return fields;
+}
+
+/// The OID of call_state_input on `conn`'s database, after checking that its fields are the ones
+/// this build sends: a fact table changed without a migration would otherwise fail only at the
+/// first application, as a refused one.
+std::optional<pg_error> call_state_input_type(pg_connection& conn, std::uint32_t& oid) {
+    pg_result res(nullptr, &PQclear);
+    if (auto e = conn.query(
+            "SELECT t.oid, (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL),"
+            " ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid"
+            " AND a.attnum > 0 AND NOT a.attisdropped)"
+            " FROM pg_type t WHERE t.oid = to_regtype('call_state_input')",
+            res)) {
+        return e;
+    }
+    if (PQntuples(res.get()) != 1) {
+        return pg_error{pg_error::kind::other,
+                        {},
+                        "type call_state_input is missing: the schema is older than this build "
+                        "(run its migrations)"};
+    }
+    const std::string_view fields = PQgetvalue(res.get(), 0, 1);
+    if (fields != call_state_input_fields()) {
+        return pg_error{pg_error::kind::other,
+                        {},
+                        "type call_state_input has fields (" + std::string(fields) +
+                            ") where this build sends (" + call_state_input_fields() +
+                            "): the schema and the build do not match"};
+    }
+    oid = static_cast<std::uint32_t>(std::stoul(PQgetvalue(res.get(), 0, 0)));
+    return std::nullopt;
 }
 
 /// The conversation snapshot a message carries: conversation-update's `messages`, the
@@ -446,6 +486,8 @@ bool batch_writer::connect(std::string& error) {
                                                        {"sb_mark", k_mark},
                                                        {"sb_unmark", k_unmark},
                                                        {"sb_apply_lock", apply_lock_sql()}});
+    std::uint32_t input_type = 0;
+    if (!e) e = call_state_input_type(conn_, input_type);
     if (e) {
         error = e->message;
         conn_.reset();
@@ -459,6 +501,7 @@ bool batch_writer::connect(std::string& error) {
         const std::string_view v = PQgetvalue(res.get(), 0, 0);
         if (v == "off" || v == "local") conn_.exec("SET synchronous_commit = on");
     }
+    derived_cols_.input_type(input_type);
     // The rows of call_derive_pending recorded on an earlier connection are no longer this
     // writer's to delete; whoever takes their owner's lock derives those calls again.
     marked_.clear();
@@ -759,17 +802,15 @@ void clear_all(Cols& cols) {
 }  // namespace
 
 batch_writer::derive_columns::derive_columns() {
-    // send_columns' parameter arrays hold the widest statement: the calls upsert (the events
-    // take 10).
-    static_assert(std::tuple_size_v<decltype(calls)> == k_call_columns + fact_count);
-    static_assert(k_call_columns + fact_count >= 10);
     using enum pg_elem;
+    ranks.reset(int8);
     std::size_t i = 0;
-    for (pg_elem e : {text, text, int2, int8, int8, text, int8, uuid})
-        calls[i++].reset(e);  // facts: text
-    i = 0;
     for (pg_elem e : {int4, text, int8}) unmark[i++].reset(e);
     lock[0].reset(int4);
+}
+
+void batch_writer::derive_columns::input_type(std::uint32_t oid) {
+    calls[0].reset(static_cast<pg_elem>(oid));
 }
 
 void batch_writer::derive_columns::clear() {
@@ -928,32 +969,32 @@ void batch_writer::encode_blob(const ingest::event& ev, std::uint64_t call,
 }
 
 void batch_writer::encode_call(derive_columns& cols, const call_row& row) {
-    auto& c = cols.calls;
-    c[0].text(row.id);
-    c[1].text_or_null(row.status);
-    c[2].integer(row.status_rank);
-    c[3].integer(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000) : std::nullopt);
-    c[4].integer(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000) : std::nullopt);
-    std::string ranks("{");
+    auto& c = cols.calls[0];
+    c.open_record(static_cast<std::uint32_t>(k_call_columns + fact_count));
+    c.field_text(row.id);
+    c.field_text_or_null(row.status);
+    c.field_int2(static_cast<std::int16_t>(row.status_rank));
+    c.field_int8(row.first_sent_ms ? std::optional(*row.first_sent_ms * 1000) : std::nullopt);
+    c.field_int8(row.last_sent_ms ? std::optional(*row.last_sent_ms * 1000) : std::nullopt);
+    cols.ranks.clear();
     for (std::size_t i = 0; i < fact_count; ++i) {
-        if (i != 0) ranks += ',';
-        ranks += row.rank[i] == 0 ? std::string("NULL") : std::to_string(row.rank[i]);
+        row.rank[i] == 0 ? cols.ranks.null() : cols.ranks.integer(row.rank[i]);
     }
-    ranks += '}';
-    c[5].text(ranks);
-    c[6].integer(row.conv_rank != 0 ? std::optional(row.conv_rank) : std::nullopt);
+    c.field_array(pg_elem::int8_array, cols.ranks.finish());
+    c.field_int8(row.conv_rank != 0 ? std::optional(row.conv_rank) : std::nullopt);
     if (row.conv_rank != 0 && !row.conv_empty) {
-        c[7].uuid(row.conv_head);
+        c.field_uuid(row.conv_head);
     } else {
-        c[7].null();
+        c.field_null(pg_elem::uuid);
     }
     for (std::size_t i = 0; i < fact_count; ++i) {
         if (row.rank[i] == 0) {
-            c[k_call_columns + i].null();
+            c.field_null(pg_elem::text);
         } else {
-            c[k_call_columns + i].text(row.value[i]);
+            c.field_text(row.value[i]);
         }
     }
+    c.close();
 }
 
 void batch_writer::encode_derived(std::span<const call_row> rows) {
@@ -1195,7 +1236,13 @@ std::optional<pg_error> batch_writer::run_job() {
             // An application needs no flush to disk before the next one: until it is durable,
             // so are the records it deletes, and a crash derives those calls again.
             if (!e) e = derive_conn_.exec("SET synchronous_commit = off");
-            if (e) derive_conn_.reset();
+            std::uint32_t input_type = 0;
+            if (!e) e = call_state_input_type(derive_conn_, input_type);
+            if (e) {
+                derive_conn_.reset();
+            } else {
+                apply_cols_.input_type(input_type);
+            }
         } else {
             e = pg_error{pg_error::kind::connection, {}, error};
         }

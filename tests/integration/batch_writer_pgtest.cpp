@@ -1037,6 +1037,23 @@ TEST_F(BatchWriter, GivesUpWhenStoppedWhileRetrying) {
     EXPECT_EQ(queue_.depth(), 0u);
 }
 
+// The calls upsert's input type (schemas/sql/024) must have the fields this build sends, which
+// follow its fact table: a schema of another shape is refused when the writer connects, with a
+// message that says so, not at the first application as a refused one.
+TEST_F(BatchWriter, ASchemaWhoseCallStateInputDiffersIsRefusedAtConnect) {
+    db_.exec("ALTER TYPE call_state_input ADD ATTRIBUTE later_fact text");
+    auto w = make_writer();
+    std::string error;
+    EXPECT_FALSE(w->connect(error));
+    EXPECT_NE(error.find("call_state_input"), std::string::npos) << error;
+    EXPECT_NE(error.find("later_fact"), std::string::npos) << error;
+    db_.exec("ALTER TYPE call_state_input DROP ATTRIBUTE later_fact");
+    EXPECT_TRUE(w->connect(error)) << error;  // (a dropped attribute is not a field)
+    db_.exec("DROP TYPE call_state_input");
+    EXPECT_FALSE(w->connect(error));
+    EXPECT_NE(error.find("call_state_input"), std::string::npos) << error;
+}
+
 TEST_F(BatchWriter, ALostConnectionIsAConnectionError) {
     auto w = connected_writer();
     terminate_writer_sessions();

@@ -174,6 +174,8 @@ TEST(Migrations, NoCommittedMigrationEverChanges) {
          "36dbcb553692d5564f3a0ca4e54e945c7875de8857b9d71046cd954935226348"},
         {"023_fact_ranks_plain.sql",
          "5c0d56906aa1318bbe0c463dd6056668b99ecd9a71844c35204bcd667b3aa6f7"},
+        {"024_call_state_input.sql",
+         "2e15f42debb37b36f8a5141f83caed34a952a3cae96a80fbfc154a97409550f3"},
     };
     const auto& all = store::embedded_migrations();
     ASSERT_EQ(all.size(), pinned.size()) << "a new migration: pin its checksum here";

@@ -83,6 +83,36 @@ TEST(BinaryArray, AnElementBuiltFromPiecesIsTheirConcatenation) {
     EXPECT_EQ(a.size(), 3u);
 }
 
+TEST(BinaryArray, ARecordIsItsFieldCountThenEachFieldsTypeLengthAndBytes) {
+    const auto composite = static_cast<pg_elem>(16390);  // as a database would number the type
+    binary_array ranks(pg_elem::int8);
+    ranks.integer(3);
+    ranks.null();
+    binary_array a(composite);
+    std::array<std::uint8_t, 16> d{};
+    d[15] = 9;
+    a.open_record(7);
+    a.field_text("ab");
+    a.field_text_or_null("");
+    a.field_int2(-2);
+    a.field_int8(std::int64_t{1} << 40);
+    a.field_int8(std::nullopt);
+    a.field_uuid(d);
+    a.field_array(pg_elem::int8_array, ranks.finish());
+    a.close();
+    const std::string ranks_bytes =
+        header(1, pg_elem::int8, 2) + be32(8) + be32(0) + be32(3) + be32(0xffffffffu);
+    const std::string record =
+        be32(7) + be32(25) + be32(2) + "ab" + be32(25) + be32(0xffffffffu) + be32(21) + be32(2) +
+        std::string("\xff\xfe", 2) + be32(20) + be32(8) + be32(1u << 8) + be32(0) + be32(20) +
+        be32(0xffffffffu) + be32(2950) + be32(16) +
+        std::string(reinterpret_cast<const char*>(d.data()), d.size()) + be32(1016) +
+        be32(static_cast<std::uint32_t>(ranks_bytes.size())) + ranks_bytes;
+    EXPECT_EQ(a.finish(),
+              header(0, composite, 1) + be32(static_cast<std::uint32_t>(record.size())) + record);
+    EXPECT_EQ(a.size(), 1u);
+}
+
 TEST(BinaryArray, ClearKeepsTheTypeAndFinishCanBeRepeated) {
     binary_array a(pg_elem::int4);
     a.null();

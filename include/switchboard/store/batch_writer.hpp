@@ -143,12 +143,15 @@ class batch_writer {
         }
     };
     using pending_map = std::unordered_map<std::string, pending_call, string_hash, std::equal_to<>>;
-    /// The columns of the derived state's statements (calls upsert, the deletion of records,
+    /// The parameters of the derived state's statements (calls upsert, the deletion of records,
     /// and the lock an application holds), one binary array each.
     struct derive_columns {
         derive_columns();
         void clear();
-        std::array<binary_array, 8 + ingest::fact_count> calls;  // k_call_columns + facts
+        /// The connection's OID of call_state_input (schemas/sql/024), the calls' element type.
+        void input_type(std::uint32_t oid);
+        std::array<binary_array, 1> calls;   ///< call_state_input[]: the calls upsert's rows
+        binary_array ranks;                  ///< a row's fact ranks, a field of its element
         std::array<binary_array, 3> unmark;  ///< call_derive_pending rows to delete
         std::array<binary_array, 1> lock;    ///< the owner whose records are deleted
     };

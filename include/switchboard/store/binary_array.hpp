@@ -17,13 +17,15 @@
 
 namespace switchboard::store {
 
-/// Element types used by the writer (their fixed OIDs, pg_type.dat).
+/// Element types used by the writer (their fixed OIDs, pg_type.dat). A composite type has no
+/// fixed OID: its elements' type is the OID the database gave it (`static_cast<pg_elem>(oid)`).
 enum class pg_elem : std::uint32_t {
     bytea = 17,
     int2 = 21,
     int4 = 23,
     int8 = 20,
     text = 25,
+    int8_array = 1016,
     timestamptz = 1184,
     uuid = 2950,
 };
@@ -103,6 +105,58 @@ class binary_array {
     void close() {
         store32(buffer_.data() + open_at_, static_cast<std::uint32_t>(size_ - open_at_ - 4));
         ++count_;
+    }
+
+    /// One element of a composite type (the format of `record_send`): `open_record()` with the
+    /// type's number of fields, then each field in the type's order, each with the field's own
+    /// type (Postgres refuses a field of another type), then `close()`.
+    void open_record(std::uint32_t fields) {
+        open();
+        store32(extend(4), fields);
+    }
+    void field_text(std::string_view value) {
+        char* p = extend(8 + value.size());
+        store32(p, static_cast<std::uint32_t>(pg_elem::text));
+        store32(p + 4, static_cast<std::uint32_t>(value.size()));
+        if (!value.empty()) std::memcpy(p + 8, value.data(), value.size());
+    }
+    /// Empty strings become NULL.
+    void field_text_or_null(std::string_view value) {
+        value.empty() ? field_null(pg_elem::text) : field_text(value);
+    }
+    void field_int2(std::int16_t value) {
+        char* p = extend(10);
+        store32(p, static_cast<std::uint32_t>(pg_elem::int2));
+        store32(p + 4, 2);
+        p[8] = static_cast<char>(static_cast<std::uint16_t>(value) >> 8);
+        p[9] = static_cast<char>(value);
+    }
+    void field_int8(const std::optional<std::int64_t>& value) {
+        if (!value) return field_null(pg_elem::int8);
+        const auto v = static_cast<std::uint64_t>(*value);
+        char* p = extend(16);
+        store32(p, static_cast<std::uint32_t>(pg_elem::int8));
+        store32(p + 4, 8);
+        store32(p + 8, static_cast<std::uint32_t>(v >> 32));
+        store32(p + 12, static_cast<std::uint32_t>(v));
+    }
+    void field_uuid(std::span<const std::uint8_t, 16> bytes) {
+        char* p = extend(24);
+        store32(p, static_cast<std::uint32_t>(pg_elem::uuid));
+        store32(p + 4, 16);
+        std::memcpy(p + 8, bytes.data(), bytes.size());
+    }
+    /// An array field: `array`'s bytes (finish()) as a value of the array type `type`.
+    void field_array(pg_elem type, std::string_view array) {
+        char* p = extend(8 + array.size());
+        store32(p, static_cast<std::uint32_t>(type));
+        store32(p + 4, static_cast<std::uint32_t>(array.size()));
+        std::memcpy(p + 8, array.data(), array.size());
+    }
+    void field_null(pg_elem type) {
+        char* p = extend(8);
+        store32(p, static_cast<std::uint32_t>(type));
+        store32(p + 4, 0xffffffffu);
     }
 
     /// The parameter's bytes (valid until the next change).
