@@ -64,7 +64,10 @@ store::pg_connection connect_for_migration(const config::store_config& cfg,
 
 void apply_migrations(const config::service_config& cfg) {
     auto conn = connect_for_migration(cfg.store, cfg.store.startup_wait);
-    const auto applied = store::migrate(conn, store::embedded_migrations());
+    // A migration that meets a long transaction on its table tries again for as long as
+    // start-up waits for Postgres, without stalling the table's other users meanwhile.
+    const auto applied = store::migrate(conn, store::embedded_migrations(),
+                                        {.give_up_after = cfg.store.startup_wait});
     for (const auto& name : applied) log::info("msg=\"migration applied\" name={}", name);
     log::info("msg=\"schema up to date\" migrations={} applied_now={}",
               store::embedded_migrations().size(), applied.size());

@@ -138,7 +138,9 @@ const option_spec k_options[] = {
      "0: in the same transaction as the messages."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},
-    {"pg-startup-wait-s", "30", "At start-up, how long to wait for Postgres before giving up."},
+    {"pg-startup-wait-s", "30",
+     "At start-up, how long to wait for Postgres before giving up (and for a migration's locks: "
+     "each attempt waits 2 s at most, so as not to hold up the table's other users)."},
     {"default-assistant-id", nullptr,
      "assistant-request: assistant for calls on numbers with no route in phone_numbers."},
     {"default-workflow-id", nullptr, "...or this workflow (at most one default is set)."},

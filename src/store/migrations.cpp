@@ -1,11 +1,13 @@
 #include "switchboard/store/migrations.hpp"
 
+#include "switchboard/base/log.hpp"
 #include "switchboard/ingest/hmac.hpp"
 
 #include <openssl/evp.h>
 
 #include <map>
 #include <stdexcept>
+#include <thread>
 
 namespace switchboard::store {
 namespace {
@@ -56,7 +58,8 @@ void check(const std::optional<pg_error>& e, const std::string& what) {
 
 }  // namespace
 
-std::vector<std::string> migrate(pg_connection& conn, const std::vector<migration>& all) {
+std::vector<std::string> migrate(pg_connection& conn, const std::vector<migration>& all,
+                                 const migrate_options& options) {
     check(conn.exec(k_lock), "taking the migration lock");
     std::vector<std::string> applied_now;
     try {
@@ -82,11 +85,34 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
                 }
                 continue;
             }
-            check(conn.exec("BEGIN"), "BEGIN");
-            if (auto e = conn.exec(std::string(m.sql).c_str())) {
+            const std::string set_timeout =
+                "SET LOCAL lock_timeout = " + std::to_string(options.lock_timeout.count());
+            const auto give_up_at = std::chrono::steady_clock::now() + options.give_up_after;
+            for (unsigned attempt = 1;; ++attempt) {
+                check(conn.exec("BEGIN"), "BEGIN");
+                check(conn.exec(set_timeout.c_str()), "setting lock_timeout");
+                auto e = conn.exec(std::string(m.sql).c_str());
+                if (!e) break;
                 conn.exec("ROLLBACK");
-                throw std::runtime_error("migration " + std::string(m.name) +
-                                         " failed: " + e->message);
+                constexpr std::string_view k_lock_not_available = "55P03";
+                if (e->sqlstate != k_lock_not_available) {
+                    throw std::runtime_error("migration " + std::string(m.name) +
+                                             " failed: " + e->message);
+                }
+                if (std::chrono::steady_clock::now() + options.pause >= give_up_at) {
+                    throw std::runtime_error(
+                        "migration " + std::string(m.name) + " could not take its locks in " +
+                        std::to_string(attempt) + " attempts of " +
+                        std::to_string(options.lock_timeout.count()) +
+                        " ms (another session holds a conflicting lock, a long transaction on "
+                        "the table?): " +
+                        e->message);
+                }
+                log::warn(
+                    "msg=\"migration waits for a lock\" name={} attempt={} lock_timeout_ms={} "
+                    "error=\"{}\"",
+                    m.name, attempt, options.lock_timeout.count(), e->message);
+                std::this_thread::sleep_for(options.pause);
             }
             const std::string record =
                 "INSERT INTO switchboard_migrations (name, checksum) VALUES ('" +

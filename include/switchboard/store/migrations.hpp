@@ -6,6 +6,7 @@
 
 #include "switchboard/store/pg.hpp"
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,7 +24,19 @@ const std::vector<migration>& embedded_migrations();
 /// The checksum recorded for a migration's text (SHA-256, hex).
 std::string migration_checksum(std::string_view text);
 
+/// How a migration waits for the locks it needs. An ALTER TABLE waiting for its lock holds up
+/// every later statement on that table (Postgres queues them behind it): during a rolling
+/// deploy, one long transaction of a running replica would stall that replica's writers until
+/// it ended. So each attempt waits at most `lock_timeout`, then rolls back, lets the queued
+/// statements go for `pause`, and tries again, until `give_up_after` has passed.
+struct migrate_options {
+    std::chrono::milliseconds lock_timeout{2000};
+    std::chrono::milliseconds pause{1000};
+    std::chrono::milliseconds give_up_after{30000};
+};
+
 /// Applies what is missing; returns the names applied now. Throws std::runtime_error.
-std::vector<std::string> migrate(pg_connection& conn, const std::vector<migration>& all);
+std::vector<std::string> migrate(pg_connection& conn, const std::vector<migration>& all,
+                                 const migrate_options& options = {});
 
 }  // namespace switchboard::store
