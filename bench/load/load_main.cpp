@@ -678,7 +678,8 @@ int main(int argc, char** argv) {
         report["latency_ms"].at("max").as_double());
     if (o.warmup_s > 0) {
         std::printf(
-            "  (after a %.0f s warm-up: %llu acked, p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f)\n",
+            "  (not in the above, the %.0f s warm-up before it: %llu acked, p50 %.2f  p99 %.2f  "
+            "p99.9 %.2f  max %.2f)\n",
             o.warmup_s, static_cast<unsigned long long>(s.warmup_latency_us.size()),
             report["warmup_latency_ms"].at("p50").as_double(),
             report["warmup_latency_ms"].at("p99").as_double(),
