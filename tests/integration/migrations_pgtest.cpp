@@ -109,82 +109,81 @@ TEST(Migrations, ConcurrentMigratorsOfTheRealSchemaAllSucceed) {
     EXPECT_EQ(applied_total.load(), static_cast<int>(store::embedded_migrations().size()));
 }
 
-// A migration that needs a lock another session holds (a rolling deploy: a long transaction of a
-// running replica) waits for it in attempts of lock_timeout. Meanwhile the table's other users
-// are not held up behind it for longer than that, and the migration is applied once the lock
-// is free.
-TEST(Migrations, AMigrationWaitingForALockDoesNotHoldUpTheTablesOtherUsers) {
-    using namespace std::chrono_literals;
-    test_db db;
-    const std::vector<store::migration> list = {
+// A table `t` whose migration 002 needs a lock that another session (`holder_`) holds: ACCESS
+// SHARE, in a transaction left open, as a long read of a running replica during a rolling
+// deploy would.
+class MigrationLocks : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        store::migrate(conn_, {list_[0]});
+        ASSERT_FALSE(holder_.exec("BEGIN"));
+        ASSERT_FALSE(holder_.exec("SELECT count(*) FROM t"));  // ACCESS SHARE until COMMIT
+    }
+
+    test_db db_;
+    const std::vector<store::migration> list_ = {
         {"001_t.sql", "CREATE TABLE t (x int); INSERT INTO t VALUES (1)"},
         {"002_alter.sql", "ALTER TABLE t ADD COLUMN y int"},
     };
-    auto conn = connect(db.url());
-    store::migrate(conn, {list[0]});
-    auto holder = connect(db.url());
-    ASSERT_FALSE(holder.exec("BEGIN"));
-    ASSERT_FALSE(holder.exec("SELECT count(*) FROM t"));  // ACCESS SHARE until COMMIT
+    store::pg_connection conn_ = connect(db_.url());
+    store::pg_connection holder_ = connect(db_.url());
+};
 
+// The migration waits for the lock in attempts of lock_timeout. Meanwhile the table's other
+// users are not held up behind it for longer than that, and it is applied once the lock is free.
+TEST_F(MigrationLocks, AMigrationWaitingForALockDoesNotHoldUpTheTablesOtherUsers) {
+    using namespace std::chrono_literals;
     std::vector<std::string> applied;
     std::string failure;
     std::thread migrator([&] {
         try {
-            applied = store::migrate(conn, list,
+            applied = store::migrate(conn_, list_,
                                      {.lock_timeout = 200ms, .pause = 100ms, .give_up_after = 30s});
         } catch (const std::exception& e) {
             failure = e.what();
         }
     });
     for (int i = 0;
-         i < 200 && db.scalar("SELECT count(*) FROM pg_stat_activity WHERE"
-                              " wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE t%'") == "0";
+         i < 200 && db_.scalar("SELECT count(*) FROM pg_stat_activity WHERE"
+                               " wait_event_type = 'Lock' AND query LIKE 'ALTER TABLE t%'") == "0";
          ++i) {
         std::this_thread::sleep_for(10ms);
     }
-    auto reader = connect(db.url());
+    auto reader = connect(db_.url());
     ASSERT_FALSE(reader.exec("SET statement_timeout = '3s'"));
     for (int i = 0; i < 5; ++i) {
         const auto e = reader.exec("SELECT count(*) FROM t");
         EXPECT_FALSE(e) << "a reader was held up behind the waiting migration: " << e->message;
         std::this_thread::sleep_for(50ms);
     }
-    EXPECT_FALSE(holder.exec("COMMIT"));
+    EXPECT_FALSE(holder_.exec("COMMIT"));
     migrator.join();
     EXPECT_EQ(failure, "");
     EXPECT_EQ(applied, std::vector<std::string>{"002_alter.sql"});
-    EXPECT_EQ(db.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'"),
+    EXPECT_EQ(db_.scalar("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'"),
               "2");
 }
 
 // A lock that stays taken: the migration gives up after give_up_after, says why, and leaves
 // nothing behind; a later start applies it.
-TEST(Migrations, AMigrationThatCannotTakeItsLockGivesUpSayingWhy) {
+TEST_F(MigrationLocks, AMigrationThatCannotTakeItsLockGivesUpSayingWhy) {
     using namespace std::chrono_literals;
-    test_db db;
-    const std::vector<store::migration> list = {
-        {"001_t.sql", "CREATE TABLE t (x int)"},
-        {"002_alter.sql", "ALTER TABLE t ADD COLUMN y int"},
-    };
-    auto conn = connect(db.url());
-    store::migrate(conn, {list[0]});
-    auto holder = connect(db.url());
-    ASSERT_FALSE(holder.exec("BEGIN"));
-    ASSERT_FALSE(holder.exec("SELECT count(*) FROM t"));
     try {
-        store::migrate(conn, list, {.lock_timeout = 100ms, .pause = 100ms, .give_up_after = 600ms});
+        store::migrate(conn_, list_,
+                       {.lock_timeout = 100ms, .pause = 100ms, .give_up_after = 600ms});
         FAIL() << "the migration did not give up";
     } catch (const std::runtime_error& e) {
         const std::string what = e.what();
         EXPECT_NE(what.find("002_alter.sql"), std::string::npos) << what;
         EXPECT_NE(what.find("could not take its locks"), std::string::npos) << what;
     }
-    EXPECT_EQ(db.scalar("SELECT count(*) FROM switchboard_migrations WHERE name = '002_alter.sql'"),
-              "0");
-    EXPECT_EQ(db.scalar("SELECT pg_try_advisory_lock(7310594658609522)"), "t");
-    EXPECT_EQ(db.scalar("SELECT pg_advisory_unlock(7310594658609522)"), "t");
-    EXPECT_FALSE(holder.exec("COMMIT"));
-    EXPECT_EQ(store::migrate(conn, list), std::vector<std::string>{"002_alter.sql"});
+    EXPECT_EQ(
+        db_.scalar("SELECT count(*) FROM switchboard_migrations WHERE name = '002_alter.sql'"),
+        "0");
+    EXPECT_EQ(db_.scalar("SELECT pg_try_advisory_lock(7310594658609522)"), "t");
+    EXPECT_EQ(db_.scalar("SELECT pg_advisory_unlock(7310594658609522)"), "t");
+    EXPECT_FALSE(holder_.exec("COMMIT"));
+    EXPECT_EQ(store::migrate(conn_, list_), std::vector<std::string>{"002_alter.sql"});
 }
 
 TEST(Migrations, ChangedChecksumIsRefused) {
