@@ -5,9 +5,11 @@
 -- read the fact ranks from text (array_in) for every call. It now takes one array of this type,
 -- sent in binary: one tuple store, the ranks as bigint[] already. The fields are the upsert's
 -- columns in its order; the facts (after the conversation) follow the fact table of
--- src/ingest/event.cpp, each sent as text and cast to its column's type in the statement. A build
--- checks the fields against its fact table when it connects, so a fact added without a
--- migration that adds its field here fails at once with a clear message.
+-- src/ingest/event.cpp, each sent as text and cast to its column's type in the statement.
+-- The type never changes: replicas of a build still running during a rolling deploy send its
+-- fields. A build with other fields (a fact added) uses a type of another name, created by its
+-- own migration (call_state_input_2, ...). A build checks its type's fields when it connects and
+-- refuses, with a clear message, a schema where they differ.
 CREATE TYPE call_state_input AS (
     id                   text,
     status               text,

@@ -236,12 +236,14 @@ using ingest::fact_kind;
 
 /// The `calls` upsert, generated from the fact table (ingest/event.hpp). Its input is one array
 /// of call_state_input (schemas/sql/024), sent in binary: per call its facts and the rank of the
-/// message each value came from. The merge keeps, in each column, the value of the higher rank.
-/// That merge is associative and commutative, so any order, batching or repetition of the
-/// messages gives the same row.
-/// The conversation is kept the same way: the rank and head (last chain node) of the best
-/// snapshot; the view call_messages reads its turns from the runs back from that head
-/// (schemas/sql/015).
+/// message each value came from. That type is an interface between a build and the schema and
+/// never changes: replicas of an older build may still be sending its fields (a rolling
+/// deploy). A build whose fields differ (a fact added) names a new type, created by its own
+/// migration (call_state_input_2, …), here and in call_state_input_type(). The merge keeps, in each
+/// column, the value of the higher rank. That merge is associative and commutative, so any order,
+/// batching or repetition of the messages gives the same row. The conversation is kept the same
+/// way: the rank and head (last chain node) of the best snapshot; the view call_messages reads its
+/// turns from the runs back from that head (schemas/sql/015).
 const char* cast_of(fact_kind k) {
     switch (k) {
         case fact_kind::text:
@@ -479,15 +481,17 @@ bool batch_writer::connect(std::string& error) {
     if (!c) return false;
     conn_ = std::move(*c);
     conn_fd_.store(PQsocket(conn_.get()));
-    std::optional<pg_error> e = set_up_session(conn_, {{"sb_events", k_insert_events},
-                                                       {"sb_blobs", k_insert_blobs},
-                                                       {"sb_runs", k_insert_runs},
-                                                       {"sb_calls", calls_upsert().c_str()},
-                                                       {"sb_mark", k_mark},
-                                                       {"sb_unmark", k_unmark},
-                                                       {"sb_apply_lock", apply_lock_sql()}});
+    // The statements name call_state_input: its check first, for its message.
     std::uint32_t input_type = 0;
-    if (!e) e = call_state_input_type(conn_, input_type);
+    std::optional<pg_error> e = call_state_input_type(conn_, input_type);
+    if (!e)
+        e = set_up_session(conn_, {{"sb_events", k_insert_events},
+                                   {"sb_blobs", k_insert_blobs},
+                                   {"sb_runs", k_insert_runs},
+                                   {"sb_calls", calls_upsert().c_str()},
+                                   {"sb_mark", k_mark},
+                                   {"sb_unmark", k_unmark},
+                                   {"sb_apply_lock", apply_lock_sql()}});
     if (e) {
         error = e->message;
         conn_.reset();
@@ -1230,14 +1234,16 @@ std::optional<pg_error> batch_writer::run_job() {
         if (auto c = pg_connection::connect(cfg_.database_url, cfg_.connect_timeout, error)) {
             derive_conn_ = std::move(*c);
             derive_fd_.store(PQsocket(derive_conn_.get()));
-            e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
-                                              {"sb_unmark", k_unmark},
-                                              {"sb_apply_lock", apply_lock_sql()}});
+            std::uint32_t input_type = 0;
+            e = call_state_input_type(derive_conn_, input_type);
+            if (!e) {
+                e = set_up_session(derive_conn_, {{"sb_calls", calls_upsert().c_str()},
+                                                  {"sb_unmark", k_unmark},
+                                                  {"sb_apply_lock", apply_lock_sql()}});
+            }
             // An application needs no flush to disk before the next one: until it is durable,
             // so are the records it deletes, and a crash derives those calls again.
             if (!e) e = derive_conn_.exec("SET synchronous_commit = off");
-            std::uint32_t input_type = 0;
-            if (!e) e = call_state_input_type(derive_conn_, input_type);
             if (e) {
                 derive_conn_.reset();
             } else {
@@ -1248,7 +1254,11 @@ std::optional<pg_error> batch_writer::run_job() {
         }
     }
     if (!e) e = apply(derive_conn_, apply_cols_, job_.calls, job_.owner);
-    if (e && e->what == pg_error::kind::connection) derive_conn_.reset();
+    // Neither the data's fault nor a passing one: the session may hold what the schema no
+    // longer has (a type created again has a new OID, and the prepared statements the old one:
+    // "cache lookup failed for type"). A new connection prepares and looks up afresh.
+    if (e && (e->what == pg_error::kind::connection || e->what == pg_error::kind::other))
+        derive_conn_.reset();
     return e;
 }
 
@@ -1544,6 +1554,9 @@ batch_writer::result batch_writer::write(std::span<ingest::event> events) {
             case pg_error::kind::other:
                 log::error("msg=\"batch failed\" writer={} sqlstate={} error=\"{}\"", id_,
                            error->sqlstate, error->message);
+                // The session may hold what the schema no longer has (see run_job): the next
+                // attempt on a new connection, which prepares and looks up afresh.
+                conn_.reset();
                 if (giving_up()) {
                     give_up(events);
                     return result::gave_up;

@@ -62,6 +62,8 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
                                  const migrate_options& options) {
     check(conn.exec(k_lock), "taking the migration lock");
     std::vector<std::string> applied_now;
+    // One deadline for the whole run, however many migrations wait for locks.
+    const auto give_up_at = std::chrono::steady_clock::now() + options.give_up_after;
     try {
         check(conn.exec("CREATE TABLE IF NOT EXISTS switchboard_migrations ("
                         " name text PRIMARY KEY,"
@@ -87,7 +89,6 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
             }
             const std::string set_timeout =
                 "SET LOCAL lock_timeout = " + std::to_string(options.lock_timeout.count());
-            const auto give_up_at = std::chrono::steady_clock::now() + options.give_up_after;
             for (unsigned attempt = 1;; ++attempt) {
                 check(conn.exec("BEGIN"), "BEGIN");
                 check(conn.exec(set_timeout.c_str()), "setting lock_timeout");
@@ -122,6 +123,10 @@ std::vector<std::string> migrate(pg_connection& conn, const std::vector<migratio
             applied_now.emplace_back(m.name);
         }
     } catch (...) {
+        // A failure inside a migration's transaction (its SET, its record, its COMMIT) leaves
+        // the transaction aborted, where the unlock would fail too and the lock stay held for as
+        // long as the connection lives. (Outside a transaction ROLLBACK only warns.)
+        conn.exec("ROLLBACK");
         conn.exec(k_unlock);
         throw;
     }

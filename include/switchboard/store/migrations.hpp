@@ -27,8 +27,11 @@ std::string migration_checksum(std::string_view text);
 /// How a migration waits for the locks it needs. An ALTER TABLE waiting for its lock holds up
 /// every later statement on that table (Postgres queues them behind it): during a rolling
 /// deploy, one long transaction of a running replica would stall that replica's writers until
-/// it ended. So each attempt waits at most `lock_timeout`, then rolls back, lets the queued
-/// statements go for `pause`, and tries again, until `give_up_after` has passed.
+/// it ended. So each lock wait of an attempt lasts at most `lock_timeout`; then the attempt
+/// rolls back, lets the queued statements go for `pause`, and tries again, until
+/// `give_up_after` (counted from the start of migrate, for all its migrations) has passed. (A
+/// migration holding one table's lock while it waits for another's holds up the first table's
+/// users for that wait too, and for its own run time.)
 struct migrate_options {
     std::chrono::milliseconds lock_timeout{2000};
     std::chrono::milliseconds pause{1000};
