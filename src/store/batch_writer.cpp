@@ -239,7 +239,7 @@ using ingest::fact_kind;
 /// message each value came from. That type is an interface between a build and the schema and
 /// never changes: replicas of an older build may still be sending its fields (a rolling
 /// deploy). A build whose fields differ (a fact added) names a new type, created by its own
-/// migration (call_state_input_2, …), here and in call_state_input_type(). The merge keeps, in each
+/// migration (call_state_input_2, …), in k_input_type. The merge keeps, in each
 /// column, the value of the higher rank. That merge is associative and commutative, so any order,
 /// batching or repetition of the messages gives the same row. The conversation is kept the same
 /// way: the rank and head (last chain node) of the best snapshot; the view call_messages reads its
@@ -257,6 +257,9 @@ const char* cast_of(fact_kind k) {
     }
     return "";
 }
+
+/// The input type this build sends (see calls_upsert): a build with other fields names another.
+constexpr std::string_view k_input_type = "call_state_input";
 
 /// call_state_input's fields before the facts: id, status, status_rank, first_us, last_us,
 /// fact_ranks, conversation_rank, conversation_head.
@@ -286,8 +289,8 @@ const std::string& calls_upsert() {
                " timestamptz 'epoch' + u.first_us * interval '1 microsecond',"
                " timestamptz 'epoch' + u.last_us * interval '1 microsecond', u.fact_ranks,"
                " u.conversation_rank, u.conversation_head" +
-               select +
-               "\nFROM unnest($1::call_state_input[]) AS u"
+               select + "\nFROM unnest($1::" + std::string(k_input_type) +
+               "[]) AS u"
                "\nORDER BY u.id\nON CONFLICT (id) DO UPDATE SET\n"
                // the conversation's snapshot: the highest rank (a NULL rank: none in the batch)
                "    conversation_head = CASE WHEN excluded.conversation_rank >\n"
@@ -310,7 +313,7 @@ const std::string& calls_upsert() {
 }
 
 /// call_state_input's fields as this build sends them, "name type" in order, comma-separated (as
-/// call_state_input_shape() reads them from the database).
+/// call_state_input_type() reads them from the database).
 const std::string& call_state_input_fields() {
     static const std::string fields = [] {
         std::string f =
@@ -328,25 +331,26 @@ const std::string& call_state_input_fields() {
 /// first application, as a refused one.
 std::optional<pg_error> call_state_input_type(pg_connection& conn, std::uint32_t& oid) {
     pg_result res(nullptr, &PQclear);
-    if (auto e = conn.query(
-            "SELECT t.oid, (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL),"
-            " ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid"
-            " AND a.attnum > 0 AND NOT a.attisdropped)"
-            " FROM pg_type t WHERE t.oid = to_regtype('call_state_input')",
-            res)) {
-        return e;
-    }
+    const std::string type(k_input_type);
+    const std::string sql =
+        "SELECT t.oid, (SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, NULL),"
+        " ',' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = t.typrelid"
+        " AND a.attnum > 0 AND NOT a.attisdropped)"
+        " FROM pg_type t WHERE t.oid = to_regtype('" +
+        type + "')";
+    if (auto e = conn.query(sql.c_str(), res)) return e;
     if (PQntuples(res.get()) != 1) {
         return pg_error{pg_error::kind::other,
                         {},
-                        "type call_state_input is missing: the schema is older than this build "
-                        "(run its migrations)"};
+                        "type " + type +
+                            " is missing: the schema is older than this build (run its "
+                            "migrations)"};
     }
     const std::string_view fields = PQgetvalue(res.get(), 0, 1);
     if (fields != call_state_input_fields()) {
         return pg_error{pg_error::kind::other,
                         {},
-                        "type call_state_input has fields (" + std::string(fields) +
+                        "type " + type + " has fields (" + std::string(fields) +
                             ") where this build sends (" + call_state_input_fields() +
                             "): the schema and the build do not match"};
     }

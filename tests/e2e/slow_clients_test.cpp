@@ -12,6 +12,7 @@
 #include <csignal>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -38,13 +39,15 @@ std::chrono::milliseconds since(steady::time_point t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t);
 }
 
-// Read timeout 300 ms, idle timeout 10 s: a stalled request must be cut off by the former.
-class SlowClients : public ::testing::Test {
+/// The service with a read timeout and an idle timeout (ms).
+template <int ReadMs, int IdleMs>
+class WithTimeouts : public ::testing::Test {
   protected:
     void SetUp() override {
         svc_ = std::make_unique<service_process>(service_process::options{
-            .env = service_env(db_.url(), {{"SWITCHBOARD_READ_TIMEOUT_MS", "300"},
-                                           {"SWITCHBOARD_IDLE_TIMEOUT_MS", "10000"}})});
+            .env =
+                service_env(db_.url(), {{"SWITCHBOARD_READ_TIMEOUT_MS", std::to_string(ReadMs)},
+                                        {"SWITCHBOARD_IDLE_TIMEOUT_MS", std::to_string(IdleMs)}})});
         ASSERT_NE(svc_->port(), 0);
     }
     void TearDown() override {
@@ -55,6 +58,9 @@ class SlowClients : public ::testing::Test {
     test_db db_;
     std::unique_ptr<service_process> svc_;
 };
+
+// Read timeout 300 ms, idle timeout 10 s: a stalled request must be cut off by the former.
+using SlowClients = WithTimeouts<300, 10000>;
 
 // beast::tcp_stream closes the socket when its deadline expires: the client sees the connection
 // close, without an answer (a 408 could not be sent).
@@ -161,22 +167,7 @@ TEST_F(SlowClients, OtherClientsAreServedWhileManyConnectionsStall) {
 }
 
 // Idle timeout 500 ms, read timeout 10 s.
-class IdleClients : public ::testing::Test {
-  protected:
-    void SetUp() override {
-        svc_ = std::make_unique<service_process>(service_process::options{
-            .env = service_env(db_.url(), {{"SWITCHBOARD_READ_TIMEOUT_MS", "10000"},
-                                           {"SWITCHBOARD_IDLE_TIMEOUT_MS", "500"}})});
-        ASSERT_NE(svc_->port(), 0);
-    }
-    void TearDown() override {
-        if (svc_) {
-            EXPECT_EQ(svc_->stop(SIGTERM), 0) << svc_->log();
-        }
-    }
-    test_db db_;
-    std::unique_ptr<service_process> svc_;
-};
+using IdleClients = WithTimeouts<10000, 500>;
 
 TEST_F(IdleClients, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
     raw_connection conn(svc_->port());
