@@ -1056,9 +1056,11 @@ TEST_F(BatchWriter, ASchemaWhoseCallStateInputDiffersIsRefusedAtConnect) {
 
 // The type created again under running connections (a new OID: an operator's repair, a
 // restore): the writer's connections are made again and look it up again, instead of failing
-// every application from then on.
-TEST_F(BatchWriter, ACallStateInputTypeCreatedAgainIsLookedUpAgain) {
-    cfg_.derive_delay = 20ms;
+// every application (or, with derive delay 0, every batch) from then on.
+class BatchWriterRetyped : public BatchWriter, public ::testing::WithParamInterface<int> {};
+
+TEST_P(BatchWriterRetyped, ACallStateInputTypeCreatedAgainIsLookedUpAgain) {
+    cfg_.derive_delay = std::chrono::milliseconds(GetParam());
     std::string create;
     for (const auto& m : store::embedded_migrations()) {
         if (m.name.starts_with("024_")) create = std::string(m.sql);
@@ -1080,6 +1082,8 @@ TEST_F(BatchWriter, ACallStateInputTypeCreatedAgainIsLookedUpAgain) {
     push(make_event(with_call_id(example("04-status-update-in-progress.json"), "retyped-2")));
     EXPECT_TRUE(stored("retyped-2")) << "the derived state of a later call was never applied";
 }
+
+INSTANTIATE_TEST_SUITE_P(DeriveDelayMs, BatchWriterRetyped, ::testing::Values(20, 0));
 
 TEST_F(BatchWriter, ALostConnectionIsAConnectionError) {
     auto w = connected_writer();
