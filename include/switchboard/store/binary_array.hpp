@@ -39,38 +39,14 @@ class binary_array {
 
     /// A text element, sent as is (valid UTF-8 without NUL bytes, as Postgres requires of text).
     void text(std::string_view value) {
-        char* p = extend(4 + value.size());
-        store32(p, static_cast<std::uint32_t>(value.size()));
-        if (!value.empty()) std::memcpy(p + 4, value.data(), value.size());
+        put_bytes(value);
         ++count_;
     }
     /// Empty strings become NULL.
     void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
     /// An integer element of the encoder's type (int2, int4 or int8).
     void integer(std::int64_t value) {
-        const auto v = static_cast<std::uint64_t>(value);
-        switch (type_) {
-            case pg_elem::int2: {
-                char* p = extend(6);
-                store32(p, 2);
-                p[4] = static_cast<char>(v >> 8);
-                p[5] = static_cast<char>(v);
-                break;
-            }
-            case pg_elem::int4: {
-                char* p = extend(8);
-                store32(p, 4);
-                store32(p + 4, static_cast<std::uint32_t>(v));
-                break;
-            }
-            default: {
-                char* p = extend(12);
-                store32(p, 8);
-                store32(p + 4, static_cast<std::uint32_t>(v >> 32));
-                store32(p + 8, static_cast<std::uint32_t>(v));
-                break;
-            }
-        }
+        put_integer(type_, value);
         ++count_;
     }
     void integer(const std::optional<std::int64_t>& value) { value ? integer(*value) : null(); }
@@ -78,13 +54,11 @@ class binary_array {
     void timestamp_us(std::int64_t unix_us) { integer(unix_us - k_pg_epoch_us); }
     /// A uuid element: its 16 bytes.
     void uuid(std::span<const std::uint8_t, 16> bytes) {
-        char* p = extend(20);
-        store32(p, 16);
-        std::memcpy(p + 4, bytes.data(), bytes.size());
+        put_uuid(bytes);
         ++count_;
     }
     void null() {
-        store32(extend(4), 0xffffffffu);
+        put_null();
         nulls_ = true;
         ++count_;
     }
@@ -114,49 +88,36 @@ class binary_array {
         open();
         store32(extend(4), fields);
     }
+    /// Each field is its type's OID, then its value as an element of that type would be.
     void field_text(std::string_view value) {
-        char* p = extend(8 + value.size());
-        store32(p, static_cast<std::uint32_t>(pg_elem::text));
-        store32(p + 4, static_cast<std::uint32_t>(value.size()));
-        if (!value.empty()) std::memcpy(p + 8, value.data(), value.size());
+        put_type(pg_elem::text);
+        put_bytes(value);
     }
     /// Empty strings become NULL.
     void field_text_or_null(std::string_view value) {
         value.empty() ? field_null(pg_elem::text) : field_text(value);
     }
     void field_int2(std::int16_t value) {
-        char* p = extend(10);
-        store32(p, static_cast<std::uint32_t>(pg_elem::int2));
-        store32(p + 4, 2);
-        p[8] = static_cast<char>(static_cast<std::uint16_t>(value) >> 8);
-        p[9] = static_cast<char>(value);
+        put_type(pg_elem::int2);
+        put_integer(pg_elem::int2, value);
     }
     void field_int8(const std::optional<std::int64_t>& value) {
         if (!value) return field_null(pg_elem::int8);
-        const auto v = static_cast<std::uint64_t>(*value);
-        char* p = extend(16);
-        store32(p, static_cast<std::uint32_t>(pg_elem::int8));
-        store32(p + 4, 8);
-        store32(p + 8, static_cast<std::uint32_t>(v >> 32));
-        store32(p + 12, static_cast<std::uint32_t>(v));
+        put_type(pg_elem::int8);
+        put_integer(pg_elem::int8, *value);
     }
     void field_uuid(std::span<const std::uint8_t, 16> bytes) {
-        char* p = extend(24);
-        store32(p, static_cast<std::uint32_t>(pg_elem::uuid));
-        store32(p + 4, 16);
-        std::memcpy(p + 8, bytes.data(), bytes.size());
+        put_type(pg_elem::uuid);
+        put_uuid(bytes);
     }
     /// An array field: `array`'s bytes (finish()) as a value of the array type `type`.
     void field_array(pg_elem type, std::string_view array) {
-        char* p = extend(8 + array.size());
-        store32(p, static_cast<std::uint32_t>(type));
-        store32(p + 4, static_cast<std::uint32_t>(array.size()));
-        std::memcpy(p + 8, array.data(), array.size());
+        put_type(type);
+        put_bytes(array);
     }
     void field_null(pg_elem type) {
-        char* p = extend(8);
-        store32(p, static_cast<std::uint32_t>(type));
-        store32(p + 4, 0xffffffffu);
+        put_type(type);
+        put_null();
     }
 
     /// The parameter's bytes (valid until the next change).
@@ -180,6 +141,47 @@ class binary_array {
         return p;
     }
     void grow(std::size_t n);
+
+    // One value (an element's or a field's): its 32-bit length (-1: NULL), then its bytes.
+    void put_bytes(std::string_view value) {
+        char* p = extend(4 + value.size());
+        store32(p, static_cast<std::uint32_t>(value.size()));
+        if (!value.empty()) std::memcpy(p + 4, value.data(), value.size());
+    }
+    /// As int2, int4 or int8 (any other type: int8).
+    void put_integer(pg_elem width, std::int64_t value) {
+        const auto v = static_cast<std::uint64_t>(value);
+        switch (width) {
+            case pg_elem::int2: {
+                char* p = extend(6);
+                store32(p, 2);
+                p[4] = static_cast<char>(v >> 8);
+                p[5] = static_cast<char>(v);
+                break;
+            }
+            case pg_elem::int4: {
+                char* p = extend(8);
+                store32(p, 4);
+                store32(p + 4, static_cast<std::uint32_t>(v));
+                break;
+            }
+            default: {
+                char* p = extend(12);
+                store32(p, 8);
+                store32(p + 4, static_cast<std::uint32_t>(v >> 32));
+                store32(p + 8, static_cast<std::uint32_t>(v));
+                break;
+            }
+        }
+    }
+    void put_uuid(std::span<const std::uint8_t, 16> bytes) {
+        char* p = extend(20);
+        store32(p, 16);
+        std::memcpy(p + 4, bytes.data(), bytes.size());
+    }
+    void put_null() { store32(extend(4), 0xffffffffu); }
+    /// A record field's type.
+    void put_type(pg_elem type) { store32(extend(4), static_cast<std::uint32_t>(type)); }
     static void store32(char* p, std::uint32_t v) {
         p[0] = static_cast<char>(v >> 24);
         p[1] = static_cast<char>(v >> 16);
