@@ -13,8 +13,9 @@
 #   wal-disk  the tables on tmpfs, the WAL on the disk (initdb --waldir): whether the disk's part
 #             of the tail is the WAL's own flushes or the tables' writes beside them (a
 #             diagnostic too: what a server with the WAL on a disk of its own would see);
-#   derive-N  as bench, with --derive-delay-ms N (the default is 200): each call's derived state
-#             applied once per N ms instead, in slices every N/8 ms (src/store/derive_slices);
+#   derive-N  as bench, with --derive-delay-ms N (the default is 1000): each call's derived state
+#             applied once per N ms instead, in slices every N/8 ms but at most every 25 ms
+#             (src/store/derive_slices);
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
 #             the way to compare two versions of the service on the same footing;
 #   other-tmpfs as tmpfs, with OTHER_BIN: the same comparison with the disk's flushes out of it.
@@ -89,7 +90,7 @@ pg_ticks() {
 }
 
 run() {  # variant, round → a JSON line in $WORK/runs.jsonl
-  local variant=$1 round=$2 derive=200 bin=$BIN
+  local variant=$1 round=$2 derive="" bin=$BIN  # derive "": the service's default
   [[ $variant == other || $variant == other-tmpfs ]] && bin=$OTHER_BIN
   local PG_SH=$SHARED/baselines/pg.sh
   [[ $variant == tmpfs || $variant == neither || $variant == other-tmpfs ]] && PG_SH=$WORK/pg-tmpfs.sh
@@ -104,7 +105,7 @@ run() {  # variant, round → a JSON line in $WORK/runs.jsonl
   rm -f "$WORK/sb.port"
   env DATABASE_URL=$DB SWITCHBOARD_WEBHOOK_SECRET=$SECRET SWITCHBOARD_LISTEN=127.0.0.1:$SBPORT \
       SWITCHBOARD_PORT_FILE="$WORK/sb.port" SWITCHBOARD_LOG_LEVEL=warn \
-      SWITCHBOARD_DERIVE_DELAY_MS=$derive "$bin" > "$WORK/sb.log" 2>&1 &
+      ${derive:+SWITCHBOARD_DERIVE_DELAY_MS=$derive} "$bin" > "$WORK/sb.log" 2>&1 &
   SB_PID=$!
   for _ in $(seq 100); do [[ -s $WORK/sb.port ]] && break; sleep 0.1; done
   [[ -s $WORK/sb.port ]] || { cat "$WORK/sb.log" >&2; exit 1; }

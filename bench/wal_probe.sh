@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # What the WAL carries during the open loop: one run at 10,000 webhooks/s as bench/run.sh runs
-# it (a fresh durable Postgres, WAL warmed), with --derive-delay-ms DERIVE (200 as the service
+# it (a fresh durable Postgres, WAL warmed), with --derive-delay-ms DERIVE (1000 as the service
 # runs by default; 60000: no application of the derived state during the run), and
 # pg_stat_wal read 7 s and 22 s into it. Prints the run's p99 and, per second of that window,
 # WAL records, full-page images, kB, writes and flushes (bench/analysis.md, session 22).
-#   bench/wal_probe.sh 200; bench/wal_probe.sh 60000
+#   bench/wal_probe.sh 1000; bench/wal_probe.sh 60000
 # Needs bench/run.sh's build (release preset with the benchmarks).
 set -euo pipefail
 DERIVE=${1:?usage: bench/wal_probe.sh DERIVE_DELAY_MS}

@@ -130,11 +130,12 @@ const option_spec k_options[] = {
      "events when both hold fewer than this many (and it holds some): at moderate load fewer, "
      "larger batches, each of which costs Postgres about 100 µs before its first event, for a "
      "little latency. 0: off."},
-    {"derive-delay-ms", "200",
+    {"derive-delay-ms", "1000",
      "How long the derived call state (the calls row) may lag the stored messages. A "
      "writer merges what its batches state about each call and applies it at most this late, "
-     "once per call, on a connection of its own, in slices (every eighth of the delay, the calls "
-     "whose turn has come; a webhook is still acknowledged only once its message is committed). "
+     "once per call, on a connection of its own, in slices (every eighth of the delay but at "
+     "most every 25 ms, the calls whose turn has come; a webhook is still acknowledged only once "
+     "its message is committed). Shorter: a fresher row for more Postgres work per webhook. "
      "0: in the same transaction as the messages."},
     {"pg-connect-timeout-s", "5", "Postgres connect timeout."},
     {"pg-reconnect-max-backoff-ms", "2000", "Longest pause between reconnection attempts."},

@@ -5,7 +5,8 @@
 namespace switchboard::store::derive_slices {
 
 clock::duration tick(clock::duration delay) {
-    return std::max<clock::duration>(delay / k_per_delay, std::chrono::milliseconds(1));
+    return std::clamp<clock::duration>(delay / k_per_delay, std::chrono::milliseconds(1),
+                                       k_max_tick);
 }
 
 clock::time_point next(clock::time_point last_start, clock::time_point oldest_since,

@@ -136,7 +136,7 @@ TEST(Config, DefaultsWithMinimalEnvironment) {
     EXPECT_EQ(cfg.store.batch_max_rows, 512u);
     EXPECT_EQ(cfg.store.batch_max_delay, std::chrono::microseconds(0));
     EXPECT_EQ(cfg.store.batch_grow_rows, 16u);
-    EXPECT_EQ(cfg.store.derive_delay, std::chrono::milliseconds(200));
+    EXPECT_EQ(cfg.store.derive_delay, std::chrono::milliseconds(1000));
     EXPECT_EQ(cfg.store.connect_timeout, std::chrono::seconds(5));
     EXPECT_EQ(cfg.store.reconnect_max_backoff, std::chrono::milliseconds(2'000));
     EXPECT_EQ(cfg.store.startup_wait, std::chrono::seconds(30));

@@ -13,11 +13,28 @@ using namespace std::chrono_literals;
 
 const clock::time_point t0 = clock::time_point{} + 1h;
 
-TEST(DeriveSlices, TicksAnEighthOfTheDelayAtLeastAMillisecond) {
+TEST(DeriveSlices, TicksAnEighthOfTheDelayAtMost25MsAtLeastAMillisecond) {
     EXPECT_EQ(tick(200ms), 25ms);
-    EXPECT_EQ(tick(60'000ms), 7'500ms);
+    EXPECT_EQ(tick(80ms), 10ms);
+    EXPECT_EQ(tick(1'000ms), 25ms);
+    EXPECT_EQ(tick(60'000ms), 25ms);
     EXPECT_EQ(tick(4ms), 1ms);
     EXPECT_EQ(tick(1ms), 1ms);
+}
+
+TEST(DeriveSlices, ALongerDelayMakesSlicesFewerCallsNotLonger) {
+    // 200 calls in progress, each pending since a time spread evenly over the last delay (each
+    // applied once per delay): a slice takes those of one tick, 25 ms' worth whatever the delay.
+    const auto slice_at = [](std::chrono::milliseconds delay) {
+        std::vector<clock::time_point> since;
+        for (int i = 0; i < 200; ++i) since.push_back(t0 - delay * i / 200);
+        std::vector<std::size_t> out;
+        choose(since, t0, delay, out);
+        return out.size();
+    };
+    EXPECT_EQ(slice_at(200ms), 25u);   // waited 175 ms or more: 200 × 25 / 200
+    EXPECT_EQ(slice_at(1'000ms), 5u);  // waited 975 ms or more: 200 × 25 / 1000
+    EXPECT_EQ(slice_at(5'000ms), 1u);  // waited 4,975 ms or more: only the oldest
 }
 
 TEST(DeriveSlices, TheNextSliceWaitsForATickAndForTheOldestCallsTurn) {

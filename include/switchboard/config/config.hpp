@@ -93,7 +93,7 @@ struct store_config {
     std::size_t batch_grow_rows = 16;
     /// The derived call state (the calls row) of committed messages is merged per call
     /// and applied at most this late (schemas/sql/010); 0: in the messages' own transaction.
-    std::chrono::milliseconds derive_delay{200};
+    std::chrono::milliseconds derive_delay{1000};
     std::chrono::seconds connect_timeout{5};
     std::chrono::milliseconds reconnect_max_backoff{2'000};
     std::chrono::seconds startup_wait{30};  ///< how long start-up waits for Postgres

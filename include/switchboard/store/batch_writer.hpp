@@ -10,8 +10,9 @@
 /// of its conversation) is merged in memory and applied within `derive_delay`, once per call, by a
 /// thread of the writer's on a connection of its own, in a transaction that also deletes the
 /// records it covers (with `derive_delay` 0: in each batch's transaction). The
-/// applications come in slices (derive_slices): every eighth of the delay, the calls whose turn
-/// has come, so that each is short (bench/analysis.md, session 23). A writer
+/// applications come in slices (derive_slices): every eighth of the delay but at most every
+/// 25 ms, the calls whose turn has come, so that each is short (bench/analysis.md, sessions 23
+/// and 25). A writer
 /// that connects derives again the calls whose records belong to writers gone before applying
 /// them (schemas/sql/010, 011). A lost
 /// connection is re-established with backoff and the same batch retried (the dedupe key makes that

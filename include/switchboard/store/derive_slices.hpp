@@ -4,11 +4,12 @@
 /// Applied all at once every `--derive-delay-ms`, the state of every call in progress went in
 /// one transaction: at 10,000 webhooks/s over 200 calls, about 10 ms of a core every 200 ms, and
 /// the batches that met it waited for the core (the open loop's p99; bench/analysis.md, sessions
-/// 22 and 23). So it goes in slices: every tick, an eighth of the delay, the calls that have
-/// waited at least the delay less a tick, the longest-waiting first, at most a quarter of the
-/// pending calls (but at least k_min_slice) at once, and in any case every call that has waited
-/// the whole delay. Each call is still applied once per turn, at most `delay` after the first
-/// batch that left it pending (once a slice can begin: not while the writer has no
+/// 22 and 23). So it goes in slices: every tick (an eighth of the delay, but at most 25 ms, so
+/// that a longer delay makes fewer applications and not longer ones; session 25), the calls that
+/// have waited at least the delay less a tick, the longest-waiting first, at most a quarter of
+/// the pending calls (but at least k_min_slice) at once, and in any case every call that has
+/// waited the whole delay. Each call is still applied once per turn, at most `delay` after the
+/// first batch that left it pending (once a slice can begin: not while the writer has no
 /// connection); a burst of new calls that become due together is spread over the tick before
 /// their delay ends, and their later turns stay somewhat spread.
 
@@ -21,12 +22,15 @@ namespace switchboard::store::derive_slices {
 
 using clock = std::chrono::steady_clock;
 
-/// Ticks per delay.
+/// Ticks per delay, at least.
 constexpr unsigned k_per_delay = 8;
+/// The longest tick, whatever the delay: a slice holds the calls due in one tick.
+constexpr std::chrono::milliseconds k_max_tick{25};
 /// The least a slice may take of the calls due, whatever the number pending.
 constexpr std::size_t k_min_slice = 16;
 
-/// The time between two slices: an eighth of the delay, at least a millisecond.
+/// The time between two slices: an eighth of the delay, at most k_max_tick, at least a
+/// millisecond.
 clock::duration tick(clock::duration delay);
 
 /// When the next slice is due: a tick after the last one began, and not before the turn of
