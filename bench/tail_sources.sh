@@ -17,7 +17,9 @@
 #             applied once per N ms instead, in slices every N/8 ms but at most every 25 ms
 #             (src/store/derive_slices);
 #   other     as bench, with the switchboard binary OTHER_BIN (a build of another commit, say):
-#             the way to compare two versions of the service on the same footing;
+#             the way to compare two versions of the service on the same footing. Each runs
+#             with its own defaults (a build before session 25's applies the derived state every
+#             200 ms, not 1000); a wrapper script that adds flags to OTHER_BIN pins them;
 #   other-tmpfs as tmpfs, with OTHER_BIN: the same comparison with the disk's flushes out of it.
 # Prints a Markdown table: each run's percentiles (from the scheduled send, as bench/load
 # measures them), the service's and Postgres' CPU per acknowledged webhook and the events per

@@ -1725,7 +1725,7 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
                 // The next slice begins once this one is done: look again in a tick.
                 wait = std::min(wait, std::chrono::ceil<std::chrono::milliseconds>(
                                           derive_slices::tick(cfg_.derive_delay)));
-            } else if (!pending_.empty()) {
+            } else if (!pending_.empty() && conn_.ok()) {  // (no slice begins unconnected)
                 const auto due =
                     std::chrono::ceil<std::chrono::milliseconds>(next_apply() - clock::now());
                 wait = std::clamp(due, std::chrono::milliseconds(1), wait);

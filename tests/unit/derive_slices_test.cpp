@@ -102,7 +102,7 @@ TEST(DeriveSlices, EveryCallThatHasWaitedTheWholeDelayIsTaken) {
 // When next() says a slice is due, choose() takes at least the call pending longest: a due
 // slice is never empty (the writer would begin one at every turn of its loop).
 TEST(DeriveSlices, ASliceDueTakesTheOldestCall) {
-    for (const auto delay : {1ms, 4ms, 7ms, 8ms, 200ms, 60'000ms}) {
+    for (const auto delay : {1ms, 4ms, 7ms, 8ms, 200ms, 201ms, 1'000ms, 60'000ms}) {
         const std::vector<clock::time_point> since{t0 + 3ms, t0, t0 + 1ms};
         const auto at = next(t0 - 1h, t0, delay);  // the last slice long ago
         std::vector<std::size_t> out;

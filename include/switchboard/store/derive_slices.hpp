@@ -10,8 +10,9 @@
 /// the pending calls (but at least k_min_slice) at once, and in any case every call that has
 /// waited the whole delay. Each call is still applied once per turn, at most `delay` after the
 /// first batch that left it pending (once a slice can begin: not while the writer has no
-/// connection); a burst of new calls that become due together is spread over the tick before
-/// their delay ends, and their later turns stay somewhat spread.
+/// connection), or a tick later when more calls fall due together than a slice takes. A burst
+/// of new calls that become pending together is spread over the tick before their delay ends
+/// only as far as the cap allows: what has waited the whole delay goes in one slice.
 
 #include <chrono>
 #include <cstddef>
@@ -22,7 +23,8 @@ namespace switchboard::store::derive_slices {
 
 using clock = std::chrono::steady_clock;
 
-/// Ticks per delay, at least.
+/// Ticks per delay up to 8 × k_max_tick (200 ms); more for longer delays, fewer below 8 ms
+/// (a tick is at least a millisecond).
 constexpr unsigned k_per_delay = 8;
 /// The longest tick, whatever the delay: a slice holds the calls due in one tick.
 constexpr std::chrono::milliseconds k_max_tick{25};
