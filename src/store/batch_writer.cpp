@@ -1695,8 +1695,12 @@ std::size_t batch_writer::run(const std::atomic<bool>& stop,
         if (const auto now = clock::now();
             !job_busy_ && derive_thread_.joinable() && conn_.ok() && flush_due(now)) {
             choose_due(now);
-            start_apply(flying != nullptr ? &flying->sent : nullptr, due_);
-            due_.clear();  // (views of keys that went to the derive thread)
+            if (due_.empty()) {
+                last_apply_ = now;  // no call needs this slice yet (derive_slices::next)
+            } else {
+                start_apply(flying != nullptr ? &flying->sent : nullptr, due_);
+                due_.clear();  // (views of keys that went to the derive thread)
+            }
         }
         slot& s = slots[next];
         std::size_t n = 0;

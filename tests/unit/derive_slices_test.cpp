@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <numeric>
+#include <random>
 #include <vector>
 
 namespace switchboard::store::derive_slices {
@@ -38,9 +40,10 @@ TEST(DeriveSlices, ALongerDelayMakesSlicesFewerCallsNotLonger) {
 }
 
 TEST(DeriveSlices, TheNextSliceWaitsForATickAndForTheOldestCallsTurn) {
-    // The oldest call's turn comes a tick before the delay has passed: a slice begun then
-    // applies it before the delay is over.
-    EXPECT_EQ(next(t0, t0, 200ms), t0 + 175ms);
+    // The oldest call is k_spread slices from its deadline: a slice begun then looks at
+    // whether calls about to reach theirs need spreading (it may take none).
+    EXPECT_EQ(next(t0, t0, 200ms), t0 + 75ms);
+    EXPECT_EQ(next(t0, t0, 1'000ms), t0 + 875ms);
     // Its turn came long ago: a tick after the last slice.
     EXPECT_EQ(next(t0, t0 - 1s, 200ms), t0 + 25ms);
     // A delay of a millisecond: every millisecond.
@@ -63,25 +66,77 @@ TEST(DeriveSlices, TakesTheCallsWhoseTurnHasComeLongestWaitingFirst) {
     EXPECT_EQ(out, (std::vector<std::size_t>{1, 5, 7, 3, 9, 0, 8, 4, 6, 2}));
 }
 
-TEST(DeriveSlices, ASliceTakesAtMostAQuarterOfThePendingCalls) {
-    EXPECT_EQ(cap(200), 50u);
-    EXPECT_EQ(cap(201), 51u);
-    EXPECT_EQ(cap(3), k_min_slice);
-    // 200 calls that all became pending within the same 2 ms (a burst of new calls): each slice
-    // takes the 50 that have waited longest, the next slice the next 50.
-    std::vector<clock::time_point> since(200);
-    for (std::size_t i = 0; i < since.size(); ++i) since[i] = t0 + (i % 2) * 1ms + i * 1us;
+/// What the writer does with these functions: a slice whenever next() says so (each begun at
+/// once and finished before the next), over calls that become pending at `arrive[i]`. Returns
+/// the size of every slice that took calls; fails the test if a call is applied after its
+/// deadline (arrival + delay) or long before it (more than k_spread ticks).
+std::vector<std::size_t> simulate(std::vector<clock::time_point> arrive, clock::duration delay) {
+    std::sort(arrive.begin(), arrive.end());
+    std::vector<std::size_t> sizes;
+    std::vector<clock::time_point> since;  // pending now
+    std::size_t arrived = 0;
+    clock::time_point last = t0 - 1h;
     std::vector<std::size_t> out;
-    choose(since, t0 + 180ms, 200ms, out);
-    ASSERT_EQ(out.size(), 50u);
-    for (std::size_t k = 0; k < out.size(); ++k) EXPECT_EQ(out[k], 2 * k) << k;  // the even ones
-    // Once those are taken out, the rest wait their turn in the next slices.
-    std::vector<clock::time_point> rest;
-    for (std::size_t i = 0; i < since.size(); ++i) {
-        if (i % 2 == 1 || i >= 100) rest.push_back(since[i]);
+    while (arrived < arrive.size() || !since.empty()) {
+        const clock::time_point oldest = since.empty() ? arrive[arrived] : since.front();
+        const clock::time_point at = next(last, oldest, delay);
+        while (arrived < arrive.size() && arrive[arrived] <= at) since.push_back(arrive[arrived++]);
+        choose(since, at, delay, out);
+        for (const std::size_t i : out) {
+            EXPECT_LE(at, since[i] + delay) << "late";
+            EXPECT_GE(at, since[i] + delay - k_spread * tick(delay)) << "early";
+        }
+        if (!out.empty()) sizes.push_back(out.size());
+        // The chosen are the longest-waiting: the front of `since` (kept in arrival order).
+        for (std::size_t k = 0; k < out.size(); ++k) EXPECT_EQ(out[k], k);
+        since.erase(since.begin(), since.begin() + static_cast<std::ptrdiff_t>(out.size()));
+        last = at;
     }
-    choose(rest, t0 + 190ms, 200ms, out);
-    EXPECT_EQ(out.size(), 38u);  // a quarter of the 150 left, rounded up
+    return sizes;
+}
+
+TEST(DeriveSlices, ABurstOfCallsIsSpreadOverSlicesAndNoneIsLate) {
+    // 1000 calls that become pending within 2 ms (a burst of new calls): five slices of 200,
+    // none after its calls' deadline, where one slice took three quarters of them before.
+    std::vector<clock::time_point> burst;
+    for (int i = 0; i < 1000; ++i) burst.push_back(t0 + i * 2us);
+    for (const auto delay : {200ms, 1'000ms}) {
+        const auto sizes = simulate(burst, delay);
+        EXPECT_EQ(sizes, (std::vector<std::size_t>(k_spread, 200))) << delay.count();
+    }
+}
+
+TEST(DeriveSlices, SteadyFlowGoesInSlicesOfOneTicksCalls) {
+    // A call every 0.5 ms for 3 s (6,000 calls): slices of a tick's calls, 50 at 25 ms, once
+    // the flow is under way.
+    std::vector<clock::time_point> flow;
+    for (int i = 0; i < 6000; ++i) flow.push_back(t0 + i * 500us);
+    const auto sizes = simulate(flow, 1'000ms);
+    ASSERT_GT(sizes.size(), 100u);
+    // The first slices take shares of the calls about to reach their deadlines (10, 18, 24, …:
+    // they spread the start of the flow), and within half a second (20 slices) one tick's calls.
+    for (std::size_t k = 30; k + 1 < sizes.size(); ++k) {
+        EXPECT_NEAR(static_cast<double>(sizes[k]), 50.0, 1.0)
+            << k << ": " << ::testing::PrintToString(sizes);
+    }
+}
+
+TEST(DeriveSlices, CallsOfAnyPatternAreAppliedByTheirDeadlines) {
+    // Bursts of random size at random times among a steady trickle: simulate() checks every
+    // call's application time.
+    std::mt19937 rng(7);
+    std::vector<clock::time_point> arrive;
+    for (int i = 0; i < 3000; ++i)
+        arrive.push_back(t0 + std::chrono::microseconds(rng() % 5'000'000));
+    for (int b = 0; b < 10; ++b) {
+        const auto at = t0 + std::chrono::microseconds(rng() % 5'000'000);
+        const int n = static_cast<int>(rng() % 2000);
+        for (int i = 0; i < n; ++i) arrive.push_back(at + std::chrono::microseconds(rng() % 3000));
+    }
+    for (const auto delay : {8ms, 200ms, 1'000ms}) {
+        const auto sizes = simulate(arrive, delay);
+        EXPECT_EQ(std::accumulate(sizes.begin(), sizes.end(), std::size_t{0}), arrive.size());
+    }
 }
 
 // The delay is a promise: a call that has waited all of it is applied in the next slice, however
@@ -94,31 +149,35 @@ TEST(DeriveSlices, EveryCallThatHasWaitedTheWholeDelayIsTaken) {
     EXPECT_EQ(out.size(), 999u);
     choose(since, t0 + 1s, 200ms, out);
     EXPECT_EQ(out.size(), 1000u);
-    // Of those only due, the cap.
-    choose(since, t0 + 199ms, 200ms, out);
-    EXPECT_EQ(out.size(), cap(1000));
+    // Four slices before their deadline, a share of them: a quarter.
+    choose(since, t0 + 100ms, 200ms, out);
+    EXPECT_EQ(out.size(), 249u);
 }
 
-// When next() says a slice is due, choose() takes at least the call pending longest: a due
-// slice is never empty (the writer would begin one at every turn of its loop).
-TEST(DeriveSlices, ASliceDueTakesTheOldestCall) {
+// A call pending alone: from the first slice next() asks for, a slice a tick apart, it is taken
+// in the last slice before its deadline (a call is not applied earlier than it must be unless
+// others need the room later).
+TEST(DeriveSlices, ALoneCallIsTakenInItsLastSliceBeforeItsDeadline) {
     for (const auto delay : {1ms, 4ms, 7ms, 8ms, 200ms, 201ms, 1'000ms, 60'000ms}) {
-        const std::vector<clock::time_point> since{t0 + 3ms, t0, t0 + 1ms};
-        const auto at = next(t0 - 1h, t0, delay);  // the last slice long ago
+        const std::vector<clock::time_point> since{t0};
+        auto at = next(t0 - 1h, t0, delay);  // the last slice long ago
         std::vector<std::size_t> out;
-        choose(since, at, delay, out);
-        ASSERT_FALSE(out.empty()) << delay.count();
-        EXPECT_EQ(out.front(), 1u) << delay.count();
-        choose(since, at - 1ns, delay, out);
-        EXPECT_TRUE(out.empty()) << delay.count();
+        unsigned slices = 0;
+        for (choose(since, at, delay, out); out.empty() && slices <= k_spread; ++slices) {
+            at = next(at, t0, delay);
+            choose(since, at, delay, out);
+        }
+        ASSERT_EQ(out, std::vector<std::size_t>{0}) << delay.count();
+        EXPECT_LE(at, t0 + delay) << delay.count();
+        EXPECT_GE(at + tick(delay), t0 + delay) << delay.count();
     }
 }
 
 TEST(DeriveSlices, FewPendingCallsAreTakenTogether) {
-    std::vector<clock::time_point> since(k_min_slice, t0);
+    std::vector<clock::time_point> since(16, t0);
     std::vector<std::size_t> out;
     choose(since, t0 + 200ms, 200ms, out);
-    std::vector<std::size_t> all(k_min_slice);
+    std::vector<std::size_t> all(16);
     std::iota(all.begin(), all.end(), std::size_t{0});
     EXPECT_EQ(out, all);
 }
