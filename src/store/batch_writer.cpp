@@ -1077,7 +1077,7 @@ bool batch_writer::flush_due(clock::time_point now) const {
 }
 
 clock::time_point batch_writer::next_apply() const {
-    return derive_slices::next(last_apply_, oldest_since_, cfg_.derive_delay);
+    return derive_slices::next(last_apply_, oldest_since_, pending_.size(), cfg_.derive_delay);
 }
 
 void batch_writer::choose_due(clock::time_point now) {

@@ -11,9 +11,10 @@ clock::duration tick(clock::duration delay) {
 }
 
 clock::time_point next(clock::time_point last_start, clock::time_point oldest_since,
-                       clock::duration delay) {
+                       std::size_t pending, clock::duration delay) {
     const clock::duration t = tick(delay);
-    return std::max(last_start + t, oldest_since + delay - k_spread * t);
+    const auto lead = static_cast<clock::rep>(std::clamp<std::size_t>(pending, 1, k_spread));
+    return std::max(last_start + t, oldest_since + delay - lead * t);
 }
 
 void choose(std::span<const clock::time_point> since, clock::time_point now, clock::duration delay,

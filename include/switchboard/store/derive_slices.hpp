@@ -36,10 +36,11 @@ constexpr unsigned k_spread = 5;
 clock::duration tick(clock::duration delay);
 
 /// When the next slice is due: a tick after the last one began, and not before the call pending
-/// longest (since `oldest_since`) is within k_spread slices of its deadline. Such a slice may
-/// take nothing (choose() finds no call that needs it yet); it still counts as begun.
+/// longest (since `oldest_since`) is within min(pending, k_spread) slices of its deadline (with
+/// fewer calls pending than that, choose() takes none earlier). Such a slice may take nothing;
+/// it still counts as begun.
 clock::time_point next(clock::time_point last_start, clock::time_point oldest_since,
-                       clock::duration delay);
+                       std::size_t pending, clock::duration delay);
 
 /// Of the calls pending since `since[i]`, the indices of those a slice begun at `now` takes,
 /// the longest-waiting first, into `out` (cleared first): every call that has waited the delay
