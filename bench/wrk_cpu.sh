@@ -5,12 +5,12 @@
 # of its process), the service's and all of Postgres' processes' (/proc/<pid>/stat), with the
 # share of the two cores left idle. The budget behind bench/analysis.md's "What is in the way"
 # for the throughput ratios (session 25).
-#   bench/wrk_cpu.sh            SECONDS_=15 overrides the length
+#   bench/wrk_cpu.sh            WRK_SECONDS=15 overrides the length (as in bench/run.sh)
 # Needs bench/run.sh's build (release preset with the benchmarks) and root, like bench/run.sh.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SHARED=${SWITCHBOARD_SHARED_DIR:-$(cd "$ROOT/.." && pwd)/shared}
-PGPORT=61463; SBPORT=8099; SECRET=bench-secret; LENGTH=${SECONDS_:-15}
+PGPORT=61463; SBPORT=8099; SECRET=bench-secret; LENGTH=${WRK_SECONDS:-15}
 DB=postgresql://postgres@127.0.0.1:$PGPORT/app
 BIN=$ROOT/build/release/switchboard
 command -v wrk >/dev/null || { echo "wrk is missing (bench/run.sh installs it)" >&2; exit 1; }

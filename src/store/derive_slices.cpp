@@ -1,7 +1,6 @@
 #include "switchboard/store/derive_slices.hpp"
 
 #include <algorithm>
-#include <numeric>
 
 namespace switchboard::store::derive_slices {
 
