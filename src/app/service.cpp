@@ -1,5 +1,6 @@
 #include "switchboard/app/service.hpp"
 
+#include "switchboard/base/clock.hpp"
 #include "switchboard/base/log.hpp"
 #include "switchboard/base/thread_name.hpp"
 #include "switchboard/http/client.hpp"
@@ -75,6 +76,11 @@ void apply_migrations(const config::service_config& cfg) {
 
 asio::awaitable<http::response> healthz(http::request& req) {
     co_return http::json_response(http::status::ok, R"({"status":"ok"})", req.version());
+}
+
+asio::awaitable<http::response> token_endpoint(const ingest::oauth_tokens* oauth,
+                                               http::request& req) {
+    co_return oauth->token_request(req, base::unix_micros() / 1'000'000);
 }
 
 struct readiness {
@@ -214,7 +220,7 @@ int run_service(const config::service_config& cfg) {
     store::writer_pool writers(cfg.store, queue, registry, &given_up);
     writers.start();
 
-    const ingest::authenticator auth(cfg.auth);
+    const ingest::authenticator auth(cfg.auth, &registry);
     if (!auth.enabled()) {
         log::warn("msg=\"webhook authentication is disabled (SWITCHBOARD_ALLOW_UNAUTHENTICATED)\"");
     }
@@ -240,6 +246,11 @@ int run_service(const config::service_config& cfg) {
     };
     routes.add(http::verb::post, "/receive", receive, authenticated);
     routes.add(http::verb::post, "/webhooks/vapi", receive, authenticated);
+    if (const ingest::oauth_tokens* oauth = auth.oauth()) {
+        // The OAuth2 plan's token endpoint: Vapi's requests for the tokens it then presents.
+        routes.add(http::verb::post, std::string(ingest::oauth_tokens::path),
+                   [oauth](http::request& req) { return token_endpoint(oauth, req); });
+    }
     routes.add(http::verb::get, "/healthz", healthz);
     routes.add(http::verb::get, "/readyz",
                [r = readiness{&writers, &queue, &stopping}](http::request& req) {

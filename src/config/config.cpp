@@ -109,8 +109,19 @@ const option_spec k_options[] = {
      "Signed payload; placeholders {timestamp} {body} {method} {url} {svix-id}."},
     {"hmac-max-skew-s", "300",
      "Replay window: largest age (or future skew) of the signed timestamp."},
+    {"oauth-client-id", nullptr,
+     "Client id of Vapi's OAuth2 plan: switchboard answers its token requests at POST "
+     "/oauth/token and accepts the tokens it issues as `Authorization: Bearer <token>`."},
+    {"oauth-client-secret", nullptr,
+     "Client secret of the OAuth2 plan (at least 16 characters; required with "
+     "--oauth-client-id). Replicas sharing it accept each other's tokens."},
+    {"oauth-client-secret-previous", nullptr,
+     "Also accepted during a rotation, in token requests and as the key of the tokens it "
+     "signed (only beside --oauth-client-secret)."},
+    {"oauth-token-ttl-s", "3600", "Lifetime of an issued access token (expires_in), seconds."},
     {"allow-unauthenticated", "false",
-     "Accept webhooks without authentication. Required when no secret, token or HMAC is set."},
+     "Accept webhooks without authentication. Required when no secret, token, HMAC or OAuth2 "
+     "client is set."},
     {"queue-capacity", "65536",
      "Events admitted and not yet committed; beyond it requests get 503."},
     {"queue-max-bytes", "268435456", "Bytes of admitted, uncommitted events; beyond it 503."},
@@ -186,6 +197,10 @@ const option_spec k_options[] = {
     {"public-url", nullptr,
      "Base URL Vapi calls back; assistants, workflows and numbers created without server.url "
      "get <this>/receive with the webhook authentication."},
+    {"webhook-credential-id", nullptr,
+     "Id of a Vapi credential (the HMAC or OAuth2 plan matching this service's configuration, "
+     "made in Vapi's dashboard) that the objects --public-url routes here get as "
+     "server.credentialId, so that Vapi authenticates their webhooks with it."},
     {"manage-threads", "2", "Threads of the management API (off the I/O threads)."},
     {"manage-pg-connections", "4", "Postgres connections of the management API."},
     {"manage-max-inflight", "256", "Management requests in progress at most; beyond it 503."},
@@ -440,11 +455,30 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     auto& m = a.hmac;
     m.secret = r.str("hmac-secret");
     m.secret_previous = r.str("hmac-secret-previous");
+    auto& o = a.oauth;
+    o.client_id = r.str("oauth-client-id");
+    o.client_secret = r.str("oauth-client-secret");
+    o.client_secret_previous = r.str("oauth-client-secret-previous");
+    o.token_ttl = std::chrono::seconds(r.integer("oauth-token-ttl-s", 60, 86'400));
+    if (o.client_id.empty() != o.client_secret.empty()) {
+        throw config_error(
+            "set --oauth-client-id and --oauth-client-secret together "
+            "(SWITCHBOARD_OAUTH_CLIENT_ID, SWITCHBOARD_OAUTH_CLIENT_SECRET)");
+    }
+    for (const auto* secret : {&o.client_secret, &o.client_secret_previous}) {
+        if (!secret->empty() && secret->size() < 16) {
+            reader::fail(
+                secret == &o.client_secret ? "oauth-client-secret" : "oauth-client-secret-previous",
+                "(set)", "at least 16 characters");
+        }
+    }
     // A previous credential alone would be the only one: a mistake, not a rotation.
     for (const auto& [previous, current, flag] :
          {std::tuple{&a.secret_previous, &a.secret, "webhook-secret-previous"},
           std::tuple{&a.bearer_token_previous, &a.bearer_token, "webhook-bearer-token-previous"},
-          std::tuple{&m.secret_previous, &m.secret, "hmac-secret-previous"}}) {
+          std::tuple{&m.secret_previous, &m.secret, "hmac-secret-previous"},
+          std::tuple{&o.client_secret_previous, &o.client_secret,
+                     "oauth-client-secret-previous"}}) {
         if (!previous->empty() && current->empty()) {
             reader::fail(flag, "(set)", "only beside the current one it rotates from");
         }
@@ -545,6 +579,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     mg.vapi_timeout = std::chrono::milliseconds(r.integer("vapi-timeout-ms", 10, 600'000));
     mg.public_url = r.url("public-url");
     while (!mg.public_url.empty() && mg.public_url.back() == '/') mg.public_url.pop_back();
+    mg.webhook_credential_id = r.str("webhook-credential-id");
     mg.threads = static_cast<unsigned>(r.integer("manage-threads", 1, 64));
     mg.pg_connections = static_cast<unsigned>(r.integer("manage-pg-connections", 1, 64));
     mg.max_inflight = static_cast<unsigned>(r.integer("manage-max-inflight", 1, 100'000));
@@ -589,7 +624,8 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     if (cfg.cmd == command::serve && !a.any_scheme() && !a.allow_unauthenticated) {
         throw config_error(
             "no webhook authentication configured: set SWITCHBOARD_WEBHOOK_SECRET, "
-            "SWITCHBOARD_WEBHOOK_BEARER_TOKEN or SWITCHBOARD_HMAC_SECRET, or choose "
+            "SWITCHBOARD_WEBHOOK_BEARER_TOKEN, SWITCHBOARD_HMAC_SECRET or "
+            "SWITCHBOARD_OAUTH_CLIENT_ID and _SECRET, or choose "
             "SWITCHBOARD_ALLOW_UNAUTHENTICATED=true explicitly");
     }
     // Vapi gives up on a server's answer after server.timeoutSeconds (20 s by default): an

@@ -55,12 +55,17 @@ std::string_view to_string(auth_failure f) noexcept {
             return "malformed_timestamp";
         case auth_failure::stale_timestamp:
             return "stale_timestamp";
+        case auth_failure::invalid_access_token:
+            return "invalid_access_token";
+        case auth_failure::expired_access_token:
+            return "expired_access_token";
     }
     return "unknown";
 }
 
-authenticator::authenticator(const config::auth_config& cfg)
+authenticator::authenticator(const config::auth_config& cfg, metrics::registry* registry)
     : cfg_(cfg), enabled_(cfg.any_scheme()) {
+    if (cfg_.oauth.enabled()) oauth_ = std::make_unique<oauth_tokens>(cfg_.oauth, registry);
     if (!cfg_.hmac.secret.empty()) {
         const auto mac_of = [this](const std::string& secret, const char* name) {
             std::string key = secret;
@@ -269,6 +274,20 @@ bool authenticator::credential_matches(const http::request::header_type& header,
                 return true;
             }
             failure = auth_failure::wrong_token;
+        }
+    }
+    if (oauth_) {
+        auto it = header.find(boost::beast::http::field::authorization);
+        if (it != header.end()) {
+            const auto error = oauth_->check(it->value());
+            if (!error) return true;
+            // A static bearer token on the same header that did not match either keeps its
+            // reason, unless the value was a token of ours that expired.
+            if (*error == access_token_error::expired) {
+                failure = auth_failure::expired_access_token;
+            } else if (failure != auth_failure::wrong_token) {
+                failure = auth_failure::invalid_access_token;
+            }
         }
     }
     return false;

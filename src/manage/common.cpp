@@ -302,6 +302,13 @@ void inject_server(const services& s, json::object& payload) {
         if (h == nullptr || !h->is_object()) h = &(server["headers"] = json::object{});
         h->get_object()[name] = value;
     }
+    // A credential of the caller's own stays; switchboard's is set where there is none.
+    if (!s.cfg.webhook_credential_id.empty()) {
+        const json::value* credential = server.if_contains("credentialId");
+        if (credential == nullptr || !credential->is_string() || credential->get_string().empty()) {
+            server["credentialId"] = s.cfg.webhook_credential_id;
+        }
+    }
     payload["server"] = std::move(server);
 }
 

@@ -1,6 +1,6 @@
 // Webhook authentication end to end: the static secret header (default and custom name), the
-// bearer token, Vapi's HMAC plan with its replay window, and the start-up rule that no scheme at
-// all must be an explicit choice.
+// bearer token, Vapi's HMAC plan with its replay window, its OAuth2 plan (the token endpoint and
+// its tokens), and the start-up rule that no scheme at all must be an explicit choice.
 #include "support/e2e.hpp"
 #include "support/examples.hpp"
 #include "support/http_client.hpp"
@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json/parse.hpp>
+
+#include <cctype>
 #include <csignal>
 
 namespace switchboard::test {
@@ -20,6 +23,21 @@ using namespace std::chrono_literals;
 
 std::string body_for(const std::string& call_id) {
     return with_call_id(example_file("09-hang.json"), call_id);
+}
+
+/// application/x-www-form-urlencoded, every byte but unreserved ones escaped.
+std::string form_encode(std::string_view text) {
+    std::string out;
+    for (unsigned char c : text) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += "0123456789ABCDEF"[c >> 4];
+            out += "0123456789ABCDEF"[c & 15];
+        }
+    }
+    return out;
 }
 
 /// Expects a 401 with a JSON error naming `reason`.
@@ -205,6 +223,87 @@ TEST_F(Hmac, StaleOrFutureTimestampIsRefusedEvenWhenSigned) {
     const std::string recent = std::to_string(now_s - 30);
     EXPECT_EQ(post_signed(body, recent, sign(recent, body)).status, 200u);
     EXPECT_EQ(db_.scalar("SELECT count(*) FROM call_events"), "1");
+}
+
+/// The OAuth2 plan as Vapi uses it: a client-credentials token from POST /oauth/token, then
+/// `Authorization: Bearer <token>` on the webhooks. A second process with the same client secret
+/// (a replica) accepts the first one's token.
+TEST(Auth, OAuth2ClientCredentialsTokenAuthenticatesWebhooks) {
+    test_db db;
+    const std::string secret = "oauth client secret for the e2e test";
+    const env_list env = {{"DATABASE_URL", db.url()},
+                          {"SWITCHBOARD_OAUTH_CLIENT_ID", "vapi"},
+                          {"SWITCHBOARD_OAUTH_CLIENT_SECRET", secret},
+                          {"SWITCHBOARD_OAUTH_TOKEN_TTL_S", "900"}};
+    service_process svc({.env = env});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port());
+
+    // Without a token: refused, and nothing is stored.
+    expect_unauthorized(client.post("/receive", body_for("o-none")), "missing_credentials");
+    expect_unauthorized(
+        client.post("/receive", body_for("o-forged"), {{"Authorization", "Bearer a.b.c"}}),
+        "invalid_access_token");
+
+    // A wrong secret gets no token.
+    const auto refused = client.post(
+        "/oauth/token", "grant_type=client_credentials&client_id=vapi&client_secret=wrong",
+        {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(refused.status, 401u) << refused.body;
+    EXPECT_NE(refused.body.find("invalid_client"), std::string::npos) << refused.body;
+
+    const auto issued = client.post(
+        "/oauth/token",
+        "grant_type=client_credentials&client_id=vapi&client_secret=" + form_encode(secret),
+        {{"Content-Type", "application/x-www-form-urlencoded"}});
+    ASSERT_EQ(issued.status, 200u) << issued.body;
+    EXPECT_EQ(issued.headers.count("cache-control") ? issued.headers.at("cache-control") : "",
+              "no-store");
+    const boost::json::value token_reply = boost::json::parse(issued.body);
+    EXPECT_EQ(token_reply.at("token_type").as_string(), "Bearer");
+    EXPECT_EQ(token_reply.at("expires_in").to_number<int>(), 900);
+    const std::string token(token_reply.at("access_token").as_string());
+
+    EXPECT_EQ(
+        client.post("/receive", body_for("o-ok"), {{"Authorization", "Bearer " + token}}).status,
+        200u);
+    expect_unauthorized(client.post("/receive", body_for("o-tampered"),
+                                    {{"Authorization", "Bearer " + token + "x"}}),
+                        "invalid_access_token");
+
+    // A replica sharing the secret takes the same token.
+    service_process replica({.env = env});
+    ASSERT_NE(replica.port(), 0);
+    http_client replica_client("127.0.0.1", replica.port());
+    EXPECT_EQ(
+        replica_client
+            .post("/webhooks/vapi", body_for("o-replica"), {{"Authorization", "Bearer " + token}})
+            .status,
+        200u);
+
+    EXPECT_EQ(db.scalar("SELECT string_agg(call_id, ',' ORDER BY call_id) FROM call_events"),
+              "o-ok,o-replica");
+    const std::string metrics = scrape_metrics(svc.port());
+    EXPECT_EQ(metric_value(metrics, R"(switchboard_oauth_token_requests_total{outcome="issued"})"),
+              1);
+    EXPECT_EQ(metric_value(metrics,
+                           R"(switchboard_oauth_token_requests_total{outcome="invalid_client"})"),
+              1);
+    EXPECT_EQ(
+        metric_value(metrics,
+                     R"(switchboard_webhook_auth_failures_total{reason="invalid_access_token"})"),
+        2);
+    EXPECT_EQ(replica.stop(SIGTERM), 0) << replica.log();
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
+}
+
+TEST(Auth, TheTokenEndpointExistsOnlyWithTheOAuth2Plan) {
+    test_db db;
+    service_process svc({.env = service_env(db.url())});
+    ASSERT_NE(svc.port(), 0);
+    http_client client("127.0.0.1", svc.port());
+    EXPECT_EQ(client.post("/oauth/token", "grant_type=client_credentials").status, 404u);
+    EXPECT_EQ(svc.stop(SIGTERM), 0) << svc.log();
 }
 
 TEST(Auth, NoSchemeConfiguredRefusesToStart) {

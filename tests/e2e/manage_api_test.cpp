@@ -292,6 +292,36 @@ TEST(ManageAssistants, RestFormsCreateListGetUpdateDelete) {
     EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), 1u);
 }
 
+TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboards) {
+    // An HMAC or OAuth2 plan is a credential in Vapi: the objects routed here name it.
+    manage_service m(env_list{{"SWITCHBOARD_WEBHOOK_CREDENTIAL_ID", "cred-webhooks-1"}});
+    ASSERT_NE(m.port(), 0);
+    const auto t = hs256_token("user-a");
+    const auto server_in_vapi = [&m](const std::string& id) {
+        for (const auto& a : fake_objects(m.fake(), "assistants")) {
+            if (a.at("id").as_string() == id) return a.at("server");
+        }
+        return json::value();
+    };
+    auto created = m.call("POST", "assistants", t, R"({"name":"Routed"})");
+    ASSERT_EQ(created.status, 201u) << created.body;
+    const json::value server = server_in_vapi(id_of(created));
+    EXPECT_EQ(server.at("url").as_string(), "https://switchboard.example/receive");
+    EXPECT_EQ(server.at("credentialId").as_string(), "cred-webhooks-1");
+    EXPECT_EQ(json_of(created).at("server").at("credentialId").as_string(), "cred-webhooks-1");
+
+    // The caller's own credential for switchboard's URL stays; another server gets none.
+    auto own_cred = m.call(
+        "POST", "assistants", t,
+        R"({"name":"Own cred","server":{"url":"https://switchboard.example/receive","credentialId":"cred-mine"}})");
+    ASSERT_EQ(own_cred.status, 201u) << own_cred.body;
+    EXPECT_EQ(server_in_vapi(id_of(own_cred)).at("credentialId").as_string(), "cred-mine");
+    auto elsewhere = m.call("POST", "assistants", t,
+                            R"({"name":"Elsewhere","server":{"url":"https://mine.example/hook"}})");
+    ASSERT_EQ(elsewhere.status, 201u) << elsewhere.body;
+    EXPECT_FALSE(server_in_vapi(id_of(elsewhere)).as_object().contains("credentialId"));
+}
+
 TEST(ManageAssistants, ActionFormsAndTheDataEnvelope) {
     manage_service m;
     ASSERT_NE(m.port(), 0);

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "support/reference_base64.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -13,6 +15,7 @@ namespace {
 
 using config::hmac_algorithm;
 using config::signature_encoding;
+using test::reference_base64;
 
 // --- independent reference implementations (not the code under test) -------------------------
 
@@ -35,27 +38,6 @@ std::string reference_hex(std::string_view bytes) {
     for (unsigned char c : bytes) {
         out += "0123456789abcdef"[c >> 4];
         out += "0123456789abcdef"[c & 15];
-    }
-    return out;
-}
-
-std::string reference_base64(std::string_view bytes) {
-    static constexpr char k[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 |
-                           static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                           static_cast<unsigned char>(bytes[i + 2]);
-        out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], k[v & 63]};
-    }
-    if (bytes.size() - i == 1) {
-        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        out += {k[v >> 18], k[(v >> 12) & 63], '=', '='};
-    } else if (bytes.size() - i == 2) {
-        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 |
-                           static_cast<unsigned char>(bytes[i + 1]) << 8;
-        out += {k[v >> 18], k[(v >> 12) & 63], k[(v >> 6) & 63], '='};
     }
     return out;
 }

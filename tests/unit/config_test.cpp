@@ -80,6 +80,39 @@ TEST(Config, APreviousCredentialOnlyBesideTheCurrentOne) {
     EXPECT_THAT(error_of({"--hmac-secret-previous=old"}), HasSubstr("hmac-secret-previous"));
 }
 
+TEST(Config, OAuthClientIsAnAuthenticationSchemeOfItsOwn) {
+    const std::vector<std::string> db = {"DATABASE_URL=postgresql://db.example/sb"};
+    const auto cfg =
+        config_of({"--oauth-client-id=vapi", "--oauth-client-secret=0123456789abcdef",
+                   "--oauth-client-secret-previous=fedcba9876543210", "--oauth-token-ttl-s=600"},
+                  db);
+    EXPECT_TRUE(cfg.auth.any_scheme());
+    EXPECT_TRUE(cfg.auth.oauth.enabled());
+    EXPECT_EQ(cfg.auth.oauth.client_id, "vapi");
+    EXPECT_EQ(cfg.auth.oauth.client_secret_previous, "fedcba9876543210");
+    EXPECT_EQ(cfg.auth.oauth.token_ttl, std::chrono::seconds(600));
+    EXPECT_EQ(config_of({}).auth.oauth.token_ttl, std::chrono::seconds(3600));
+    EXPECT_FALSE(config_of({}).auth.oauth.enabled());
+
+    EXPECT_THAT(error_of({"--oauth-client-id=vapi"}, db), HasSubstr("together"));
+    EXPECT_THAT(error_of({"--oauth-client-secret=0123456789abcdef"}, db), HasSubstr("together"));
+    const std::string short_secret =
+        error_of({"--oauth-client-id=vapi", "--oauth-client-secret=short-secret"}, db);
+    EXPECT_THAT(short_secret, HasSubstr("at least 16 characters"));
+    EXPECT_THAT(short_secret, Not(HasSubstr("short-secret")));  // a secret is never echoed
+    EXPECT_THAT(error_of({"--oauth-client-id=vapi", "--oauth-client-secret=0123456789abcdef",
+                          "--oauth-client-secret-previous=short"},
+                         db),
+                HasSubstr("oauth-client-secret-previous"));
+    EXPECT_THAT(
+        error_of({"--webhook-secret=s", "--oauth-client-secret-previous=0123456789abcdef"}, db),
+        HasSubstr("oauth-client-secret-previous"));
+    EXPECT_THAT(error_of({"--oauth-client-id=vapi", "--oauth-client-secret=0123456789abcdef",
+                          "--oauth-token-ttl-s=10"},
+                         db),
+                HasSubstr("oauth-token-ttl-s"));
+}
+
 TEST(Config, WarnsOfTimeoutsLongerThanVapiWaits) {
     EXPECT_TRUE(run({}, k_min_env).warnings.empty());
     const auto slow_relay = run({"--relay-timeout-ms=30000"}, k_min_env);
@@ -315,6 +348,10 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"hmac-encoding", "SWITCHBOARD_HMAC_ENCODING"},
         {"hmac-payload-format", "SWITCHBOARD_HMAC_PAYLOAD_FORMAT"},
         {"hmac-max-skew-s", "SWITCHBOARD_HMAC_MAX_SKEW_S"},
+        {"oauth-client-id", "SWITCHBOARD_OAUTH_CLIENT_ID"},
+        {"oauth-client-secret", "SWITCHBOARD_OAUTH_CLIENT_SECRET"},
+        {"oauth-client-secret-previous", "SWITCHBOARD_OAUTH_CLIENT_SECRET_PREVIOUS"},
+        {"oauth-token-ttl-s", "SWITCHBOARD_OAUTH_TOKEN_TTL_S"},
         {"allow-unauthenticated", "SWITCHBOARD_ALLOW_UNAUTHENTICATED"},
         {"queue-capacity", "SWITCHBOARD_QUEUE_CAPACITY"},
         {"queue-max-bytes", "SWITCHBOARD_QUEUE_MAX_BYTES"},
@@ -342,6 +379,7 @@ TEST(Config, HelpListsEveryOptionWithItsEnvironmentVariable) {
         {"vapi-base-url", "VAPI_BASE_URL"},
         {"vapi-timeout-ms", "VAPI_TIMEOUT_MS"},
         {"public-url", "SWITCHBOARD_PUBLIC_URL"},
+        {"webhook-credential-id", "SWITCHBOARD_WEBHOOK_CREDENTIAL_ID"},
         {"manage-threads", "SWITCHBOARD_MANAGE_THREADS"},
         {"manage-pg-connections", "SWITCHBOARD_MANAGE_PG_CONNECTIONS"},
         {"manage-max-inflight", "SWITCHBOARD_MANAGE_MAX_INFLIGHT"},

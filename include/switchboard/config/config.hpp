@@ -55,6 +55,18 @@ struct hmac_config {
     std::chrono::seconds max_skew{300};  ///< replay window around the signed timestamp
 };
 
+/// Vapi's OAuth2 plan (shared/vapi/spec.md §3.2): switchboard is the token endpoint of one client
+/// (ingest/oauth.hpp) and accepts the tokens it issued as `Authorization: Bearer <token>`.
+struct oauth_config {
+    std::string client_id;      ///< empty: the OAuth2 scheme is off
+    std::string client_secret;  ///< at least 16 characters; also derives the tokens' signing key
+    /// Also accepted, for a token request and for the tokens it signed, during a rotation.
+    std::string client_secret_previous;
+    std::chrono::seconds token_ttl{3600};  ///< the tokens' `expires_in`
+
+    bool enabled() const { return !client_id.empty(); }
+};
+
 /// Webhook authentication: a request passes when it satisfies any configured scheme.
 struct auth_config {
     std::string secret;           ///< static shared secret, empty: off
@@ -65,10 +77,11 @@ struct auth_config {
     std::string bearer_header = "Authorization";
     bool bearer_prefix = true;  ///< expect "Bearer <token>" rather than the bare token
     hmac_config hmac;
+    oauth_config oauth;
     bool allow_unauthenticated = false;  ///< must be chosen explicitly when no scheme is set
 
     bool any_scheme() const {
-        return !secret.empty() || !bearer_token.empty() || !hmac.secret.empty();
+        return !secret.empty() || !bearer_token.empty() || !hmac.secret.empty() || oauth.enabled();
     }
 };
 
@@ -140,6 +153,9 @@ struct manage_config {
     std::string vapi_base_url = "https://api.vapi.ai";
     std::chrono::milliseconds vapi_timeout{60'000};  ///< per attempt
     std::string public_url;  ///< base URL Vapi calls back; empty: server.url left alone
+    /// A Vapi credential (its HMAC or OAuth2 plan) set as server.credentialId where server.url
+    /// is switchboard's; empty: none is set.
+    std::string webhook_credential_id;
     unsigned threads = 2;
     unsigned pg_connections = 4;
     unsigned max_inflight = 256;

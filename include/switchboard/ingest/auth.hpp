@@ -1,12 +1,14 @@
 #pragma once
 /// Webhook authentication (shared/vapi/spec.md §3): a static shared-secret header, a bearer
-/// token, and Vapi's HMAC plan with a replay window. A request is authenticated when it
+/// token, Vapi's HMAC plan with a replay window, and the access tokens of its OAuth2 plan
+/// (ingest/oauth.hpp). A request is authenticated when it
 /// satisfies any configured scheme; all comparisons are constant-time. Immutable after
 /// construction, so one instance is shared by every I/O thread.
 
 #include "switchboard/config/config.hpp"
 #include "switchboard/http/message.hpp"
 #include "switchboard/ingest/hmac.hpp"
+#include "switchboard/ingest/oauth.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -23,17 +25,20 @@ enum class auth_failure {
     wrong_token,
     bad_signature,
     malformed_timestamp,
-    stale_timestamp,  ///< outside the replay window
+    stale_timestamp,       ///< outside the replay window
+    invalid_access_token,  ///< OAuth2: a bearer token this service did not issue, or malformed
+    expired_access_token,  ///< OAuth2: one it issued, past its `exp`
 };
 
-inline constexpr std::size_t auth_failure_count = 6;
+inline constexpr std::size_t auth_failure_count = 8;
 
 std::string_view to_string(auth_failure f) noexcept;
 
 class authenticator {
   public:
-    /// Throws config::config_error when the HMAC secret is declared base64 but is not.
-    explicit authenticator(const config::auth_config& cfg);
+    /// Throws config::config_error when the HMAC secret is declared base64 but is not (or the
+    /// OAuth2 plan cannot be set up). `registry` (may be null) gets the token endpoint's counts.
+    explicit authenticator(const config::auth_config& cfg, metrics::registry* registry = nullptr);
     ~authenticator();
 
     /// nullopt when authenticated. `now_unix_ms` is the receive time (for the replay window).
@@ -47,6 +52,9 @@ class authenticator {
 
     /// False when no scheme is configured (and the operator allowed that explicitly).
     bool enabled() const noexcept { return enabled_; }
+
+    /// The OAuth2 plan's token endpoint and tokens; null when the plan is not configured.
+    const oauth_tokens* oauth() const noexcept { return oauth_.get(); }
 
     /// Signs like Vapi does (for tests, the load generator and documentation):
     /// returns the header value of the signature for `body` at `timestamp`.
@@ -70,7 +78,8 @@ class authenticator {
     /// the whole request, or of what its header alone tells).
     template <class Hmac>
     std::optional<auth_failure> decide(const http::request::header_type& header, Hmac&& hmac) const;
-    /// True when the shared secret or the bearer token matches; else `failure` says why not
+    /// True when the shared secret, the bearer token or an OAuth2 access token matches; else
+    /// `failure` says why not
     /// (left as it was when neither header is present).
     bool credential_matches(const http::request::header_type& header,
                             std::optional<auth_failure>& failure) const;
@@ -82,6 +91,7 @@ class authenticator {
     bool enabled_;
     std::unique_ptr<hmac> hmac_;
     std::unique_ptr<hmac> hmac_previous_;  ///< --hmac-secret-previous, during a rotation
+    std::unique_ptr<oauth_tokens> oauth_;
     std::vector<segment> payload_;
 };
 

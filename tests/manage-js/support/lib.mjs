@@ -26,6 +26,8 @@ export const cfg = {
     jwksBase: env("MANAGE_JS_JWKS_BASE"),
     keysFile: env("MANAGE_JS_KEYS_FILE"),
     webhookSecret: env("MANAGE_JS_WEBHOOK_SECRET"),
+    oauthClientId: env("MANAGE_JS_OAUTH_CLIENT_ID"),
+    oauthSecret: env("MANAGE_JS_OAUTH_SECRET"),
     maxUploadBytes: Number(env("MANAGE_JS_MAX_UPLOAD_BYTES")),
     corsOrigin: "http://localhost:5173", // a front end's dev server; SWITCHBOARD_CORS_ORIGINS is left at its default (*)
     specPath: env("MANAGE_JS_SPEC"),

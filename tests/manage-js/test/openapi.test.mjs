@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { cfg, raw, spec } from "../support/lib.mjs";
+import { cfg, example, raw, spec } from "../support/lib.mjs";
 
 test("schemas/openapi.yaml is a valid OpenAPI document", async () => {
     const api = await SwaggerParser.validate(cfg.specPath);
@@ -37,6 +37,7 @@ test("the document describes every route and method of the contract", async () =
         "/healthz": ["get"],
         "/readyz": ["get"],
         "/metrics": ["get"],
+        "/oauth/token": ["post"],
     };
     for (const [p, methods] of Object.entries(want)) {
         assert.ok(api.paths[p], `path ${p} missing`);
@@ -66,4 +67,55 @@ test("operational endpoints answer as documented", async () => {
     const m = await raw("GET", "/metrics");
     assert.equal(m.status, 200);
     assert.match(String(m.body), /^# (HELP|TYPE) /m);
+});
+
+test("the OAuth2 token endpoint answers as documented, and its token authenticates a webhook", async () => {
+    const form = (o) => new URLSearchParams(o).toString();
+    const formType = { "content-type": "application/x-www-form-urlencoded" };
+    const issued = await raw("POST", "/oauth/token", {
+        headers: formType,
+        body: form({ grant_type: "client_credentials", client_id: cfg.oauthClientId, client_secret: cfg.oauthSecret, scope: "webhooks" }),
+    });
+    assert.equal(issued.status, 200);
+    assert.equal(issued.headers.get("cache-control"), "no-store");
+    assert.equal(issued.body.token_type, "Bearer");
+    assert.equal(issued.body.scope, "webhooks");
+
+    // HTTP Basic and a JSON body, as other OAuth clients send them.
+    const basic = Buffer.from(`${encodeURIComponent(cfg.oauthClientId)}:${encodeURIComponent(cfg.oauthSecret)}`).toString("base64");
+    const byBasic = await raw("POST", "/oauth/token", { headers: { ...formType, authorization: `Basic ${basic}` }, body: "grant_type=client_credentials" });
+    assert.equal(byBasic.status, 200);
+    const byJson = await raw("POST", "/oauth/token", {
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ grant_type: "client_credentials", client_id: cfg.oauthClientId, client_secret: cfg.oauthSecret }),
+    });
+    assert.equal(byJson.status, 200);
+
+    const wrong = await raw("POST", "/oauth/token", {
+        headers: formType,
+        body: form({ grant_type: "client_credentials", client_id: cfg.oauthClientId, client_secret: "not-it" }),
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.error, "invalid_client");
+    const grant = await raw("POST", "/oauth/token", {
+        headers: formType,
+        body: form({ grant_type: "password", client_id: cfg.oauthClientId, client_secret: cfg.oauthSecret }),
+    });
+    assert.equal(grant.status, 400);
+    assert.equal(grant.body.error, "unsupported_grant_type");
+
+    // The token in place of the webhook secret.
+    const body = example("09-hang.json");
+    body.message.call.id = `oauth-${Date.now()}`;
+    const hook = await raw("POST", "/receive", {
+        headers: { "content-type": "application/json", authorization: `Bearer ${issued.body.access_token}` },
+        body: JSON.stringify(body),
+    });
+    assert.equal(hook.status, 200);
+    const refused = await raw("POST", "/receive", {
+        headers: { "content-type": "application/json", authorization: `Bearer ${issued.body.access_token}x` },
+        body: JSON.stringify(body),
+    });
+    assert.equal(refused.status, 401);
+    assert.match(refused.body.error, /invalid_access_token/);
 });
