@@ -200,7 +200,8 @@ const option_spec k_options[] = {
     {"webhook-credential-id", nullptr,
      "Id of a Vapi credential (the HMAC or OAuth2 plan matching this service's configuration, "
      "made in Vapi's dashboard) that the objects --public-url routes here get as "
-     "server.credentialId, so that Vapi authenticates their webhooks with it."},
+     "server.credentialId, so that Vapi authenticates their webhooks with it (needs "
+     "--public-url). No management caller may name it elsewhere, nor is shown it."},
     {"manage-threads", "2", "Threads of the management API (off the I/O threads)."},
     {"manage-pg-connections", "4", "Postgres connections of the management API."},
     {"manage-max-inflight", "256", "Management requests in progress at most; beyond it 503."},
@@ -455,6 +456,7 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     auto& m = a.hmac;
     m.secret = r.str("hmac-secret");
     m.secret_previous = r.str("hmac-secret-previous");
+    a.webhook_credential_id = r.str("webhook-credential-id");
     auto& o = a.oauth;
     o.client_id = r.str("oauth-client-id");
     o.client_secret = r.str("oauth-client-secret");
@@ -579,7 +581,6 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
     mg.vapi_timeout = std::chrono::milliseconds(r.integer("vapi-timeout-ms", 10, 600'000));
     mg.public_url = r.url("public-url");
     while (!mg.public_url.empty() && mg.public_url.back() == '/') mg.public_url.pop_back();
-    mg.webhook_credential_id = r.str("webhook-credential-id");
     mg.threads = static_cast<unsigned>(r.integer("manage-threads", 1, 64));
     mg.pg_connections = static_cast<unsigned>(r.integer("manage-pg-connections", 1, 64));
     mg.max_inflight = static_cast<unsigned>(r.integer("manage-max-inflight", 1, 100'000));
@@ -620,6 +621,10 @@ parse_result parse(int argc, const char* const* argv, const char* const* envp) {
 
     if (s.database_url.empty()) {
         throw config_error("DATABASE_URL (or --database-url) is required");
+    }
+    if (!a.webhook_credential_id.empty() && cfg.manage.public_url.empty()) {
+        // It is only ever set beside switchboard's own URL.
+        reader::fail("webhook-credential-id", a.webhook_credential_id, "--public-url beside it");
     }
     if (cfg.cmd == command::serve && !a.any_scheme() && !a.allow_unauthenticated) {
         throw config_error(

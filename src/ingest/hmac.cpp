@@ -117,4 +117,13 @@ bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+bool secret_matches(std::string_view received, std::string_view expected) noexcept {
+    // As many bytes are compared as were received, whether the lengths match or not. (Hashing
+    // both sides with SHA-256 gave the same guarantee for 3,000 instructions per request.)
+    const bool same_size = received.size() == expected.size();
+    const std::string_view against = same_size ? expected : received;
+    const bool same = CRYPTO_memcmp(received.data(), against.data(), received.size()) == 0;
+    return same & same_size & !expected.empty();
+}
+
 }  // namespace switchboard::ingest

@@ -16,6 +16,7 @@
 #include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
 
+#include <algorithm>
 #include <array>
 #include <vector>
 
@@ -25,24 +26,29 @@ namespace {
 namespace json = boost::json;
 namespace urls = boost::urls;
 
-/// A token request is a few form fields: anything larger is not one.
-constexpr std::size_t k_max_request_bytes = 16 * 1024;
+/// The longest scope a token carries (RFC 6749 sets none; a token must fit in a header).
+constexpr std::size_t k_max_scope_bytes = 1024;
 
 enum class token_outcome : std::size_t {
     issued,
     invalid_client,
     invalid_request,
+    invalid_scope,
     unsupported_grant_type,
+    server_error,
     count
 };
 constexpr std::array<const char*, static_cast<std::size_t>(token_outcome::count)> k_outcomes = {
-    "issued", "invalid_client", "invalid_request", "unsupported_grant_type"};
+    "issued",        "invalid_client",         "invalid_request",
+    "invalid_scope", "unsupported_grant_type", "server_error"};
 
-/// The signing key of the tokens: HMAC-SHA256 of a fixed label under the client secret, so the
-/// secret itself never signs anything a client can see, and every replica derives the same key.
-std::string signing_key(const std::string& client_secret) {
+/// The signing key of the tokens: HMAC-SHA256 of a fixed label and the client id under the
+/// client secret. The secret itself never signs anything a client can see, every replica derives
+/// the same key, and a token is bound to its client id as well as to the secret.
+std::string signing_key(const std::string& client_secret, const std::string& client_id) {
     const hmac mac(config::hmac_algorithm::sha256, client_secret);
-    const std::array<std::string_view, 1> label = {"switchboard oauth2 access token key v1"};
+    const std::array<std::string_view, 3> label = {"switchboard oauth2 access token key v1",
+                                                   std::string_view("\0", 1), client_id};
     hmac::digest d{};
     const std::size_t n = mac.compute(label, d);
     if (n == 0) throw config::config_error("cannot derive the OAuth2 token key (OpenSSL)");
@@ -88,7 +94,8 @@ std::optional<std::string> read_body(const http::request& req, token_params& p) 
                                             : key == "client_secret" ? &p.client_secret
                                             : key == "scope"         ? &p.scope
                                                                      : nullptr;
-        if (field == nullptr) return std::nullopt;  // other parameters are ignored (§3.2)
+        // Other parameters are ignored, and one without a value is as if omitted (§3.2).
+        if (field == nullptr || value.empty()) return std::nullopt;
         if (field->has_value()) return "the parameter " + std::string(key) + " is repeated";
         *field = std::move(value);
         return std::nullopt;
@@ -132,7 +139,7 @@ std::optional<std::string> read_basic(const http::request& req, token_params& p)
     const std::string_view value = req[boost::beast::http::field::authorization];
     if (value.empty()) return std::nullopt;
     if (value.size() < 6 || !boost::beast::iequals(value.substr(0, 6), "Basic ")) {
-        return std::string("the Authorization header must use the Basic scheme");
+        return std::string("the client must authenticate with HTTP Basic or the body");
     }
     std::string_view encoded = value.substr(6);
     while (!encoded.empty() && encoded.front() == ' ') encoded.remove_prefix(1);
@@ -168,6 +175,18 @@ std::string random_hex(std::size_t bytes) {
     return encode_hex({reinterpret_cast<const char*>(buf.data()), bytes});
 }
 
+/// RFC 6749 §3.3: scope tokens of printable ASCII but `"` and backslash, separated by single
+/// spaces.
+bool valid_scope(std::string_view scope) {
+    if (scope.size() > k_max_scope_bytes || scope.front() == ' ' || scope.back() == ' ' ||
+        scope.find("  ") != std::string_view::npos) {
+        return false;
+    }
+    return std::all_of(scope.begin(), scope.end(), [](char c) {
+        return c == ' ' || (c >= 0x21 && c <= 0x7E && c != '"' && c != '\\');
+    });
+}
+
 }  // namespace
 
 struct oauth_tokens::impl {
@@ -188,7 +207,7 @@ oauth_tokens::oauth_tokens(const config::oauth_config& cfg, metrics::registry* r
     if (!cfg.enabled() || cfg.client_secret.empty()) {
         throw config::config_error("the OAuth2 plan needs a client id and a client secret");
     }
-    const std::string key = signing_key(cfg.client_secret);
+    const std::string key = signing_key(cfg.client_secret, cfg.client_id);
     cjose_err err{};
     impl_->jwk.reset(cjose_jwk_create_oct_spec(reinterpret_cast<const std::uint8_t*>(key.data()),
                                                key.size(), &err));
@@ -196,7 +215,7 @@ oauth_tokens::oauth_tokens(const config::oauth_config& cfg, metrics::registry* r
     for (const std::string* secret : {&cfg.client_secret, &cfg.client_secret_previous}) {
         if (secret->empty()) continue;
         manage::jwt_config jc;
-        jc.hs256_secret = signing_key(*secret);
+        jc.hs256_secret = signing_key(*secret, cfg.client_id);
         jc.audience = std::string(audience);
         jc.issuer = std::string(issuer);
         impl_->verifiers.push_back(
@@ -222,6 +241,7 @@ std::string oauth_tokens::issue(std::int64_t now_unix_s, std::string_view scope)
                         {"iat", now_unix_s},
                         {"exp", now_unix_s + impl_->cfg.token_ttl.count()},
                         {"jti", random_hex(16)}};
+    if (claims["jti"].get_string().empty()) return {};  // no randomness: no token
     if (!scope.empty()) claims["scope"] = scope;
     const std::string payload = json::serialize(claims);
 
@@ -258,16 +278,22 @@ http::response oauth_tokens::token_request(const http::request& req,
         return token_error(http::status::bad_request, "invalid_request", description, version,
                            p.basic);
     };
-    if (req.body().size() > k_max_request_bytes) {
+    if (req.body().size() > max_request_bytes) {
         return invalid_request("the request body is larger than a token request can be");
     }
-    if (auto error = read_basic(req, p)) return invalid_request(*error);
+    if (auto error = read_basic(req, p)) {
+        // §5.2: a client authentication that failed (here: an unusable one) is invalid_client.
+        impl_->count(token_outcome::invalid_client);
+        return token_error(http::status::unauthorized, "invalid_client", *error, version, true);
+    }
     const bool basic = p.basic;
     token_params body;
     if (auto error = read_body(req, body)) return invalid_request(*error);
-    // §2.3: one way of authenticating the client per request.
+    // §2.3: one way of authenticating the client per request (a client_id beside Basic may
+    // repeat the Basic one, decoded or as sent).
     if (basic && (body.client_id || body.client_secret)) {
-        if (body.client_secret || *body.client_id != *p.client_id) {
+        if (body.client_secret ||
+            (*body.client_id != *p.client_id && *body.client_id != p.raw_id)) {
             return invalid_request("the client is authenticated twice (Basic and the body)");
         }
     }
@@ -289,9 +315,8 @@ http::response oauth_tokens::token_request(const http::request& req,
     const auto& cfg = impl_->cfg;
     const auto matches = [&p](const std::string& decoded, const std::string& raw,
                               const std::string& expected) {
-        if (expected.empty()) return false;
-        const bool as_decoded = constant_time_equal(decoded, expected);
-        const bool as_sent = p.basic && constant_time_equal(raw, expected);
+        const bool as_decoded = secret_matches(decoded, expected);
+        const bool as_sent = p.basic && secret_matches(raw, expected);
         return as_decoded || as_sent;
     };
     const bool id_ok = matches(*p.client_id, p.raw_id, cfg.client_id);
@@ -309,11 +334,18 @@ http::response oauth_tokens::token_request(const http::request& req,
     }
 
     const std::string scope = p.scope.value_or("");
+    if (!scope.empty() && !valid_scope(scope)) {
+        impl_->count(token_outcome::invalid_scope);
+        return token_error(http::status::bad_request, "invalid_scope",
+                           "a scope is space-separated printable ASCII (no \" or \\), " +
+                               std::to_string(k_max_scope_bytes) + " bytes at most",
+                           version, p.basic);
+    }
     std::string token = issue(now_unix_s, scope);
     if (token.empty()) {
-        auto res = token_error(http::status::internal_server_error, "server_error",
-                               "the token could not be signed", version, p.basic);
-        return res;
+        impl_->count(token_outcome::server_error);
+        return token_error(http::status::internal_server_error, "server_error",
+                           "the token could not be signed", version, p.basic);
     }
     json::object body_out{{"access_token", std::move(token)},
                           {"token_type", "Bearer"},

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -274,7 +275,33 @@ std::pair<std::string, std::string> auth_header(const config::auth_config& a) {
 bool is_credential(const config::auth_config& a, std::string_view text) {
     return (!a.secret.empty() && text == a.secret) ||
            (!a.bearer_token.empty() &&
-            (text == a.bearer_token || text == "Bearer " + a.bearer_token));
+            (text == a.bearer_token || text == "Bearer " + a.bearer_token)) ||
+           (!a.webhook_credential_id.empty() && text == a.webhook_credential_id);
+}
+
+/// Whether `v` names the webhook credential anywhere but as the credentialId of a server
+/// whose url is `ours`.
+bool names_credential_elsewhere(const json::value& v, std::string_view id, std::string_view ours) {
+    if (const json::object* o = v.if_object()) {
+        for (const auto& [key, value] : *o) {
+            if (value.is_string() && value.get_string() == id) {
+                const json::value* url = o->if_contains("url");
+                const bool in_our_server = key == "credentialId" && url != nullptr &&
+                                           url->is_string() && url->get_string() == ours;
+                if (!in_our_server) return true;
+            } else if (names_credential_elsewhere(value, id, ours)) {
+                return true;
+            }
+        }
+        return false;
+    }
+    if (const json::array* arr = v.if_array()) {
+        return std::any_of(arr->begin(), arr->end(), [&](const json::value& item) {
+            return item.is_string() ? item.get_string() == id
+                                    : names_credential_elsewhere(item, id, ours);
+        });
+    }
+    return false;
 }
 
 }  // namespace
@@ -303,13 +330,23 @@ void inject_server(const services& s, json::object& payload) {
         h->get_object()[name] = value;
     }
     // A credential of the caller's own stays; switchboard's is set where there is none.
-    if (!s.cfg.webhook_credential_id.empty()) {
+    if (const std::string& id = s.webhook_auth.webhook_credential_id; !id.empty()) {
         const json::value* credential = server.if_contains("credentialId");
         if (credential == nullptr || !credential->is_string() || credential->get_string().empty()) {
-            server["credentialId"] = s.cfg.webhook_credential_id;
+            server["credentialId"] = id;
         }
     }
     payload["server"] = std::move(server);
+}
+
+std::optional<api_error> check_webhook_credential(const services& s, const json::value& payload) {
+    const std::string& id = s.webhook_auth.webhook_credential_id;
+    if (id.empty() || !names_credential_elsewhere(payload, id, s.cfg.public_url + "/receive")) {
+        return std::nullopt;
+    }
+    return bad_request(
+        "switchboard's webhook credential may only authenticate its own server.url (" +
+        s.cfg.public_url + "/receive)");
 }
 
 void redact_credentials(const config::auth_config& a, json::value& v) {
@@ -331,7 +368,9 @@ std::string redacted_text(const config::auth_config& a, std::string text) {
     const auto mentions = [&text](const std::string& c) {
         return !c.empty() && text.find(c) != std::string::npos;
     };
-    if (!mentions(a.secret) && !mentions(a.bearer_token)) return text;
+    if (!mentions(a.secret) && !mentions(a.bearer_token) && !mentions(a.webhook_credential_id)) {
+        return text;
+    }
     boost::system::error_code ec;
     json::value v = json::parse(text, ec);
     if (ec) return text;

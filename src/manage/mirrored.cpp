@@ -262,6 +262,7 @@ asio::awaitable<outcome> create(services& s, const kind& k, call_context& c) {
         if (auto e = check_references(s, c, c.payload)) co_return *e;
         inject_server(s, c.payload);
     }
+    if (auto e = check_webhook_credential(s, c.payload)) co_return *e;
     json::value body = c.payload;
     if (&k == &k_knowledge_bases) {
         // Vapi whitelists these two fields.
@@ -367,6 +368,7 @@ asio::awaitable<outcome> update(services& s, const kind& k, call_context& c) {
     if ((&k == &k_assistants || &k == &k_workflows) && c.payload.contains("server")) {
         inject_server(s, c.payload);
     }
+    if (auto e = check_webhook_credential(s, c.payload)) co_return *e;
     auto r = co_await vapi_call(s, verb::patch, item_path(k.collection, c.id), {},
                                 json::value(c.payload));
     if (!r) {

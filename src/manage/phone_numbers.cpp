@@ -317,6 +317,7 @@ asio::awaitable<outcome> provision(services& s, call_context& c) {
     }
     for (const char* f : {"id", "orgId", "createdAt", "updatedAt"}) p.erase(f);
     inject_server(s, p);
+    if (auto e = check_webhook_credential(s, p)) co_return *e;
     auto created = co_await vapi_call(s, verb::post, std::string(vapi::paths::phone_number), {},
                                       json::value(std::move(p)));
     co_return co_await mirror_new(s, c, *r, std::move(created));
@@ -403,6 +404,7 @@ asio::awaitable<outcome> update(services& s, call_context& c) {
     }
     if (auto name = string_field(p, "name"); !name) co_return name.error();
     if (p.contains("server")) inject_server(s, p);
+    if (auto e = check_webhook_credential(s, p)) co_return *e;
     if (auto e = keep_sip_password(s, c, p)) co_return *e;
     if (!p.empty()) {
         auto patched =

@@ -252,6 +252,12 @@ TEST(Auth, OAuth2ClientCredentialsTokenAuthenticatesWebhooks) {
     EXPECT_EQ(refused.status, 401u) << refused.body;
     EXPECT_NE(refused.body.find("invalid_client"), std::string::npos) << refused.body;
 
+    // A body larger than a token request can be is refused from its header.
+    const auto large = client.post("/oauth/token", std::string(20000, 'a'),
+                                   {{"Content-Type", "application/x-www-form-urlencoded"}});
+    EXPECT_EQ(large.status, 413u) << large.body;
+    EXPECT_NE(large.body.find("invalid_request"), std::string::npos) << large.body;
+
     const auto issued = client.post(
         "/oauth/token",
         "grant_type=client_credentials&client_id=vapi&client_secret=" + form_encode(secret),

@@ -292,9 +292,12 @@ TEST(ManageAssistants, RestFormsCreateListGetUpdateDelete) {
     EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), 1u);
 }
 
-TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboards) {
-    // An HMAC or OAuth2 plan is a credential in Vapi: the objects routed here name it.
-    manage_service m(env_list{{"SWITCHBOARD_WEBHOOK_CREDENTIAL_ID", "cred-webhooks-1"}});
+TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboardsAndOnlyThere) {
+    // An HMAC or OAuth2 plan is a credential in Vapi: the objects routed here name it. Named
+    // with another URL it would make Vapi authenticate to that URL (an OAuth2 token valid
+    // here), so no caller may, nor is shown the id.
+    const std::string cred = "cred-webhooks-1";
+    manage_service m(env_list{{"SWITCHBOARD_WEBHOOK_CREDENTIAL_ID", cred}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("user-a");
     const auto server_in_vapi = [&m](const std::string& id) {
@@ -305,10 +308,15 @@ TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboards) {
     };
     auto created = m.call("POST", "assistants", t, R"({"name":"Routed"})");
     ASSERT_EQ(created.status, 201u) << created.body;
-    const json::value server = server_in_vapi(id_of(created));
+    const std::string id = id_of(created);
+    const json::value server = server_in_vapi(id);
     EXPECT_EQ(server.at("url").as_string(), "https://switchboard.example/receive");
-    EXPECT_EQ(server.at("credentialId").as_string(), "cred-webhooks-1");
-    EXPECT_EQ(json_of(created).at("server").at("credentialId").as_string(), "cred-webhooks-1");
+    EXPECT_EQ(server.at("credentialId").as_string(), cred);
+    EXPECT_THAT(created.body, Not(HasSubstr(cred)));
+    EXPECT_EQ(m.db().scalar("SELECT vapi::text LIKE '%" + cred + "%' FROM assistants WHERE id = '" +
+                            id + "'"),
+              "f");
+    EXPECT_THAT(m.call("GET", "assistants/" + id, t).body, Not(HasSubstr(cred)));
 
     // The caller's own credential for switchboard's URL stays; another server gets none.
     auto own_cred = m.call(
@@ -319,6 +327,26 @@ TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboards) {
     auto elsewhere = m.call("POST", "assistants", t,
                             R"({"name":"Elsewhere","server":{"url":"https://mine.example/hook"}})");
     ASSERT_EQ(elsewhere.status, 201u) << elsewhere.body;
+    EXPECT_FALSE(server_in_vapi(id_of(elsewhere)).as_object().contains("credentialId"));
+
+    // Switchboard's credential with another URL, at the top or in a tool, in a create or an
+    // update: 400, and nothing reaches Vapi.
+    const std::size_t before = fake_objects(m.fake(), "assistants").size();
+    for (
+        const std::string& body :
+        {R"({"name":"Thief","server":{"url":"https://attacker.example/","credentialId":")" + cred +
+             R"("}})",
+         R"({"name":"Thief","model":{"provider":"openai","model":"gpt-4o","tools":[{"type":"function","function":{"name":"f"},"server":{"url":"https://attacker.example/","credentialId":")" +
+             cred + R"("}}]}})"}) {
+        auto refused = m.call("POST", "assistants", t, body);
+        EXPECT_EQ(refused.status, 400u) << refused.body;
+        EXPECT_THAT(refused.body, HasSubstr("webhook credential"));
+    }
+    EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), before);
+    auto patched = m.call(
+        "PATCH", "assistants/" + id_of(elsewhere), t,
+        R"({"server":{"url":"https://mine.example/hook","credentialId":")" + cred + R"("}})");
+    EXPECT_EQ(patched.status, 400u) << patched.body;
     EXPECT_FALSE(server_in_vapi(id_of(elsewhere)).as_object().contains("credentialId"));
 }
 

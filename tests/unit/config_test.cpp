@@ -107,6 +107,10 @@ TEST(Config, OAuthClientIsAnAuthenticationSchemeOfItsOwn) {
     EXPECT_THAT(
         error_of({"--webhook-secret=s", "--oauth-client-secret-previous=0123456789abcdef"}, db),
         HasSubstr("oauth-client-secret-previous"));
+    EXPECT_THAT(error_of({"--webhook-credential-id=cred-1"}), HasSubstr("--public-url"));
+    EXPECT_EQ(config_of({"--webhook-credential-id=cred-1", "--public-url=https://sb.example"})
+                  .auth.webhook_credential_id,
+              "cred-1");
     EXPECT_THAT(error_of({"--oauth-client-id=vapi", "--oauth-client-secret=0123456789abcdef",
                           "--oauth-token-ttl-s=10"},
                          db),

@@ -19,8 +19,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace switchboard::ingest {
 namespace {
@@ -109,9 +112,18 @@ std::string form_encode(std::string_view text) {
     return out;
 }
 
-/// The token's signing key as documented: HMAC-SHA256 of the label under the client secret.
-std::string derived_key(std::string_view secret) {
-    return hmac_sha256(secret, "switchboard oauth2 access token key v1");
+/// The token's signing key as documented: HMAC-SHA256 of the label, a zero byte and the client
+/// id under the client secret.
+std::string derived_key(std::string_view secret, std::string_view id = k_id) {
+    return hmac_sha256(
+        secret, std::string("switchboard oauth2 access token key v1") + '\0' + std::string(id));
+}
+
+/// A token signed as switchboard signs them, with these claims.
+std::string signed_token(const json::object& claims, std::string_view key) {
+    const std::string input =
+        base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(json::serialize(claims));
+    return input + "." + base64url(hmac_sha256(key, input));
 }
 
 http::request token_request(std::string body,
@@ -165,17 +177,17 @@ TEST(OAuthTokens, AnIssuedTokenIsSignedAsDocumentedAndAccepted) {
 
     EXPECT_EQ(tokens.check("Bearer " + token), std::nullopt);
     EXPECT_EQ(tokens.check("bearer " + token), std::nullopt);
-    EXPECT_EQ(tokens.check("Bearer " + token), std::nullopt);  // remembered: same answer
     EXPECT_NE(tokens.issue(now), tokens.issue(now)) << "jti makes every token distinct";
 }
 
-TEST(OAuthTokens, AnExpiredTokenIsRefusedAsExpired) {
+TEST(OAuthTokens, AnExpiredTokenIsRefusedAsExpiredAfterThirtySecondsOfGrace) {
     const oauth_tokens tokens(oauth_cfg(), nullptr);
-    // Issued two lifetimes ago: its exp is an hour past (beyond the verifier's 30 s leeway).
-    const std::string token = tokens.issue(now_s() - 7200);
-    EXPECT_EQ(tokens.check("Bearer " + token), access_token_error::expired);
-    // Not yet expired by the leeway's measure: accepted.
-    EXPECT_EQ(tokens.check("Bearer " + tokens.issue(now_s() - 3590)), std::nullopt);
+    // Issued two lifetimes ago: its exp is an hour past.
+    EXPECT_EQ(tokens.check("Bearer " + tokens.issue(now_s() - 7200)), access_token_error::expired);
+    // exp 25 s ago: within the 30 s leeway for replicas' clocks; 35 s ago: past it.
+    EXPECT_EQ(tokens.check("Bearer " + tokens.issue(now_s() - 3600 - 25)), std::nullopt);
+    EXPECT_EQ(tokens.check("Bearer " + tokens.issue(now_s() - 3600 - 35)),
+              access_token_error::expired);
 }
 
 TEST(OAuthTokens, ForgedOrForeignTokensAreInvalid) {
@@ -195,18 +207,21 @@ TEST(OAuthTokens, ForgedOrForeignTokensAreInvalid) {
         token.substr(0, dot1 + 1) + base64url(json::serialize(claims)) + token.substr(dot2);
     EXPECT_EQ(tokens.check("Bearer " + longer), access_token_error::invalid);
 
-    // The right key, the wrong audience (a token for something else signed with the same key).
-    claims["aud"] = "authenticated";
-    const std::string input =
-        base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(json::serialize(claims));
-    const std::string wrong_aud =
-        input + "." + base64url(hmac_sha256(derived_key(k_secret), input));
-    EXPECT_EQ(tokens.check("Bearer " + wrong_aud), access_token_error::invalid);
-    // Signed with the client secret itself rather than the derived key.
-    claims["aud"] = "switchboard-webhooks";
-    const std::string input2 =
-        base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url(json::serialize(claims));
-    EXPECT_EQ(tokens.check("Bearer " + input2 + "." + base64url(hmac_sha256(k_secret, input2))),
+    // The reference signing is right: these claims with the right key pass.
+    const std::string key = derived_key(k_secret);
+    EXPECT_EQ(tokens.check("Bearer " + signed_token(claims, key)), std::nullopt);
+    // The right key, the wrong audience or issuer (a token for something else).
+    json::object changed = claims;
+    changed["aud"] = "authenticated";
+    EXPECT_EQ(tokens.check("Bearer " + signed_token(changed, key)), access_token_error::invalid);
+    changed = claims;
+    changed["iss"] = "https://project.supabase.co/auth/v1";
+    EXPECT_EQ(tokens.check("Bearer " + signed_token(changed, key)), access_token_error::invalid);
+    // Signed with the client secret itself rather than the derived key, or with the key of
+    // another client id sharing the secret.
+    EXPECT_EQ(tokens.check("Bearer " + signed_token(claims, k_secret)),
+              access_token_error::invalid);
+    EXPECT_EQ(tokens.check("Bearer " + signed_token(claims, derived_key(k_secret, "other-id"))),
               access_token_error::invalid);
     // alg none, garbage, another scheme, nothing.
     EXPECT_EQ(tokens.check("Bearer " + base64url(R"({"alg":"none"})") + "." +
@@ -363,26 +378,83 @@ TEST(OAuthEndpoint, MalformedRequestsAreInvalidRequests) {
         EXPECT_THAT(str(body, "error_description"), HasSubstr(detail));
     };
     expect_invalid(token_request(form() + "&client_id=x"), "repeated");
+    expect_invalid(token_request("grant_type=&client_id=" + form_encode(k_id) +
+                                 "&client_secret=" + form_encode(k_secret)),
+                   "grant_type is missing");
     expect_invalid(token_request("grant_type=client_credentials&client_id=%zz"), "% escape");
     expect_invalid(token_request(form(), "text/plain"), "application/x-www-form-urlencoded");
     expect_invalid(token_request("[1,2]", "application/json"), "JSON object");
     expect_invalid(token_request(form() + "&pad=" + std::string(20000, 'a')), "larger");
+    const std::string basic =
+        "Basic " + reference_base64(form_encode(k_id) + ":" + form_encode(k_secret));
     auto twice = token_request(form());
-    twice.set(boost::beast::http::field::authorization,
-              "Basic " + reference_base64(form_encode(k_id) + ":" + form_encode(k_secret)));
+    twice.set(boost::beast::http::field::authorization, basic);
     expect_invalid(twice, "twice");
-    auto bearer = token_request("grant_type=client_credentials");
-    bearer.set(boost::beast::http::field::authorization, "Bearer abc");
-    expect_invalid(bearer, "Basic");
-    auto not_b64 = token_request("grant_type=client_credentials");
-    not_b64.set(boost::beast::http::field::authorization, "Basic !!!");
-    expect_invalid(not_b64, "base64");
-    auto no_colon = token_request("grant_type=client_credentials");
-    no_colon.set(boost::beast::http::field::authorization, "Basic " + reference_base64("idsecret"));
-    expect_invalid(no_colon, "':'");
+    // Beside Basic, empty body credentials are as if omitted, and the same client_id is fine.
+    auto empty_fields = token_request(
+        "grant_type=client_credentials&client_id=" + form_encode(k_id) + "&client_secret=&scope=");
+    empty_fields.set(boost::beast::http::field::authorization, basic);
+    const auto accepted = tokens.token_request(empty_fields, now);
+    EXPECT_EQ(accepted.result(), http::status::ok) << accepted.body();
+    EXPECT_FALSE(body_of(accepted).contains("scope"));
+    // An unusable Authorization header is a failed client authentication (§5.2).
+    const auto expect_invalid_client = [&](std::string authorization, std::string_view detail) {
+        auto req = token_request("grant_type=client_credentials");
+        req.set(boost::beast::http::field::authorization, authorization);
+        const auto res = tokens.token_request(req, now);
+        EXPECT_EQ(res.result(), http::status::unauthorized) << res.body();
+        EXPECT_EQ(str(body_of(res), "error"), "invalid_client");
+        EXPECT_THAT(str(body_of(res), "error_description"), HasSubstr(detail));
+        EXPECT_EQ(res[boost::beast::http::field::www_authenticate], R"(Basic realm="switchboard")");
+    };
+    expect_invalid_client("Bearer abc", "HTTP Basic");
+    expect_invalid_client("Basic !!!", "base64");
+    expect_invalid_client("Basic " + reference_base64("idsecret"), "':'");
     // Unknown parameters are ignored (RFC 6749 §3.2), a missing content type reads as a form.
     EXPECT_EQ(tokens.token_request(token_request(form() + "&audience=x", ""), now).result(),
               http::status::ok);
+}
+
+TEST(OAuthEndpoint, ScopesMustBeRfc6749ScopesOfReasonableSize) {
+    metrics::registry registry;
+    const oauth_tokens tokens(oauth_cfg(), &registry);
+    const auto with_scope = [&](std::string_view scope) {
+        return tokens.token_request(token_request(form() + "&scope=" + form_encode(scope)),
+                                    now_s());
+    };
+    EXPECT_EQ(with_scope("webhooks calls:read").result(), http::status::ok);
+    for (const std::string bad : {std::string(1025, 'a'), std::string("a  b"), std::string(" a"),
+                                  std::string("a\"b"), std::string("caf\xc3\xa9")}) {
+        const auto res = with_scope(bad);
+        EXPECT_EQ(res.result(), http::status::bad_request) << bad;
+        EXPECT_EQ(str(body_of(res), "error"), "invalid_scope") << bad;
+    }
+    // The longest scope accepted still makes a token that fits in a header and is accepted.
+    const auto longest = with_scope(std::string(1024, 's'));
+    ASSERT_EQ(longest.result(), http::status::ok);
+    const std::string token = str(body_of(longest), "access_token");
+    EXPECT_LT(token.size(), 4096u);
+    EXPECT_EQ(tokens.check("Bearer " + token), std::nullopt);
+    EXPECT_THAT(registry.serialize(),
+                HasSubstr(R"(switchboard_oauth_token_requests_total{outcome="invalid_scope"} 5)"));
+}
+
+TEST(OAuthTokens, IssuedAndCheckedFromManyThreadsAtOnce) {
+    const oauth_tokens tokens(oauth_cfg(), nullptr);
+    std::atomic<int> accepted{0}, refused{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 200; ++i) {
+                const std::string token = tokens.issue(now_s());
+                (tokens.check("Bearer " + token) ? refused : accepted)++;
+                (tokens.check("Bearer " + token + "x") ? refused : accepted)++;
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(accepted.load(), 800);
+    EXPECT_EQ(refused.load(), 800);
 }
 
 // --- the authenticator with the OAuth2 plan ---------------------------------------------------
@@ -419,6 +491,14 @@ TEST(OAuthAuthenticator, AcceptsItsTokensAndSaysWhyOthersFail) {
     EXPECT_EQ(both.check(webhook_with("Bearer " + both.oauth()->issue(now_s())), now_ms),
               std::nullopt);
     EXPECT_EQ(both.check(webhook_with("Bearer nope"), now_ms), auth_failure::wrong_token);
+    // A wrong shared secret keeps its reason beside a token that is not one.
+    config::auth_config with_secret;
+    with_secret.oauth = oauth_cfg();
+    with_secret.secret = "shared-secret";
+    const authenticator secret_too(with_secret);
+    auto req = webhook_with("Bearer nope");
+    req.set("X-Vapi-Secret", "not-it");
+    EXPECT_EQ(secret_too.check(req, now_ms), auth_failure::wrong_secret);
 
     // Without the plan the token means nothing.
     config::auth_config none;

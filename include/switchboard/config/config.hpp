@@ -78,6 +78,10 @@ struct auth_config {
     bool bearer_prefix = true;  ///< expect "Bearer <token>" rather than the bare token
     hmac_config hmac;
     oauth_config oauth;
+    /// The Vapi credential (its HMAC or OAuth2 plan) that the management API sets as
+    /// server.credentialId where server.url is switchboard's, and lets no caller name anywhere
+    /// else; empty: none.
+    std::string webhook_credential_id;
     bool allow_unauthenticated = false;  ///< must be chosen explicitly when no scheme is set
 
     bool any_scheme() const {
@@ -153,9 +157,6 @@ struct manage_config {
     std::string vapi_base_url = "https://api.vapi.ai";
     std::chrono::milliseconds vapi_timeout{60'000};  ///< per attempt
     std::string public_url;  ///< base URL Vapi calls back; empty: server.url left alone
-    /// A Vapi credential (its HMAC or OAuth2 plan) set as server.credentialId where server.url
-    /// is switchboard's; empty: none is set.
-    std::string webhook_credential_id;
     unsigned threads = 2;
     unsigned pg_connections = 4;
     unsigned max_inflight = 256;

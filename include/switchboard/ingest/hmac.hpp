@@ -47,4 +47,8 @@ std::string encode_base64(std::string_view bytes);
 /// Constant-time equality of two byte strings (the time depends only on the lengths).
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
 
+/// A received credential against the expected one, in a time that depends only on what was
+/// received: neither the expected value nor its length shows. False when `expected` is empty.
+bool secret_matches(std::string_view received, std::string_view expected) noexcept;
+
 }  // namespace switchboard::ingest

@@ -4,9 +4,11 @@
 /// as `Authorization: Bearer <token>` on its webhooks until it expires. switchboard is that token
 /// endpoint (`POST /oauth/token`) for one configured client, and checks the tokens it issued.
 ///
-/// The tokens are JWS (HS256) signed with a key derived from the client secret, so replicas that
-/// share the secret accept each other's tokens and a token needs no storage; they carry
-/// iss "switchboard", aud "switchboard-webhooks", sub (the client id), iat, exp and jti. Signing
+/// The tokens are JWS (HS256) signed with a key derived from the client secret and id, so
+/// replicas that share them accept each other's tokens and a token needs no storage; they carry
+/// iss "switchboard", aud "switchboard-webhooks", sub (the client id), iat, exp, jti and the
+/// scope asked for (not checked: Vapi's plan has one client). A token is accepted until 30 s
+/// after its exp (the verifier's leeway, for replicas' clocks). Signing
 /// is cjose's; checking is the management API's token_verifier (signature, claims, and its memory
 /// of verified tokens, so a webhook with a known token costs a digest and a lookup).
 ///
@@ -39,6 +41,8 @@ class oauth_tokens {
     static constexpr std::string_view issuer = "switchboard";
     static constexpr std::string_view audience = "switchboard-webhooks";
     static constexpr std::string_view path = "/oauth/token";
+    /// A token request is a few form fields: a larger body is refused (413 from its header).
+    static constexpr std::size_t max_request_bytes = 16 * 1024;
 
     /// Throws config::config_error when the configuration cannot be used. `registry` (may be
     /// null) gets switchboard_oauth_token_requests_total{outcome}.
@@ -49,8 +53,9 @@ class oauth_tokens {
 
     /// The token endpoint (RFC 6749 §4.4.2, §5): client credentials from HTTP Basic or from the
     /// body (application/x-www-form-urlencoded, or a JSON object), `grant_type` client_credentials.
-    /// 200 with {access_token, token_type "Bearer", expires_in[, scope]}, else 400/401 with
-    /// {error, error_description}; never cached (Cache-Control: no-store).
+    /// 200 with {access_token, token_type "Bearer", expires_in[, scope]}, else 400/401 (or 500)
+    /// with {error, error_description}; never cached (Cache-Control: no-store). A parameter
+    /// without a value counts as omitted.
     http::response token_request(const http::request& req, std::int64_t now_unix_s) const;
 
     /// A token for the configured client, issued at `now_unix_s` (the endpoint's, and tests').

@@ -127,9 +127,14 @@ outcome json_array_reply(const services& s, boost::system::result<rows, api_erro
 /// configured and the payload names no other server (no server.url, or switchboard's own; no
 /// legacy serverUrl).
 void inject_server(const services& s, json::object& payload);
+/// 400 when `payload` (after inject_server) names switchboard's webhook credential
+/// (--webhook-credential-id) anywhere but in a server whose url is switchboard's: Vapi would
+/// authenticate to that other URL with it, e.g. hand it an OAuth2 token valid here.
+std::optional<api_error> check_webhook_credential(const services& s, const json::value& payload);
 
-/// Removes from `v` every member whose value is switchboard's webhook secret or bearer token
-/// (what inject_server puts in server.headers): Vapi returns them, callers must not see them.
+/// Removes from `v` every member whose value is switchboard's webhook secret, bearer token or
+/// credential id (what inject_server puts in server): Vapi returns them, callers must not see
+/// them (the id: so that no caller learns what to name elsewhere).
 void redact_credentials(const config::auth_config& a, json::value& v);
 /// Removes the secrets of a phone number's provider from a Vapi number (or an array of them):
 /// `twilioAuthToken`, `twilioApiSecret` and the SIP `authentication.password`. They are
