@@ -15,6 +15,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace {
 using namespace switchboard;
@@ -81,6 +82,31 @@ void auth_hmac(benchmark::State& state) {
     state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(body.size()));
 }
 BENCHMARK(auth_hmac);
+
+/// Vapi's OAuth2 plan: a webhook presenting a token this service issued. `known`: the token was
+/// seen before (Vapi reuses one until it expires), so the check is a digest and a lookup; not
+/// known: a fresh token each time, so its signature and claims are verified.
+void auth_oauth(benchmark::State& state) {
+    config::auth_config cfg;
+    cfg.oauth.client_id = "bench-client";
+    cfg.oauth.client_secret = "bench-oauth-client-secret";
+    const ingest::authenticator auth(cfg);
+    const bool known = state.range(0) != 0;
+    http::request req;
+    req.body() = example("05-speech-update.json");
+    const std::int64_t now = std::time(nullptr);
+    std::vector<std::string> tokens;
+    // More new tokens than the verifier remembers (8,192), so that almost every check misses.
+    for (int i = 0; i < (known ? 1 : 20000); ++i) tokens.push_back(auth.oauth()->issue(now));
+    std::size_t i = 0;
+    for (auto _ : state) {
+        req.set(boost::beast::http::field::authorization, "Bearer " + tokens[i++ % tokens.size()]);
+        benchmark::DoNotOptimize(auth.check(req, now * 1000));
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.SetLabel(known ? "known token" : "new token each time");
+}
+BENCHMARK(auth_oauth)->Arg(1)->Arg(0);
 
 void queue_handoff(benchmark::State& state) {
     config::queue_config cfg;
