@@ -424,7 +424,7 @@ TEST(OAuthEndpoint, ScopesMustBeRfc6749ScopesOfReasonableSize) {
     };
     EXPECT_EQ(with_scope("webhooks calls:read").result(), http::status::ok);
     for (const std::string& bad : {std::string(1025, 'a'), std::string("a  b"), std::string(" a"),
-                                  std::string("a\"b"), std::string("caf\xc3\xa9")}) {
+                                   std::string("a\"b"), std::string("caf\xc3\xa9")}) {
         const auto res = with_scope(bad);
         EXPECT_EQ(res.result(), http::status::bad_request) << bad;
         EXPECT_EQ(str(body_of(res), "error"), "invalid_scope") << bad;
