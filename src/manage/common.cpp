@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 
@@ -272,24 +273,45 @@ std::pair<std::string, std::string> auth_header(const config::auth_config& a) {
     return {};
 }
 
+/// A credential id as Vapi may read it: lower case, without the hyphens and braces a UUID may be
+/// written with (Postgres reads `{A0EEBC99-…}`, `a0eebc99…` and `a0eebc99-…` as one uuid).
+std::string canonical_id(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        if (c != '-' && c != '{' && c != '}') {
+            out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        }
+    }
+    return out;
+}
+
 bool is_credential(const config::auth_config& a, std::string_view text) {
     return (!a.secret.empty() && text == a.secret) ||
            (!a.bearer_token.empty() &&
             (text == a.bearer_token || text == "Bearer " + a.bearer_token)) ||
-           (!a.webhook_credential_id.empty() && text == a.webhook_credential_id);
+           (!a.webhook_credential_id.empty() &&
+            canonical_id(text) == canonical_id(a.webhook_credential_id));
 }
 
-/// Whether `v` names the webhook credential anywhere but as the credentialId of a server
-/// whose url is `ours`.
-bool names_credential_elsewhere(const json::value& v, std::string_view id, std::string_view ours) {
+/// Whether `v` names the webhook credential (`id`, canonical), in any spelling or inside a
+/// longer string, anywhere but as the exact credentialId of a server whose url is `ours`. With
+/// `foreign_legacy` (a legacy serverUrl elsewhere beside it) no place is switchboard's.
+bool names_credential_elsewhere(const json::value& v, std::string_view id, std::string_view ours,
+                                bool foreign_legacy) {
+    const auto names = [id](const json::value& s) {
+        return s.is_string() && canonical_id(s.get_string()).find(id) != std::string::npos;
+    };
     if (const json::object* o = v.if_object()) {
         for (const auto& [key, value] : *o) {
-            if (value.is_string() && value.get_string() == id) {
+            if (names(value)) {
                 const json::value* url = o->if_contains("url");
-                const bool in_our_server = key == "credentialId" && url != nullptr &&
-                                           url->is_string() && url->get_string() == ours;
+                const bool in_our_server = !foreign_legacy && key == "credentialId" &&
+                                           canonical_id(value.get_string()) == id &&
+                                           url != nullptr && url->is_string() &&
+                                           url->get_string() == ours;
                 if (!in_our_server) return true;
-            } else if (names_credential_elsewhere(value, id, ours)) {
+            } else if (names_credential_elsewhere(value, id, ours, foreign_legacy)) {
                 return true;
             }
         }
@@ -297,8 +319,7 @@ bool names_credential_elsewhere(const json::value& v, std::string_view id, std::
     }
     if (const json::array* arr = v.if_array()) {
         return std::any_of(arr->begin(), arr->end(), [&](const json::value& item) {
-            return item.is_string() ? item.get_string() == id
-                                    : names_credential_elsewhere(item, id, ours);
+            return names(item) || names_credential_elsewhere(item, id, ours, foreign_legacy);
         });
     }
     return false;
@@ -341,7 +362,15 @@ void inject_server(const services& s, json::object& payload) {
 
 std::optional<api_error> check_webhook_credential(const services& s, const json::value& payload) {
     const std::string& id = s.webhook_auth.webhook_credential_id;
-    if (id.empty() || !names_credential_elsewhere(payload, id, s.cfg.public_url + "/receive")) {
+    if (id.empty()) return std::nullopt;
+    const std::string ours = s.cfg.public_url + "/receive";
+    bool foreign_legacy = false;  // Vapi's legacy serverUrl, another server's
+    if (const json::object* o = payload.if_object()) {
+        const json::value* legacy = o->if_contains("serverUrl");
+        foreign_legacy = legacy != nullptr && legacy->is_string() &&
+                         !legacy->get_string().empty() && legacy->get_string() != ours;
+    }
+    if (!names_credential_elsewhere(payload, canonical_id(id), ours, foreign_legacy)) {
         return std::nullopt;
     }
     return bad_request(
@@ -368,9 +397,10 @@ std::string redacted_text(const config::auth_config& a, std::string text) {
     const auto mentions = [&text](const std::string& c) {
         return !c.empty() && text.find(c) != std::string::npos;
     };
-    if (!mentions(a.secret) && !mentions(a.bearer_token) && !mentions(a.webhook_credential_id)) {
-        return text;
-    }
+    const bool mentions_id =
+        !a.webhook_credential_id.empty() &&
+        canonical_id(text).find(canonical_id(a.webhook_credential_id)) != std::string::npos;
+    if (!mentions(a.secret) && !mentions(a.bearer_token) && !mentions_id) return text;
     boost::system::error_code ec;
     json::value v = json::parse(text, ec);
     if (ec) return text;

@@ -10,6 +10,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace switchboard::test {
 namespace {
 
@@ -296,7 +299,7 @@ TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboardsAndO
     // An HMAC or OAuth2 plan is a credential in Vapi: the objects routed here name it. Named
     // with another URL it would make Vapi authenticate to that URL (an OAuth2 token valid
     // here), so no caller may, nor is shown the id.
-    const std::string cred = "cred-webhooks-1";
+    const std::string cred = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
     manage_service m(env_list{{"SWITCHBOARD_WEBHOOK_CREDENTIAL_ID", cred}});
     ASSERT_NE(m.port(), 0);
     const auto t = hs256_token("user-a");
@@ -329,17 +332,27 @@ TEST(ManageAssistants, TheWebhookCredentialIsSetWhereTheServerIsSwitchboardsAndO
     ASSERT_EQ(elsewhere.status, 201u) << elsewhere.body;
     EXPECT_FALSE(server_in_vapi(id_of(elsewhere)).as_object().contains("credentialId"));
 
-    // Switchboard's credential with another URL, at the top or in a tool, in a create or an
-    // update: 400, and nothing reaches Vapi.
+    // Switchboard's credential with another URL, at the top or in a tool, in any spelling of its
+    // uuid, or beside a legacy serverUrl of another server, in a create or an update: 400, and
+    // nothing reaches Vapi.
     const std::size_t before = fake_objects(m.fake(), "assistants").size();
-    for (
-        const std::string& body :
-        {R"({"name":"Thief","server":{"url":"https://attacker.example/","credentialId":")" + cred +
-             R"("}})",
-         R"({"name":"Thief","model":{"provider":"openai","model":"gpt-4o","tools":[{"type":"function","function":{"name":"f"},"server":{"url":"https://attacker.example/","credentialId":")" +
-             cred + R"("}}]}})"}) {
+    const std::string attacker = R"("url":"https://attacker.example/")";
+    std::vector<std::string> hostile;
+    for (const std::string& spelling :
+         {cred, std::string("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"), "{" + cred + "}",
+          std::string("a0eebc999c0b4ef8bb6d6bb9bd380a11")}) {
+        hostile.push_back(R"({"name":"Thief","server":{)" + attacker + R"(,"credentialId":")" +
+                          spelling + R"("}})");
+    }
+    hostile.push_back(
+        R"({"name":"Thief","model":{"provider":"openai","model":"gpt-4o","tools":[{"type":"function","function":{"name":"f"},"server":{)" +
+        attacker + R"(,"credentialId":")" + cred + R"("}}]}})");
+    hostile.push_back(
+        R"({"name":"Thief","serverUrl":"https://attacker.example/","server":{"url":"https://switchboard.example/receive","credentialId":")" +
+        cred + R"("}})");
+    for (const std::string& body : hostile) {
         auto refused = m.call("POST", "assistants", t, body);
-        EXPECT_EQ(refused.status, 400u) << refused.body;
+        EXPECT_EQ(refused.status, 400u) << body << "\n" << refused.body;
         EXPECT_THAT(refused.body, HasSubstr("webhook credential"));
     }
     EXPECT_EQ(fake_objects(m.fake(), "assistants").size(), before);

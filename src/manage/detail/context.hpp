@@ -128,8 +128,10 @@ outcome json_array_reply(const services& s, boost::system::result<rows, api_erro
 /// legacy serverUrl).
 void inject_server(const services& s, json::object& payload);
 /// 400 when `payload` (after inject_server) names switchboard's webhook credential
-/// (--webhook-credential-id) anywhere but in a server whose url is switchboard's: Vapi would
-/// authenticate to that other URL with it, e.g. hand it an OAuth2 token valid here.
+/// (--webhook-credential-id, in any spelling of the uuid, or inside a longer string) anywhere
+/// but in a server whose url is switchboard's, or at all beside a legacy serverUrl of another
+/// server: Vapi would authenticate to that other URL with it, e.g. hand it an OAuth2 token valid
+/// here.
 std::optional<api_error> check_webhook_credential(const services& s, const json::value& payload);
 
 /// Removes from `v` every member whose value is switchboard's webhook secret, bearer token or
