@@ -34,9 +34,6 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
-#include <boost/beast/core/string.hpp>
-
-#include <charconv>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -81,31 +78,25 @@ asio::awaitable<http::response> healthz(http::request& req) {
     co_return http::json_response(http::status::ok, R"({"status":"ok"})", req.version());
 }
 
+/// POST /oauth/token. Routed as a prefix so that the listener applies its body limit (a larger
+/// body gets 413, before it is read when its length is declared, and holds no body memory): what
+/// is not exactly the path, or not a POST, is answered here as the router would.
 asio::awaitable<http::response> token_endpoint(const ingest::oauth_tokens* oauth,
                                                http::request& req) {
+    const std::string_view path = http::router::path_of(req.target());
+    if (path != ingest::oauth_tokens::path) {
+        co_return http::json_error(http::status::not_found, "no route for " + std::string(path),
+                                   req.version());
+    }
+    if (req.method() != http::verb::post) {
+        auto res = http::json_error(http::status::method_not_allowed,
+                                    std::string(req.method_string()) + " is not allowed on " +
+                                        std::string(path) + " (allowed: POST)",
+                                    req.version());
+        res.set(boost::beast::http::field::allow, "POST");
+        co_return res;
+    }
     co_return oauth->token_request(req, base::unix_micros() / 1'000'000);
-}
-
-/// A token request larger than one can be is refused before its body is read (the endpoint
-/// needs no credential, so its bodies must not take the listener's body memory).
-std::optional<http::response> token_request_header(const http::request::header_type& header) {
-    const auto length = header.find(boost::beast::http::field::content_length);
-    std::uint64_t declared = 0;
-    if (length != header.end()) {
-        const std::string_view v = length->value();
-        const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), declared);
-        if (ec != std::errc{} || end != v.data() + v.size()) return std::nullopt;  // the parser's
-    }
-    if (declared <= ingest::oauth_tokens::max_request_bytes &&
-        !boost::beast::iequals(header[boost::beast::http::field::transfer_encoding], "chunked")) {
-        return std::nullopt;
-    }
-    auto res = http::json_response(
-        http::status::payload_too_large,
-        R"({"error":"invalid_request","error_description":"a token request is 16 KiB at most, with a Content-Length"})",
-        header.version());
-    res.set(boost::beast::http::field::cache_control, "no-store");
-    return res;
 }
 
 struct readiness {
@@ -273,10 +264,9 @@ int run_service(const config::service_config& cfg) {
     routes.add(http::verb::post, "/webhooks/vapi", receive, authenticated);
     if (const ingest::oauth_tokens* oauth = auth.oauth()) {
         // The OAuth2 plan's token endpoint: Vapi's requests for the tokens it then presents.
-        routes.add(
-            http::verb::post, std::string(ingest::oauth_tokens::path),
-            [oauth](http::request& req) { return token_endpoint(oauth, req); },
-            token_request_header);
+        routes.add_prefix(std::string(ingest::oauth_tokens::path),
+                          [oauth](http::request& req) { return token_endpoint(oauth, req); },
+                          {.body_limit = ingest::oauth_tokens::max_request_bytes});
     }
     routes.add(http::verb::get, "/healthz", healthz);
     routes.add(http::verb::get, "/readyz",

@@ -41,7 +41,7 @@ class oauth_tokens {
     static constexpr std::string_view issuer = "switchboard";
     static constexpr std::string_view audience = "switchboard-webhooks";
     static constexpr std::string_view path = "/oauth/token";
-    /// A token request is a few form fields: a larger body is refused (413 from its header).
+    /// A token request is a few form fields: the listener refuses a larger body (413).
     static constexpr std::size_t max_request_bytes = 16 * 1024;
 
     /// Throws config::config_error when the configuration cannot be used. `registry` (may be
